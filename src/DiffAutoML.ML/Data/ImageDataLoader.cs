@@ -1,0 +1,206 @@
+using DiffAutoML.ML.Native;
+using Microsoft.ML;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Data;
+
+/// <summary>Reads an IDataView of images and labels into an <see cref="ImageTensorCache"/>.</summary>
+public static class ImageDataLoader
+{
+    private const int ChunkRows = 512;
+    private const int MaxSkipReasons = 20;
+
+    /// <summary>
+    /// Decodes every row once and caches the images as a uint8 tensor. Pass the training set's
+    /// <paramref name="labelMapping"/> when loading a validation or test set, so that both share class indices.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type.</exception>
+    /// <exception cref="ImageDataException">A row's image or label is bad (unless SkipBadRows).</exception>
+    /// <exception cref="InvalidOperationException">No usable rows, one class only, or the cache would not fit in memory.</exception>
+    public static ImageTensorCache Load(IDataView data, ImageDataOptions options, LabelMapping? labelMapping = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
+        options = options with { };
+        options.Validate();
+
+        var imageReader = new ImageColumnReader(data.Schema, options);
+        var labelReader = new LabelColumnReader(data.Schema, options.LabelColumnName);
+        if (labelMapping is not null && labelMapping.Kind != labelReader.Kind)
+            throw new ArgumentOutOfRangeException(options.LabelColumnName,
+                $"The label column '{options.LabelColumnName}' holds {labelReader.Kind} values here but {labelMapping.Kind} values in the training data.");
+        // Without a mapping this is training data, which needs two classes at least; a test set may hold one.
+        bool isTraining = labelMapping is null;
+        labelMapping ??= labelReader.KeyMapping();
+
+        var decoder = new ImageDecoder(options.MaxImagePixels);
+        long maxBytes = options.MaxCacheBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
+        int? height = options.Height, width = options.Width;
+        if (imageReader.PixelShape is { } shape) { height ??= shape.Height; width ??= shape.Width; }
+        // Until the channel count is known every image is kept as RGB; grey data is reduced to one channel at the end.
+        int storedChannels = options.Channels ?? 3;
+
+        var chunks = new List<byte[]>();
+        var labels = new List<string>();
+        var skipReasons = new List<string>();
+        int skipped = 0;
+        bool allGrey = true;
+        long row = -1;
+
+        using (var cursor = data.GetRowCursor(new[] { imageReader.Column, labelReader.Column }))
+        {
+            var getImage = imageReader.CreateGetter(cursor, decoder);
+            var getLabel = labelReader.CreateGetter(cursor);
+            var pending = new List<(long Row, RawImage Image, string Label)>(ChunkRows);
+            while (true)
+            {
+                bool more = cursor.MoveNext();
+                if (more)
+                {
+                    row = cursor.Position;
+                    try
+                    {
+                        string label = getLabel() ?? throw new ImageDataException(options.LabelColumnName, row, null,
+                            "the label is missing (empty text, NaN or key value 0)");
+                        if (labelMapping is not null && !labelMapping.TryGetIndex(label, out _))
+                            throw new ImageDataException(options.LabelColumnName, row, null,
+                                $"the label '{label}' is not one of the training classes ({string.Join(", ", labelMapping.ClassNames.Take(20))})");
+                        RawImage image;
+                        try { image = getImage(); }
+                        catch (InvalidDataException e) { throw new ImageDataException(options.ImageColumnName, row, null, e.Message, e); }
+                        pending.Add((row, image, label));
+                    }
+                    catch (ImageDataException e) when (options.SkipBadRows)
+                    {
+                        Skip(e);
+                    }
+                }
+                if (pending.Count == ChunkRows || (!more && pending.Count > 0))
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    if (height is null || width is null)
+                    {
+                        using var first = Materialize(pending[0].Row, pending[0].Image);
+                        height ??= first.Height;
+                        width ??= first.Width;
+                    }
+                    DecodeChunk(pending);
+                    pending.Clear();
+                }
+                if (!more) break;
+            }
+        }
+
+        if (labels.Count == 0)
+            throw new InvalidOperationException(row < 0
+                ? "The data has no rows: there is nothing to train on."
+                : $"None of the {row + 1} rows could be used ({skipped} skipped as bad). First reason: {skipReasons.FirstOrDefault()}");
+        labelMapping ??= LabelMapping.FromValues(labelReader.Kind, labelReader.Column.Type, labels);
+
+        var labelIndices = new long[labels.Count];
+        for (int i = 0; i < labels.Count; i++)
+        {
+            labelMapping.TryGetIndex(labels[i], out int index);
+            labelIndices[i] = index;
+        }
+
+        if (isTraining && labelIndices.Distinct().Count() < 2)
+            throw new InvalidOperationException(
+                $"The label column '{options.LabelColumnName}' has only one class ('{labelMapping.ClassNames[(int)labelIndices[0]]}'): at least two are needed to train a classifier.");
+
+        TorchRuntime.EnsureCpu();
+        int channels = options.Channels ?? (allGrey ? 1 : 3);
+        var images = BuildTensor(chunks, labels.Count, storedChannels, channels, height!.Value, width!.Value);
+        return new ImageTensorCache(images, labelIndices, labelMapping, skipped, skipReasons);
+
+        void Skip(ImageDataException e)
+        {
+            skipped++;
+            if (skipReasons.Count < MaxSkipReasons) skipReasons.Add(e.Message);
+        }
+
+        Image<Rgb24> Materialize(long at, RawImage raw)
+        {
+            try
+            {
+                if (raw.Decoded is { } decoded) return decoded.Clone();
+                if (raw.Encoded is { } encoded) return decoder.DecodeBytes(encoded);
+                if (raw.Path is { } path) return decoder.DecodeFile(path);
+                var (c, h, w) = imageReader.PixelShape!.Value;
+                return decoder.FromPixels(raw.Pixels, c, h, w, options.PixelVectorLayout);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                throw new ImageDataException(options.ImageColumnName, at, raw.Path, e.Message, e);
+            }
+        }
+
+        void DecodeChunk(List<(long Row, RawImage Image, string Label)> items)
+        {
+            int h = height!.Value, w = width!.Value, perImage = storedChannels * h * w;
+            var buffer = new byte[(long)items.Count * perImage];
+            var errors = new ImageDataException?[items.Count];
+            var grey = new bool[items.Count];
+            Parallel.For(0, items.Count, new ParallelOptions { CancellationToken = cancellation }, i =>
+            {
+                try
+                {
+                    using var image = Materialize(items[i].Row, items[i].Image);
+                    grey[i] = ImageDecoder.WriteChw(image, storedChannels, h, w, buffer.AsSpan(i * perImage, perImage));
+                }
+                catch (ImageDataException e)
+                {
+                    errors[i] = e;
+                }
+                finally
+                {
+                    items[i].Image.Decoded?.Dispose();
+                }
+            });
+            int kept = 0;
+            for (int i = 0; i < items.Count; i++)
+            {
+                if (errors[i] is { } error)
+                {
+                    if (!options.SkipBadRows) throw error;
+                    Skip(error);
+                    continue;
+                }
+                if (kept != i) Array.Copy(buffer, (long)i * perImage, buffer, (long)kept * perImage, perImage);
+                allGrey &= grey[i];
+                labels.Add(items[i].Label);
+                kept++;
+            }
+            long total = (long)labels.Count * perImage;
+            if (total > maxBytes)
+                throw new InvalidOperationException(
+                    $"The image cache would need more than {maxBytes / (1 << 20)} MiB (at row {items[^1].Row}, {labels.Count} images of {storedChannels}x{h}x{w}). " +
+                    "Lower Height/Width, set Channels to 1 for grey images, or raise MaxCacheBytes.");
+            chunks.Add(kept == items.Count ? buffer : buffer.AsSpan(0, kept * perImage).ToArray());
+        }
+    }
+
+    private static Tensor BuildTensor(List<byte[]> chunks, int count, int storedChannels, int channels, int height, int width)
+    {
+        int plane = height * width;
+        var all = new byte[(long)count * channels * plane];
+        long offset = 0;
+        foreach (var chunk in chunks)
+        {
+            if (storedChannels == channels)
+            {
+                Array.Copy(chunk, 0, all, offset, chunk.Length);
+                offset += chunk.Length;
+            }
+            else
+            {
+                // RGB kept while the channel count was unknown, and every image was grey: keep channel 0.
+                for (long src = 0; src < chunk.Length; src += 3 * plane, offset += plane)
+                    Array.Copy(chunk, src, all, offset, plane);
+            }
+        }
+        return tensor(all, new long[] { count, channels, height, width }, ScalarType.Byte);
+    }
+}

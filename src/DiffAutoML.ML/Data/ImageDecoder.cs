@@ -1,0 +1,133 @@
+using Microsoft.ML.Data;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace DiffAutoML.ML.Data;
+
+/// <summary>
+/// Turns every supported image source into RGB pixels at the training size, with ImageSharp.
+/// Problems are reported as <see cref="InvalidDataException"/> with a message that says what was wrong;
+/// the caller adds the column, row and file.
+/// </summary>
+internal sealed class ImageDecoder
+{
+    private readonly Configuration _configuration;
+    private readonly long _maxPixels;
+
+    public ImageDecoder(long maxPixels)
+    {
+        _maxPixels = maxPixels;
+        _configuration = Configuration.Default.Clone();
+        // Images are decoded in parallel one per thread; ImageSharp's own parallelism would oversubscribe.
+        _configuration.MaxDegreeOfParallelism = 1;
+    }
+
+    public Image<Rgb24> DecodeFile(string path)
+    {
+        if (!File.Exists(path)) throw new InvalidDataException(Directory.Exists(path) ? "the path is a folder, not an image file" : "the image file does not exist");
+        return DecodeBytes(File.ReadAllBytes(path));
+    }
+
+    public Image<Rgb24> DecodeBytes(byte[] encoded)
+    {
+        if (encoded.Length == 0) throw new InvalidDataException("the image is empty (0 bytes)");
+        IImageInfo? info;
+        try
+        {
+            info = Image.Identify(_configuration, encoded, out _);
+        }
+        catch (Exception e) when (e is ImageFormatException or InvalidDataException or NotSupportedException)
+        {
+            throw new InvalidDataException("the image header is corrupt: " + e.Message, e);
+        }
+        if (info is null) throw new InvalidDataException("unrecognised image format (supported: PNG, JPEG, BMP, GIF, TGA, TIFF, WebP, PBM)");
+        CheckSize(info.Width, info.Height);
+        try
+        {
+            return Image.Load<Rgb24>(_configuration, encoded);
+        }
+        catch (Exception e) when (e is ImageFormatException or InvalidDataException or NotSupportedException or IndexOutOfRangeException or ArgumentException)
+        {
+            throw new InvalidDataException("corrupt or truncated image: " + e.Message, e);
+        }
+    }
+
+    public Image<Rgb24> FromMLImage(MLImage image)
+    {
+        CheckSize(image.Width, image.Height);
+        var pixels = image.Pixels;
+        if (image.BitsPerPixel != 32 || pixels.Length < (long)image.Width * image.Height * 4)
+            throw new InvalidDataException($"MLImage with {image.BitsPerPixel} bits per pixel is not supported (expected 32-bit BGRA or RGBA)");
+        bool bgra = image.PixelFormat == MLPixelFormat.Bgra32;
+        var rgb = new Rgb24[image.Width * image.Height];
+        for (int i = 0; i < rgb.Length; i++)
+        {
+            byte c0 = pixels[4 * i], c1 = pixels[4 * i + 1], c2 = pixels[4 * i + 2];
+            rgb[i] = bgra ? new Rgb24(c2, c1, c0) : new Rgb24(c0, c1, c2);
+        }
+        return Image.LoadPixelData<Rgb24>(_configuration, rgb, image.Width, image.Height);
+    }
+
+    /// <summary>Builds an image from pixel values 0..255 laid out as given.</summary>
+    public Image<Rgb24> FromPixels(ReadOnlySpan<float> values, int channels, int height, int width, PixelLayout layout)
+    {
+        CheckSize(width, height);
+        int plane = height * width;
+        var rgb = new Rgb24[plane];
+        for (int p = 0; p < plane; p++)
+        {
+            byte r = ToByte(values[Index(p, 0)]);
+            byte g = channels == 1 ? r : ToByte(values[Index(p, 1)]);
+            byte b = channels == 1 ? r : ToByte(values[Index(p, 2)]);
+            rgb[p] = new Rgb24(r, g, b);
+        }
+        return Image.LoadPixelData<Rgb24>(_configuration, rgb, width, height);
+
+        int Index(int pixel, int channel) => layout == PixelLayout.Chw ? channel * plane + pixel : pixel * channels + channel;
+    }
+
+    private static byte ToByte(float v)
+    {
+        if (!(v >= 0f && v <= 255f)) // also catches NaN
+            throw new InvalidDataException($"pixel value {v} is outside 0..255 (pixel vectors must hold unscaled values; NaN and infinity are not allowed)");
+        return (byte)MathF.Round(v);
+    }
+
+    private void CheckSize(int width, int height)
+    {
+        if (width <= 0 || height <= 0) throw new InvalidDataException($"the image has no pixels ({width}x{height})");
+        if ((long)width * height > _maxPixels)
+            throw new InvalidDataException($"the image is {width}x{height} = {(long)width * height} pixels, over the limit of {_maxPixels} (MaxImagePixels)");
+    }
+
+    /// <summary>
+    /// Resizes (bicubic) to the training size when needed and writes the pixels channel-major into
+    /// <paramref name="destination"/> (channels x height x width). Returns true when the image is grey (R = G = B).
+    /// One channel uses PIL's luminance L = (19595 R + 38470 G + 7471 B + 2^15) >> 16, so that grey images are unchanged.
+    /// </summary>
+    public static bool WriteChw(Image<Rgb24> image, int channels, int height, int width, Span<byte> destination)
+    {
+        if (image.Width != width || image.Height != height) image.Mutate(c => c.Resize(width, height));
+        var pixels = new Rgb24[width * height];
+        image.CopyPixelDataTo(pixels);
+        int plane = width * height;
+        bool grey = true;
+        for (int p = 0; p < plane; p++)
+        {
+            var px = pixels[p];
+            grey &= px.R == px.G && px.G == px.B;
+            if (channels == 1)
+            {
+                destination[p] = (byte)((px.R * 19595 + px.G * 38470 + px.B * 7471 + 0x8000) >> 16);
+            }
+            else
+            {
+                destination[p] = px.R;
+                destination[plane + p] = px.G;
+                destination[2 * plane + p] = px.B;
+            }
+        }
+        return grey;
+    }
+}

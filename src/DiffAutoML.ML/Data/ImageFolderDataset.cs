@@ -1,0 +1,49 @@
+using Microsoft.ML;
+
+namespace DiffAutoML.ML.Data;
+
+/// <summary>
+/// The Model Builder convention: a folder with one sub-folder per class, each holding that class's images.
+/// </summary>
+public static class ImageFolderDataset
+{
+    /// <summary>File extensions taken as images (case-insensitive).</summary>
+    public static readonly IReadOnlySet<string> ImageExtensions =
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".tif", ".tiff", ".webp" };
+
+    /// <summary>One row of an image-folder IDataView.</summary>
+    public sealed class Row
+    {
+        /// <summary>Full path of the image file.</summary>
+        public string ImagePath { get; set; } = "";
+
+        /// <summary>The class: the name of the sub-folder.</summary>
+        public string Label { get; set; } = "";
+    }
+
+    /// <summary>
+    /// Lists <paramref name="folder"/>'s class sub-folders (sorted by name) and their image files (sorted by name) as an
+    /// IDataView with columns ImagePath (text) and Label (text). Nothing is decoded here.
+    /// </summary>
+    public static IDataView Load(MLContext mlContext, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"The image folder '{folder}' does not exist.");
+        var rows = new List<Row>();
+        var classes = Directory.GetDirectories(folder).OrderBy(d => d, StringComparer.Ordinal).ToArray();
+        if (classes.Length == 0)
+            throw new InvalidDataException($"The image folder '{folder}' has no sub-folders: put each class's images in a sub-folder named after the class.");
+        foreach (var classFolder in classes)
+        {
+            var label = Path.GetFileName(classFolder);
+            rows.AddRange(Directory.EnumerateFiles(classFolder, "*", SearchOption.AllDirectories)
+                .Where(f => ImageExtensions.Contains(Path.GetExtension(f)))
+                .OrderBy(f => f, StringComparer.Ordinal)
+                .Select(f => new Row { ImagePath = Path.GetFullPath(f), Label = label }));
+        }
+        if (rows.Count == 0)
+            throw new InvalidDataException($"The image folder '{folder}' has class sub-folders but no image files ({string.Join(", ", ImageExtensions)}).");
+        return mlContext.Data.LoadFromEnumerable(rows);
+    }
+}

@@ -1,0 +1,59 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Data;
+
+/// <summary>
+/// Every image of a dataset, decoded once, as one uint8 tensor [N, C, H, W] (values 0..255), with the class index
+/// of each row. Owns its tensors: dispose it when done.
+/// </summary>
+public sealed class ImageTensorCache : IDisposable
+{
+    internal ImageTensorCache(Tensor images, long[] labels, LabelMapping labelMapping, int skippedRows, IReadOnlyList<string> skipReasons)
+    {
+        Images = images;
+        Labels = labels;
+        LabelMapping = labelMapping;
+        SkippedRows = skippedRows;
+        SkipReasons = skipReasons;
+        var counts = new int[labelMapping.ClassCount];
+        foreach (var l in labels) counts[l]++;
+        ClassCounts = counts;
+    }
+
+    /// <summary>uint8 tensor [N, C, H, W] on the CPU.</summary>
+    public Tensor Images { get; private set; }
+
+    /// <summary>Class index (0-based, see <see cref="LabelMapping"/>) of each image.</summary>
+    public IReadOnlyList<long> Labels { get; }
+
+    /// <summary>The classes and their order.</summary>
+    public LabelMapping LabelMapping { get; }
+
+    /// <summary>Number of images.</summary>
+    public int Count => Labels.Count;
+
+    /// <summary>Channels (1 or 3).</summary>
+    public int Channels => (int)Images.shape[1];
+
+    /// <summary>Height in pixels.</summary>
+    public int Height => (int)Images.shape[2];
+
+    /// <summary>Width in pixels.</summary>
+    public int Width => (int)Images.shape[3];
+
+    /// <summary>Images per class, indexed like <see cref="Data.LabelMapping.ClassNames"/>.</summary>
+    public IReadOnlyList<int> ClassCounts { get; }
+
+    /// <summary>Rows left out because their image or label was bad (only with <see cref="ImageDataOptions.SkipBadRows"/>).</summary>
+    public int SkippedRows { get; }
+
+    /// <summary>Why rows were skipped (the first 20 reasons).</summary>
+    public IReadOnlyList<string> SkipReasons { get; }
+
+    /// <summary>Bytes held by the image tensor.</summary>
+    public long SizeInBytes => Images.NumberOfElements;
+
+    /// <inheritdoc />
+    public void Dispose() => Images.Dispose();
+}

@@ -1,0 +1,40 @@
+using DiffAutoML.ML.Benchmarks;
+
+// Entry point: dataset tools and benchmarks, one command per run. Results go to standard output (and
+// docs/benchmarks.md by hand, with the command that produced them).
+var command = args.Length > 0 ? args[0] : "help";
+switch (command)
+{
+    case "make-subset":
+        DatasetTools.MakeSubset(Arg(1, DatasetTools.DebianFolder), Arg(2, "samples/data/fashion-mnist-subset"), 500, 100, 20);
+        break;
+    case "prepare-full":
+        PrepareFull(Arg(1, DatasetTools.DebianFolder), Arg(2, "artifacts/data/fashion-mnist"));
+        break;
+    case "data":
+        DataBenchmark.Run(Arg(1, "artifacts/data/fashion-mnist"));
+        break;
+    default:
+        Console.WriteLine("""
+            usage: dotnet run -c Release --project tests/DiffAutoML.ML.Benchmarks -- <command> [args]
+              make-subset [source] [output]   write the shipped Fashion-MNIST subset (IDX + a few PNG folders)
+              prepare-full [source] [output]  copy the full Fashion-MNIST IDX files and write train-png/ test-png/ folders
+              data [folder]                   decode-and-cache throughput (PNG vs IDX) and batch assembly share of a step
+            """);
+        break;
+}
+
+string Arg(int index, string fallback) => args.Length > index ? args[index] : fallback;
+
+static void PrepareFull(string source, string output)
+{
+    Directory.CreateDirectory(output);
+    foreach (var f in Directory.GetFiles(source, "*-ubyte.gz")) File.Copy(f, Path.Combine(output, Path.GetFileName(f)), true);
+    foreach (var (prefix, folder) in new[] { ("train", "train-png"), ("t10k", "test-png") })
+    {
+        var target = Path.Combine(output, folder);
+        if (Directory.Exists(target)) Directory.Delete(target, true);
+        var content = DiffAutoML.ML.Data.IdxDataset.Read(Path.Combine(output, $"{prefix}-images-idx3-ubyte.gz"), Path.Combine(output, $"{prefix}-labels-idx1-ubyte.gz"));
+        DatasetTools.WritePngFolders(target, content.Pixels, content.Labels, content.Height, content.Width);
+    }
+}

@@ -1,0 +1,195 @@
+using DiffAutoML.ML.Data;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace DiffAutoML.ML.Tests.Data;
+
+public class ImageDataLoaderTests
+{
+    private readonly MLContext _ml = new(seed: 1);
+
+    private sealed class BytesRow
+    {
+        public byte[] Image { get; set; } = Array.Empty<byte>();
+        public string Label { get; set; } = "";
+    }
+
+    private sealed class PathRow
+    {
+        public string Image { get; set; } = "";
+        public string Label { get; set; } = "";
+    }
+
+    private IDataView Bytes(params (byte[] Image, string Label)[] rows)
+        => _ml.Data.LoadFromEnumerable(rows.Select(r => new BytesRow { Image = r.Image, Label = r.Label }));
+
+    private static byte[] Pixels(ImageTensorCache cache, int index)
+    {
+        using var row = cache.Images[index];
+        return row.contiguous().data<byte>().ToArray();
+    }
+
+    [Fact]
+    public void Shipped_idx_subset_loads_as_one_channel_balanced_classes()
+    {
+        var data = IdxDataset.Load(_ml, TestPaths.SubsetFile("train-images-idx3-ubyte.gz"), TestPaths.SubsetFile("train-labels-idx1-ubyte.gz"), IdxDataset.FashionMnistClassNames);
+        using var cache = ImageDataLoader.Load(data, new ImageDataOptions());
+        Assert.Equal(5000, cache.Count);
+        Assert.Equal((1, 28, 28), (cache.Channels, cache.Height, cache.Width));
+        Assert.Equal(10, cache.LabelMapping.ClassCount);
+        Assert.All(cache.ClassCounts, c => Assert.Equal(500, c));
+        // Text labels are ordered ordinally, so "Ankle boot" is class 0.
+        Assert.Equal("Ankle boot", cache.LabelMapping.ClassNames[0]);
+        var raw = IdxDataset.Read(TestPaths.SubsetFile("train-images-idx3-ubyte.gz"), TestPaths.SubsetFile("train-labels-idx1-ubyte.gz"));
+        Assert.Equal(raw.Pixels.AsSpan(0, 784).ToArray(), Pixels(cache, 0));
+        Assert.Equal(IdxDataset.FashionMnistClassNames[raw.Labels[0]], cache.LabelMapping.ClassNames[(int)cache.Labels[0]]);
+    }
+
+    [Fact]
+    public void Image_folder_png_files_decode_to_the_same_pixels_as_idx()
+    {
+        var folder = ImageFolderDataset.Load(_ml, Path.Combine(TestPaths.Subset, "test-png"));
+        using var cache = ImageDataLoader.Load(folder, new ImageDataOptions { ImageColumnName = "ImagePath" });
+        Assert.Equal(200, cache.Count);
+        Assert.Equal(1, cache.Channels);
+        // The PNG files are the first 20 test images of each class, named by their index in that selection.
+        var raw = IdxDataset.Read(TestPaths.SubsetFile("t10k-images-idx3-ubyte.gz"), TestPaths.SubsetFile("t10k-labels-idx1-ubyte.gz"));
+        var paths = folder.GetColumn<string>("ImagePath").ToArray();
+        var firstTwenty = new List<int>();
+        var taken = new int[10];
+        for (int i = 0; i < raw.Count && firstTwenty.Count < 200; i++)
+            if (taken[raw.Labels[i]]++ < 20) firstTwenty.Add(i);
+        for (int row = 0; row < 200; row += 37)
+        {
+            int selection = int.Parse(Path.GetFileNameWithoutExtension(paths[row]));
+            int source = firstTwenty[selection];
+            Assert.Equal(raw.Pixels.AsSpan(source * 784, 784).ToArray(), Pixels(cache, row));
+        }
+    }
+
+    [Fact]
+    public void Encoded_bytes_column_keeps_colour_and_channel_order()
+    {
+        var data = Bytes((TestImages.ColourPng(4, 3, 10), "a"), (TestImages.ColourPng(4, 3, 20), "b"));
+        using var cache = ImageDataLoader.Load(data, new ImageDataOptions());
+        Assert.Equal((3, 3, 4), (cache.Channels, cache.Height, cache.Width));
+        var p = Pixels(cache, 1);
+        // Pixel (x=2, y=1): R = 20 + 2, G = 20 + 2, B = 255 - 3; CHW layout.
+        int plane = 12, at = 1 * 4 + 2;
+        Assert.Equal(new byte[] { 22, 22, 252 }, new[] { p[at], p[plane + at], p[2 * plane + at] });
+    }
+
+    [Fact]
+    public void One_channel_option_uses_pil_luminance()
+    {
+        using var image = TestImages.Rgb(1, 1, (_, _) => new Rgb24(200, 100, 50));
+        var data = Bytes((TestImages.Png(image), "a"), (TestImages.Png(image), "b"));
+        using var cache = ImageDataLoader.Load(data, new ImageDataOptions { Channels = 1 });
+        // PIL: (200*19595 + 100*38470 + 50*7471 + 32768) >> 16 = 124
+        Assert.Equal(new byte[] { 124 }, Pixels(cache, 0));
+    }
+
+    [Fact]
+    public void Different_sizes_are_resized_to_the_requested_size()
+    {
+        var data = Bytes((TestImages.GreyPng(8, 8, 1), "a"), (TestImages.GreyPng(16, 12, 2), "b"));
+        using var cache = ImageDataLoader.Load(data, new ImageDataOptions { Height = 6, Width = 5 });
+        Assert.Equal((1, 6, 5), (cache.Channels, cache.Height, cache.Width));
+        using var first = ImageDataLoader.Load(data, new ImageDataOptions());
+        Assert.Equal((8, 8), (first.Height, first.Width));
+    }
+
+    [Fact]
+    public void Path_column_resolves_relative_paths_against_the_image_folder()
+    {
+        var dir = Directory.CreateTempSubdirectory("diffautoml-paths").FullName;
+        File.WriteAllBytes(Path.Combine(dir, "a.png"), TestImages.GreyPng(3, 3, 5));
+        File.WriteAllBytes(Path.Combine(dir, "b.png"), TestImages.GreyPng(3, 3, 6));
+        var data = _ml.Data.LoadFromEnumerable(new[] { new PathRow { Image = "a.png", Label = "x" }, new PathRow { Image = "b.png", Label = "y" } });
+        using var cache = ImageDataLoader.Load(data, new ImageDataOptions { ImageFolder = dir });
+        Assert.Equal(5, Pixels(cache, 0)[0]);
+        Assert.Equal(6, Pixels(cache, 1)[0]);
+    }
+
+    [Fact]
+    public void MLImage_column_from_LoadImages_gives_the_decoded_pixels()
+    {
+        var dir = Directory.CreateTempSubdirectory("diffautoml-mlimage").FullName;
+        File.WriteAllBytes(Path.Combine(dir, "a.png"), TestImages.ColourPng(5, 4, 30));
+        File.WriteAllBytes(Path.Combine(dir, "b.png"), TestImages.ColourPng(5, 4, 60));
+        var paths = _ml.Data.LoadFromEnumerable(new[] { new PathRow { Image = "a.png", Label = "x" }, new PathRow { Image = "b.png", Label = "y" } });
+        var images = _ml.Transforms.LoadImages("Picture", dir, "Image").Fit(paths).Transform(paths);
+        using var cache = ImageDataLoader.Load(images, new ImageDataOptions { ImageColumnName = "Picture" });
+        using var reference = ImageDataLoader.Load(Bytes((TestImages.ColourPng(5, 4, 30), "x"), (TestImages.ColourPng(5, 4, 60), "y")), new ImageDataOptions());
+        Assert.Equal(3, cache.Channels);
+        Assert.Equal(Pixels(reference, 1), Pixels(cache, 1));
+    }
+
+    private sealed class HwcRow
+    {
+        [VectorType(2 * 2 * 3)]
+        public float[] Pixels { get; set; } = Array.Empty<float>();
+        public float Label { get; set; }
+    }
+
+    [Fact]
+    public void Pixel_vector_in_hwc_layout_is_reordered_to_chw()
+    {
+        // pixel p has channels (p, 10 + p, 20 + p), interleaved
+        var hwc = Enumerable.Range(0, 4).SelectMany(p => new float[] { p, 10 + p, 20 + p }).ToArray();
+        var data = _ml.Data.LoadFromEnumerable(new[] { new HwcRow { Pixels = hwc, Label = 1 }, new HwcRow { Pixels = hwc, Label = 2 } });
+        var options = new ImageDataOptions { ImageColumnName = "Pixels", PixelVectorShape = (3, 2, 2), PixelVectorLayout = PixelLayout.Hwc };
+        using var cache = ImageDataLoader.Load(data, options);
+        Assert.Equal(new byte[] { 0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23 }, Pixels(cache, 0));
+    }
+
+    [Fact]
+    public void Pixel_vector_without_a_shape_is_rejected_naming_the_option()
+    {
+        var data = _ml.Data.LoadFromEnumerable(new[] { new HwcRow { Pixels = new float[12], Label = 1 } });
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ImageDataLoader.Load(data, new ImageDataOptions { ImageColumnName = "Pixels" }));
+        Assert.Contains("PixelVectorShape", e.Message);
+        Assert.Contains("'Pixels'", e.Message);
+    }
+
+    private sealed class NumberLabelRow
+    {
+        public byte[] Image { get; set; } = Array.Empty<byte>();
+        public double Label { get; set; }
+    }
+
+    [Fact]
+    public void Numeric_labels_are_ordered_numerically()
+    {
+        var png = TestImages.GreyPng(2, 2, 0);
+        var data = _ml.Data.LoadFromEnumerable(new[] { 10.0, 9.0, 2.5 }.Select(l => new NumberLabelRow { Image = png, Label = l }));
+        using var cache = ImageDataLoader.Load(data, new ImageDataOptions());
+        Assert.Equal(new[] { "2.5", "9", "10" }, cache.LabelMapping.ClassNames);
+        Assert.Equal(new long[] { 2, 1, 0 }, cache.Labels);
+        Assert.Equal(LabelKind.Number, cache.LabelMapping.Kind);
+    }
+
+    [Fact]
+    public void Key_labels_keep_their_key_values()
+    {
+        var data = Bytes((TestImages.GreyPng(2, 2, 0), "cat"), (TestImages.GreyPng(2, 2, 1), "dog"), (TestImages.GreyPng(2, 2, 1), "cat"));
+        var keyed = _ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        using var cache = ImageDataLoader.Load(keyed, new ImageDataOptions());
+        Assert.Equal(LabelKind.Key, cache.LabelMapping.Kind);
+        Assert.Equal(new[] { "cat", "dog" }, cache.LabelMapping.ClassNames);
+        Assert.Equal(new long[] { 0, 1, 0 }, cache.Labels);
+    }
+
+    [Fact]
+    public void Validation_data_shares_the_training_classes_and_rejects_unknown_labels()
+    {
+        var train = Bytes((TestImages.GreyPng(2, 2, 0), "b"), (TestImages.GreyPng(2, 2, 1), "a"));
+        using var cache = ImageDataLoader.Load(train, new ImageDataOptions());
+        using var validation = ImageDataLoader.Load(Bytes((TestImages.GreyPng(2, 2, 0), "b")), new ImageDataOptions(), cache.LabelMapping);
+        Assert.Equal(new long[] { 1 }, validation.Labels);
+        var e = Assert.Throws<ImageDataException>(() => ImageDataLoader.Load(Bytes((TestImages.GreyPng(2, 2, 0), "c")), new ImageDataOptions(), cache.LabelMapping));
+        Assert.Equal(0, e.Row);
+        Assert.Contains("'c'", e.Message);
+    }
+}

@@ -1,0 +1,18 @@
+namespace DiffAutoML.ML.Tests;
+
+/// <summary>Locations of the repo's shipped data, found from the test binary's folder.</summary>
+internal static class TestPaths
+{
+    public static string RepoRoot { get; } = FindRoot();
+
+    public static string Subset => Path.Combine(RepoRoot, "samples", "data", "fashion-mnist-subset");
+
+    public static string SubsetFile(string name) => Path.Combine(Subset, name);
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "DiffAutoML.ML.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Could not find the repository root (DiffAutoML.ML.sln) above " + AppContext.BaseDirectory);
+    }
+}

@@ -1,0 +1,38 @@
+using System.Diagnostics;
+
+namespace DiffAutoML.ML.Tests.Packaging;
+
+/// <summary>Runs a command to completion with a time limit, capturing its output.</summary>
+internal static class ProcessRunner
+{
+    public static (int ExitCode, string Output) Run(string file, string arguments, string workingDirectory, TimeSpan timeout)
+    {
+        var info = new ProcessStartInfo(file, arguments)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + file);
+        var output = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"'{file} {arguments}' did not finish within {timeout}. Output so far:\n{output}");
+        }
+        process.WaitForExit();
+        lock (output) return (process.ExitCode, output.ToString());
+    }
+
+    public static bool SdkAvailable()
+    {
+        try { return Run("dotnet", "--list-sdks", Path.GetTempPath(), TimeSpan.FromSeconds(60)) is (0, var o) && o.Trim().Length > 0; }
+        catch (System.ComponentModel.Win32Exception) { return false; }
+    }
+}

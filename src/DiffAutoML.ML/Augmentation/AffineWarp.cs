@@ -1,0 +1,59 @@
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Augmentation;
+
+/// <summary>
+/// The geometric operations through one affine matrix per sample, with PIL's conventions: the matrix maps an output
+/// pixel centre (x + 0.5, y + 0.5) to input coordinates, which are floored (nearest neighbour); pixels that fall
+/// outside take the fill value.
+/// </summary>
+/// <remarks>
+/// Sampling is a gather rather than <c>grid_sample</c>: grid_sample's nearest mode rounds half to even, PIL floors,
+/// and the two differ on exact ties (common with shears). Coordinates are computed in float64 so that floor
+/// decisions agree with a double-precision reference.
+/// </remarks>
+public static class AffineWarp
+{
+    /// <summary>Matrices [B, 2, 3] (float64) for ShearX: x_in = x + v y.</summary>
+    public static Tensor ShearX(Tensor v) => Matrices(ones_like(v), v, zeros_like(v), zeros_like(v), ones_like(v), zeros_like(v));
+
+    /// <summary>Matrices for ShearY: y_in = v x + y.</summary>
+    public static Tensor ShearY(Tensor v) => Matrices(ones_like(v), zeros_like(v), zeros_like(v), v, ones_like(v), zeros_like(v));
+
+    /// <summary>Matrices for TranslateX: x_in = x + v (pixels).</summary>
+    public static Tensor TranslateX(Tensor v) => Matrices(ones_like(v), zeros_like(v), v, zeros_like(v), ones_like(v), zeros_like(v));
+
+    /// <summary>Matrices for TranslateY: y_in = y + v (pixels).</summary>
+    public static Tensor TranslateY(Tensor v) => Matrices(ones_like(v), zeros_like(v), zeros_like(v), zeros_like(v), ones_like(v), v);
+
+    /// <summary>Matrices for PIL's rotate by <paramref name="degrees"/> counter-clockwise about (W/2, H/2).</summary>
+    public static Tensor Rotate(Tensor degrees, long height, long width)
+    {
+        var radians = degrees.to(ScalarType.Float64) * (Math.PI / 180);
+        // PIL rounds the matrix to 15 decimals, so cos(90 deg) is exactly 0.
+        var cos = radians.cos().mul_(1e15).round_().div_(1e15);
+        var sin = radians.sin().mul_(1e15).round_().div_(1e15);
+        double cx = width / 2.0, cy = height / 2.0;
+        return Matrices(cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy);
+    }
+
+    private static Tensor Matrices(Tensor a, Tensor b, Tensor c, Tensor d, Tensor e, Tensor f)
+        => stack(new[] { a, b, c, d, e, f }.Select(t => t.to(ScalarType.Float64)).ToArray(), 1).view(-1, 2, 3);
+
+    /// <summary>Applies one matrix per sample to float images [B, C, H, W].</summary>
+    public static Tensor Apply(Tensor images, Tensor matrices, double fill)
+    {
+        long batch = images.shape[0], channels = images.shape[1], height = images.shape[2], width = images.shape[3];
+        var device = images.device;
+        var ys = (arange(height, ScalarType.Float64, device) + 0.5).view(1, height, 1);
+        var xs = (arange(width, ScalarType.Float64, device) + 0.5).view(1, 1, width);
+        var m = matrices.to(device).to(ScalarType.Float64);
+        Tensor Entry(int row, int col) => m[TensorIndex.Colon, row, col].view(batch, 1, 1);
+        var xIn = (Entry(0, 0) * xs + Entry(0, 1) * ys + Entry(0, 2)).floor_().to(ScalarType.Int64);
+        var yIn = (Entry(1, 0) * xs + Entry(1, 1) * ys + Entry(1, 2)).floor_().to(ScalarType.Int64);
+        var inside = (xIn >= 0).logical_and_(xIn < width).logical_and_(yIn >= 0).logical_and_(yIn < height);
+        var index = (yIn.clamp(0, height - 1) * width + xIn.clamp(0, width - 1)).view(batch, 1, height * width).expand(batch, channels, height * width);
+        var gathered = images.reshape(batch, channels, height * width).gather(2, index).view(batch, channels, height, width);
+        return where(inside.unsqueeze(1), gathered, full_like(gathered, fill));
+    }
+}

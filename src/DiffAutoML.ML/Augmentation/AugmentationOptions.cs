@@ -1,0 +1,42 @@
+namespace DiffAutoML.ML.Augmentation;
+
+/// <summary>Settings of the augmentation policy tau and its optimizer.</summary>
+public sealed record class AugmentationOptions
+{
+    /// <summary>The operation set; ignored when <see cref="Operations"/> is given.</summary>
+    public AugmentationSpace Space { get; set; } = AugmentationSpace.Full;
+
+    /// <summary>An explicit operation set (at least one, no repeats); null = <see cref="Space"/>.</summary>
+    public IReadOnlyList<AugmentationOperation>? Operations { get; set; }
+
+    /// <summary>SGD learning rate for tau. The paper's 1e-5 is for a loss summed over 1,024 samples; this library
+    /// averages over the batch, which makes gradients about 1,000 times smaller. See docs/algorithm.md.</summary>
+    public double LearningRate { get; set; } = 10;
+
+    /// <summary>SGD momentum for tau (paper: 0.9).</summary>
+    public double Momentum { get; set; } = 0.9;
+
+    /// <summary>L2 decay on tau, which bounds the logits. See docs/algorithm.md for the scale.</summary>
+    public double WeightDecay { get; set; } = 5e-6;
+
+    /// <summary>Value (0..255) of pixels that geometric operations move in from outside the image (PIL: 0).</summary>
+    public double FillValue { get; set; }
+
+    /// <summary>The operations in use, in enum order.</summary>
+    public IReadOnlyList<AugmentationOperation> ResolveOperations() => Operations ?? (Space == AugmentationSpace.Full
+        ? Enum.GetValues<AugmentationOperation>()
+        : new[] { AugmentationOperation.ShearX, AugmentationOperation.ShearY, AugmentationOperation.TranslateX, AugmentationOperation.TranslateY });
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        var ops = ResolveOperations();
+        if (ops.Count == 0) throw new ArgumentOutOfRangeException(nameof(Operations), "At least one augmentation operation is needed.");
+        if (ops.Distinct().Count() != ops.Count) throw new ArgumentOutOfRangeException(nameof(Operations), "Augmentation operations must not repeat.");
+        if (ops.Any(o => !Enum.IsDefined(o))) throw new ArgumentOutOfRangeException(nameof(Operations), "Unknown augmentation operation.");
+        if (!(LearningRate >= 0) || double.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a finite number >= 0.");
+        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum must be in [0, 1).");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "Weight decay must be a finite number >= 0.");
+        if (!(FillValue >= 0 && FillValue <= 255)) throw new ArgumentOutOfRangeException(nameof(FillValue), FillValue, "The fill value must be in [0, 255].");
+    }
+}

@@ -1,0 +1,113 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Augmentation;
+
+/// <summary>
+/// The learnable augmentation policy tau: logits over every ordered pair of operations (sub-policies), sampled per
+/// sample by Gumbel-max, and trained with the loss of the paper's equation 2 so that sub-policies producing hard samples
+/// become more likely. Owns tau and its optimizer.
+/// </summary>
+public sealed class AugmentationPolicy : IDisposable
+{
+    private readonly SGD _optimizer;
+
+    /// <summary>Creates a uniform policy (tau = 0) on <paramref name="device"/>.</summary>
+    public AugmentationPolicy(AugmentationOptions options, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options with { };
+        Options.Validate();
+        Operations = Options.ResolveOperations().ToArray();
+        Logits = new Parameter(zeros(Operations.Count * Operations.Count, device: device), requires_grad: true);
+        _optimizer = optim.SGD(new[] { Logits }, Options.LearningRate, Options.Momentum, weight_decay: Options.WeightDecay);
+    }
+
+    /// <summary>The settings (a copy).</summary>
+    public AugmentationOptions Options { get; }
+
+    /// <summary>The operations that pairs are made of.</summary>
+    public IReadOnlyList<AugmentationOperation> Operations { get; }
+
+    /// <summary>Number of sub-policies K = (number of operations)^2.</summary>
+    public int SubPolicyCount => Operations.Count * Operations.Count;
+
+    /// <summary>tau: one logit per sub-policy, float [K].</summary>
+    public Parameter Logits { get; }
+
+    /// <summary>The operation pair of sub-policy <paramref name="k"/> (first applied first).</summary>
+    public (AugmentationOperation First, AugmentationOperation Second) SubPolicy(int k)
+        => (Operations[k / Operations.Count], Operations[k % Operations.Count]);
+
+    /// <summary>Short name of sub-policy k, for reports ("Rotate+Color").</summary>
+    public string SubPolicyName(int k) { var (a, b) = SubPolicy(k); return $"{a}+{b}"; }
+
+    /// <summary>
+    /// Draws k_i ~ softmax(tau) by Gumbel-max, two levels ~ Uniform[0, 10] and two random signs per sample, from
+    /// <paramref name="generator"/> (so a seed fixes them). Copies the B sub-policy indices to the host, which
+    /// groups the samples by operation: one small device-to-host transfer per step.
+    /// </summary>
+    public AugmentationSample Sample(int batch, Generator generator)
+    {
+        var device = Logits.device;
+        var uniform = rand(new long[] { batch, SubPolicyCount }, generator: generator, device: device).clamp_(1e-10, 1 - 1e-7);
+        var gumbel = uniform.log_().neg_().log_().neg_();
+        Tensor k;
+        using (no_grad()) k = (Logits.detach().unsqueeze(0) + gumbel).argmax(1);
+        var levels = rand(new long[] { batch, 2 }, generator: generator, device: device).mul_(AugmentationMagnitudes.MaxLevel);
+        var signs = rand(new long[] { batch, 2 }, generator: generator, device: device).lt(0.5).to(ScalarType.Float32).mul_(2).sub_(1);
+        var host = k.cpu().data<long>().ToArray();
+        var first = host.Select(i => Operations[(int)(i / Operations.Count)]).ToArray();
+        var second = host.Select(i => Operations[(int)(i % Operations.Count)]).ToArray();
+        return new AugmentationSample(k, first, second, levels, signs);
+    }
+
+    /// <summary>Applies each sample's pair (first, then second) to float images [B, C, H, W] in 0..255.</summary>
+    public Tensor Augment(Tensor images, AugmentationSample sample)
+    {
+        using var scope = NewDisposeScope();
+        var once = BatchAugmenter.Apply(images, sample.First, sample.Levels.select(1, 0), sample.Signs.select(1, 0), Options.FillValue);
+        return BatchAugmenter.Apply(once, sample.Second, sample.Levels.select(1, 1), sample.Signs.select(1, 1), Options.FillValue).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// L_DA(tau) = -(1/B) sum_i p_{k_i}(tau) CE_i, p = softmax(tau), CE_i detached (paper eq. 2, averaged over the batch).
+    /// Minimizing it raises the probability of sub-policies whose samples have a high loss.
+    /// </summary>
+    public Tensor Loss(Tensor perSampleLoss, AugmentationSample sample)
+    {
+        var p = Logits.softmax(0).gather(0, sample.SubPolicies);
+        return -(p * perSampleLoss.detach()).mean();
+    }
+
+    /// <summary>One SGD step of tau on <see cref="Loss"/>.</summary>
+    public void Step(Tensor perSampleLoss, AugmentationSample sample)
+    {
+        using var scope = NewDisposeScope();
+        _optimizer.zero_grad();
+        Loss(perSampleLoss, sample).backward();
+        _optimizer.step();
+    }
+
+    /// <summary>softmax(tau) on the host.</summary>
+    public double[] Probabilities()
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        return Logits.softmax(0).to(ScalarType.Float64).cpu().data<double>().ToArray();
+    }
+
+    /// <summary>Entropy of softmax(tau) in nats (ln K when uniform; falls as the policy concentrates).</summary>
+    public double Entropy() => -Probabilities().Where(p => p > 0).Sum(p => p * Math.Log(p));
+
+    /// <summary>The <paramref name="count"/> most probable sub-policies.</summary>
+    public IReadOnlyList<(string Name, double Probability)> Top(int count)
+        => Probabilities().Select((p, k) => (SubPolicyName(k), p)).OrderByDescending(t => t.p).Take(count).ToArray();
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        Logits.Dispose();
+    }
+}

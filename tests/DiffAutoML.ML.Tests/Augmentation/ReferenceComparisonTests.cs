@@ -1,0 +1,65 @@
+using DiffAutoML.ML.Augmentation;
+using DiffAutoML.ML.Native;
+using DiffAutoML.ML.Reference;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Tests.Augmentation;
+
+/// <summary>The batched tensor operations against the per-image ImageSharp reference on random images.</summary>
+public class ReferenceComparisonTests
+{
+    public ReferenceComparisonTests() => TorchRuntime.EnsureCpu();
+
+    public static TheoryData<AugmentationOperation, int> Cases()
+    {
+        var data = new TheoryData<AugmentationOperation, int>();
+        foreach (var op in Enum.GetValues<AugmentationOperation>())
+            foreach (var channels in new[] { 1, 3 }) data.Add(op, channels);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Batched_operation_equals_the_per_image_reference(AugmentationOperation op, int channels)
+    {
+        using var scope = NewDisposeScope();
+        const int batch = 12, height = 13, width = 10;
+        var random = new Random(42 + (int)op * 7 + channels);
+        var pixels = new float[batch * channels * height * width];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = random.Next(256);
+        // Some images with a narrow range, so AutoContrast and Equalize have work to do.
+        for (int i = 0; i < channels * height * width; i++) pixels[i] = 100 + (pixels[i] % 20);
+        var images = tensor(pixels, new long[] { batch, channels, height, width });
+        var levels = Enumerable.Range(0, batch).Select(i => (float)(i * 10.0 / (batch - 1))).ToArray();
+        var signs = Enumerable.Range(0, batch).Select(i => i % 2 == 0 ? 1f : -1f).ToArray();
+
+        var batched = BatchAugmenter.Apply(images, Enumerable.Repeat(op, batch).ToArray(), tensor(levels), tensor(signs), fill: 0)
+            .contiguous().data<float>().ToArray();
+
+        int plane = height * width, worst = 0;
+        for (int n = 0; n < batch; n++)
+        {
+            using var image = new Image<Rgb24>(width, height);
+            for (int y = 0; y < height; y++)
+                for (int x = 0; x < width; x++)
+                {
+                    byte Value(int c) => (byte)pixels[(n * channels + (channels == 1 ? 0 : c)) * plane + y * width + x];
+                    image[x, y] = new Rgb24(Value(0), Value(1), Value(2));
+                }
+            using var expected = PerImageAugmentation.Apply(image, op, levels[n], (int)signs[n]);
+            for (int c = 0; c < channels; c++)
+                for (int y = 0; y < height; y++)
+                    for (int x = 0; x < width; x++)
+                    {
+                        var p = expected[x, y];
+                        int want = c == 0 ? p.R : c == 1 ? p.G : p.B;
+                        int got = (int)batched[(n * channels + c) * plane + y * width + x];
+                        worst = Math.Max(worst, Math.Abs(want - got));
+                    }
+        }
+        // Within one grey level (float32 blend factors can round differently); geometric ops must be exact.
+        Assert.True(worst <= (AugmentationMagnitudes.IsGeometric(op) ? 0 : 1), $"{op}: largest difference {worst}");
+    }
+}

@@ -14,12 +14,16 @@ switch (command)
     case "data":
         DataBenchmark.Run(Arg(1, "artifacts/data/fashion-mnist"));
         break;
+    case "augmentation":
+        AugmentationBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"));
+        break;
     default:
         Console.WriteLine("""
             usage: dotnet run -c Release --project tests/DiffAutoML.ML.Benchmarks -- <command> [args]
               make-subset [source] [output]   write the shipped Fashion-MNIST subset (IDX + a few PNG folders)
               prepare-full [source] [output]  copy the full Fashion-MNIST IDX files and write train-png/ test-png/ folders
               data [folder]                   decode-and-cache throughput (PNG vs IDX) and batch assembly share of a step
+              augmentation [subset]           batched vs per-image augmentation, and its share of a training step
             """);
         break;
 }

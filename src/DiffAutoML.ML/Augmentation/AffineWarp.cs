@@ -49,11 +49,16 @@ public static class AffineWarp
         var xs = (arange(width, ScalarType.Float64, device) + 0.5).view(1, 1, width);
         var m = matrices.to(device).to(ScalarType.Float64);
         Tensor Entry(int row, int col) => m[TensorIndex.Colon, row, col].view(batch, 1, 1);
-        var xIn = (Entry(0, 0) * xs + Entry(0, 1) * ys + Entry(0, 2)).floor_().to(ScalarType.Int64);
-        var yIn = (Entry(1, 0) * xs + Entry(1, 1) * ys + Entry(1, 2)).floor_().to(ScalarType.Int64);
-        var inside = (xIn >= 0).logical_and_(xIn < width).logical_and_(yIn >= 0).logical_and_(yIn < height);
-        var index = (yIn.clamp(0, height - 1) * width + xIn.clamp(0, width - 1)).view(batch, 1, height * width).expand(batch, channels, height * width);
-        var gathered = images.reshape(batch, channels, height * width).gather(2, index).view(batch, channels, height, width);
-        return where(inside.unsqueeze(1), gathered, full_like(gathered, fill));
+        // The [B, 1, W] and [B, H, 1] parts are summed once into [B, H, W]: one full-size pass per coordinate.
+        var xIn = (Entry(0, 0) * xs + Entry(0, 2) + Entry(0, 1) * ys).floor_().to(ScalarType.Int64);
+        var yIn = (Entry(1, 0) * xs + (Entry(1, 1) * ys + Entry(1, 2))).floor_().to(ScalarType.Int64);
+        var xClamped = xIn.clamp(0, width - 1);
+        var yClamped = yIn.clamp(0, height - 1);
+        var inside = xClamped.eq(xIn).logical_and_(yClamped.eq(yIn));
+        // Outside pixels read one extra element appended to every plane, which holds the fill value.
+        long plane = height * width;
+        var index = where(inside, yClamped.mul_(width).add_(xClamped), plane).view(batch, 1, plane).expand(batch, channels, plane);
+        var padded = cat(new[] { images.reshape(batch, channels, plane), full(batch, channels, 1, fill, images.dtype, device) }, 2);
+        return padded.gather(2, index).view(batch, channels, height, width);
     }
 }

@@ -11,6 +11,7 @@ namespace DiffAutoML.ML.Augmentation;
 public sealed class AugmentationPolicy : IDisposable
 {
     private readonly SGD _optimizer;
+    private readonly Tensor _operationIds;
 
     /// <summary>Creates a uniform policy (tau = 0) on <paramref name="device"/>.</summary>
     public AugmentationPolicy(AugmentationOptions options, Device device)
@@ -20,6 +21,7 @@ public sealed class AugmentationPolicy : IDisposable
         Options.Validate();
         Operations = Options.ResolveOperations().ToArray();
         Logits = new Parameter(zeros(Operations.Count * Operations.Count, device: device), requires_grad: true);
+        _operationIds = tensor(Operations.Select(o => (long)o).ToArray(), device: device);
         _optimizer = optim.SGD(new[] { Logits }, Options.LearningRate, Options.Momentum, weight_decay: Options.WeightDecay);
     }
 
@@ -44,8 +46,7 @@ public sealed class AugmentationPolicy : IDisposable
 
     /// <summary>
     /// Draws k_i ~ softmax(tau) by Gumbel-max, two levels ~ Uniform[0, 10] and two random signs per sample, from
-    /// <paramref name="generator"/> (so a seed fixes them). Copies the B sub-policy indices to the host, which
-    /// groups the samples by operation: one small device-to-host transfer per step.
+    /// <paramref name="generator"/> (so a seed fixes them). Everything stays on the device: no synchronization.
     /// </summary>
     public AugmentationSample Sample(int batch, Generator generator)
     {
@@ -56,9 +57,8 @@ public sealed class AugmentationPolicy : IDisposable
         using (no_grad()) k = (Logits.detach().unsqueeze(0) + gumbel).argmax(1);
         var levels = rand(new long[] { batch, 2 }, generator: generator, device: device).mul_(AugmentationMagnitudes.MaxLevel);
         var signs = rand(new long[] { batch, 2 }, generator: generator, device: device).lt(0.5).to(ScalarType.Float32).mul_(2).sub_(1);
-        var host = k.cpu().data<long>().ToArray();
-        var first = host.Select(i => Operations[(int)(i / Operations.Count)]).ToArray();
-        var second = host.Select(i => Operations[(int)(i % Operations.Count)]).ToArray();
+        var first = _operationIds.index_select(0, k.div(Operations.Count, rounding_mode: RoundingMode.floor));
+        var second = _operationIds.index_select(0, k.remainder(Operations.Count));
         return new AugmentationSample(k, first, second, levels, signs);
     }
 
@@ -66,8 +66,8 @@ public sealed class AugmentationPolicy : IDisposable
     public Tensor Augment(Tensor images, AugmentationSample sample)
     {
         using var scope = NewDisposeScope();
-        var once = BatchAugmenter.Apply(images, sample.First, sample.Levels.select(1, 0), sample.Signs.select(1, 0), Options.FillValue);
-        return BatchAugmenter.Apply(once, sample.Second, sample.Levels.select(1, 1), sample.Signs.select(1, 1), Options.FillValue).MoveToOuterDisposeScope();
+        var once = BatchAugmenter.Apply(images, sample.First, sample.Levels.select(1, 0), sample.Signs.select(1, 0), Operations, Options.FillValue);
+        return BatchAugmenter.Apply(once, sample.Second, sample.Levels.select(1, 1), sample.Signs.select(1, 1), Operations, Options.FillValue).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -108,6 +108,7 @@ public sealed class AugmentationPolicy : IDisposable
     public void Dispose()
     {
         _optimizer.Dispose();
+        _operationIds.Dispose();
         Logits.Dispose();
     }
 }

@@ -3,67 +3,81 @@ using static TorchSharp.torch;
 namespace DiffAutoML.ML.Augmentation;
 
 /// <summary>
-/// Applies a different operation, magnitude level and sign to every sample of a batch in one call: samples are
-/// grouped by operation (a loop over the 14 operations, never over images), the geometric ones share one affine warp.
+/// Applies a different operation, magnitude level and sign to every sample of a batch in one call, without grouping
+/// samples on the host: every value-wise operation becomes a per-sample lookup table and one gather applies them all;
+/// the geometric operations share one affine warp (one matrix per sample); Color and Sharpness are computed for the
+/// batch and selected per sample. The operation ids stay on the device, so no host-device synchronization is needed.
 /// </summary>
 public static class BatchAugmenter
 {
-    /// <summary>
-    /// Applies <paramref name="operations"/>[i] at level <paramref name="levels"/>[i] (0..10) with sign
-    /// <paramref name="signs"/>[i] (+1 or -1, used by the signed operations) to sample i of float images
-    /// [B, C, H, W] holding 0..255. Returns a new tensor.
-    /// </summary>
-    public static Tensor Apply(Tensor images, IReadOnlyList<AugmentationOperation> operations, Tensor levels, Tensor signs, double fill = 0)
+    private static readonly AugmentationOperation[] TableOperations =
     {
-        long batch = images.shape[0], height = images.shape[2], width = images.shape[3];
-        if (operations.Count != batch) throw new ArgumentException($"{operations.Count} operations for a batch of {batch}.", nameof(operations));
-        var result = images.clone();
-        var device = images.device;
+        AugmentationOperation.AutoContrast, AugmentationOperation.Equalize, AugmentationOperation.Posterize,
+        AugmentationOperation.Solarize, AugmentationOperation.Contrast, AugmentationOperation.Brightness,
+    };
 
-        var geometricRows = new List<long>();
-        var geometricMatrices = new List<Tensor>();
-        foreach (var group in Enumerable.Range(0, operations.Count).GroupBy(i => operations[i]))
+    /// <summary>Host-side convenience: <paramref name="operations"/>[i] for sample i.</summary>
+    public static Tensor Apply(Tensor images, IReadOnlyList<AugmentationOperation> operations, Tensor levels, Tensor signs, double fill = 0)
+        => Apply(images, tensor(operations.Select(o => (long)o).ToArray(), device: images.device), levels, signs, operations.Distinct().ToArray(), fill);
+
+    /// <summary>
+    /// Applies operation <paramref name="operations"/>[i] (int64 ids of <see cref="AugmentationOperation"/>) at level
+    /// <paramref name="levels"/>[i] (0..10) with sign <paramref name="signs"/>[i] (+1 or -1, used by the signed
+    /// operations) to sample i of float images [B, C, H, W] holding 0..255. <paramref name="possible"/> lists the
+    /// operations that may occur (the others are not computed). Returns a new tensor.
+    /// </summary>
+    public static Tensor Apply(Tensor images, Tensor operations, Tensor levels, Tensor signs, IReadOnlyCollection<AugmentationOperation> possible, double fill = 0)
+    {
+        using var scope = NewDisposeScope();
+        long batch = images.shape[0], channels = images.shape[1], height = images.shape[2], width = images.shape[3];
+        if (operations.shape[0] != batch) throw new ArgumentException($"{operations.shape[0]} operations for a batch of {batch}.", nameof(operations));
+        Tensor Is(AugmentationOperation op) => operations.eq((long)op);
+        Tensor PerImage(Tensor mask) => mask.view(batch, 1, 1, 1);
+        var signed = levels * signs;
+
+        // Value-wise operations: one table per sample and channel, identity unless the sample's operation has one.
+        Tensor? table = null;
+        foreach (var op in TableOperations.Where(possible.Contains))
         {
-            var op = group.Key;
-            if (op == AugmentationOperation.Identity) continue;
-            var rows = group.Select(i => (long)i).ToArray();
-            var index = tensor(rows, device: device);
-            var level = levels.index_select(0, index);
-            if (AugmentationMagnitudes.IsGeometric(op))
+            var opTable = op switch
             {
-                var signed = level * signs.index_select(0, index);
-                geometricRows.AddRange(rows);
-                geometricMatrices.Add(op switch
+                AugmentationOperation.AutoContrast => PixelOperations.AutoContrastTable(images),
+                AugmentationOperation.Equalize => PixelOperations.EqualizeTable(images),
+                AugmentationOperation.Posterize => PixelOperations.PosterizeTable(AugmentationMagnitudes.PosterizeBits(levels)),
+                AugmentationOperation.Solarize => PixelOperations.SolarizeTable(AugmentationMagnitudes.SolarizeThreshold(levels)),
+                AugmentationOperation.Contrast => PixelOperations.ContrastTable(images, AugmentationMagnitudes.EnhanceFactor(levels)),
+                _ => PixelOperations.BrightnessTable(AugmentationMagnitudes.EnhanceFactor(levels)),
+            };
+            table = where(Is(op).view(batch, 1, 1), opTable, table ?? PixelOperations.IdentityTable(images.device)).expand(batch, channels, 256);
+        }
+        var result = table is null ? images.clone() : PixelOperations.ApplyTable(images, table);
+
+        if (possible.Contains(AugmentationOperation.Color))
+            result = where(PerImage(Is(AugmentationOperation.Color)), PixelOperations.Color(images, AugmentationMagnitudes.EnhanceFactor(levels)), result);
+        if (possible.Contains(AugmentationOperation.Sharpness))
+            result = where(PerImage(Is(AugmentationOperation.Sharpness)), PixelOperations.Sharpness(images, AugmentationMagnitudes.EnhanceFactor(levels)), result);
+
+        // Geometric operations: one affine matrix per sample (identity for the others), one warp for the batch.
+        var geometric = possible.Where(AugmentationMagnitudes.IsGeometric).ToArray();
+        if (geometric.Length > 0)
+        {
+            Tensor? matrices = null;
+            Tensor? anyGeometric = null;
+            foreach (var op in geometric)
+            {
+                var m = op switch
                 {
                     AugmentationOperation.ShearX => AffineWarp.ShearX(AugmentationMagnitudes.Shear(signed)),
                     AugmentationOperation.ShearY => AffineWarp.ShearY(AugmentationMagnitudes.Shear(signed)),
                     AugmentationOperation.TranslateX => AffineWarp.TranslateX(AugmentationMagnitudes.TranslatePixels(signed, (int)width)),
                     AugmentationOperation.TranslateY => AffineWarp.TranslateY(AugmentationMagnitudes.TranslatePixels(signed, (int)height)),
                     _ => AffineWarp.Rotate(AugmentationMagnitudes.RotateDegrees(signed), height, width),
-                });
-                continue;
+                };
+                matrices = matrices is null ? m : where(Is(op).view(batch, 1, 1), m, matrices);
+                anyGeometric = anyGeometric is null ? Is(op) : anyGeometric.logical_or(Is(op));
             }
-            var subset = images.index_select(0, index);
-            var changed = op switch
-            {
-                AugmentationOperation.AutoContrast => PixelOperations.AutoContrast(subset),
-                AugmentationOperation.Equalize => PixelOperations.Equalize(subset),
-                AugmentationOperation.Posterize => PixelOperations.Posterize(subset, AugmentationMagnitudes.PosterizeBits(level)),
-                AugmentationOperation.Solarize => PixelOperations.Solarize(subset, AugmentationMagnitudes.SolarizeThreshold(level)),
-                AugmentationOperation.Color => PixelOperations.Color(subset, AugmentationMagnitudes.EnhanceFactor(level)),
-                AugmentationOperation.Contrast => PixelOperations.Contrast(subset, AugmentationMagnitudes.EnhanceFactor(level)),
-                AugmentationOperation.Brightness => PixelOperations.Brightness(subset, AugmentationMagnitudes.EnhanceFactor(level)),
-                AugmentationOperation.Sharpness => PixelOperations.Sharpness(subset, AugmentationMagnitudes.EnhanceFactor(level)),
-                _ => throw new ArgumentOutOfRangeException(nameof(operations), op, "Unknown augmentation operation."),
-            };
-            result.index_copy_(0, index, changed);
+            result = where(PerImage(anyGeometric!), AffineWarp.Apply(images, matrices!, fill), result);
         }
-        if (geometricRows.Count > 0)
-        {
-            var index = tensor(geometricRows.ToArray(), device: device);
-            var warped = AffineWarp.Apply(images.index_select(0, index), cat(geometricMatrices, 0), fill);
-            result.index_copy_(0, index, warped);
-        }
-        return result;
+        return result.MoveToOuterDisposeScope();
     }
 }

@@ -34,7 +34,7 @@ public class AugmentationPolicyTests
         using (no_grad()) policy.Logits.copy_(tensor(new float[] { 0.5f, -1f, 2f, 0f }));
         var k = new long[] { 2, 0, 2, 3, 1 };
         var ce = new float[] { 1.5f, 0.2f, 2.0f, 0.7f, 3.0f };
-        var sample = new AugmentationSample(tensor(k), new AugmentationOperation[5], new AugmentationOperation[5], zeros(5, 2), ones(5, 2));
+        var sample = new AugmentationSample(tensor(k), zeros(5, ScalarType.Int64), zeros(5, ScalarType.Int64), zeros(5, 2), ones(5, 2));
         policy.Logits.grad?.zero_();
         policy.Loss(tensor(ce), sample).backward();
         var grad = policy.Logits.grad!.data<float>().ToArray();
@@ -92,11 +92,13 @@ public class AugmentationPolicyTests
         var a = policy.Sample(64, new Generator(11));
         var b = policy.Sample(64, new Generator(11));
         var c = policy.Sample(64, new Generator(12));
-        Assert.Equal(a.First, b.First);
-        Assert.Equal(a.Second, b.Second);
+        Assert.Equal(a.First.data<long>().ToArray(), b.First.data<long>().ToArray());
+        Assert.Equal(a.Second.data<long>().ToArray(), b.Second.data<long>().ToArray());
         Assert.Equal(a.Levels.data<float>().ToArray(), b.Levels.data<float>().ToArray());
         Assert.Equal(a.Signs.data<float>().ToArray(), b.Signs.data<float>().ToArray());
-        Assert.NotEqual(a.First.Concat(a.Second), c.First.Concat(c.Second));
+        Assert.NotEqual(a.SubPolicies.data<long>().ToArray(), c.SubPolicies.data<long>().ToArray());
+        // First and second operations decode the sub-policy index: k = 14 first + second (enum order).
+        Assert.Equal(a.SubPolicies.data<long>().ToArray(), a.First.data<long>().ToArray().Zip(a.Second.data<long>().ToArray(), (f, s) => 14 * f + s));
         Assert.All(a.Levels.data<float>().ToArray(), l => Assert.InRange(l, 0f, 10f));
         Assert.All(a.Signs.data<float>().ToArray(), s => Assert.True(s is 1f or -1f));
         // 64 draws from 196 uniform sub-policies: many distinct pairs, not one repeated.

@@ -1,0 +1,229 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Search;
+
+/// <summary>
+/// alpha [L, 4]: the architecture distribution, its single-path sampling, the DSNAS gradient estimator (paper eq. 5),
+/// early fixing of decided layers, the resource penalty, and the final choice of a child within budget.
+/// </summary>
+public sealed class ArchitectureParameters : IDisposable
+{
+    private readonly optim.Optimizer _optimizer;
+    private readonly Random _random;
+    private readonly long[][] _flops;
+    private readonly long[][] _parameters;
+    private readonly int?[] _fixed;
+
+    /// <summary>Creates alpha on <paramref name="device"/> (uniform unless InitialStd &gt; 0).</summary>
+    public ArchitectureParameters(SearchSpace space, ArchitectureSearchOptions options, Device device, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(space);
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options with { };
+        Options.Validate();
+        Space = space;
+        int layers = space.Layers.Count;
+        _random = new Random(seed);
+        var initial = new float[layers * BlockChoices.Count];
+        for (int i = 0; i < initial.Length; i++) initial[i] = (float)(Options.InitialStd * Gaussian(_random));
+        Alpha = new Parameter(tensor(initial, new long[] { layers, BlockChoices.Count }).to(device), requires_grad: true);
+        _optimizer = Options.Optimizer == ArchitectureOptimizer.Adam
+            ? optim.Adam(new[] { Alpha }, Options.LearningRate, Options.Beta1, Options.Beta2)
+            : optim.SGD(new[] { Alpha }, Options.LearningRate, Options.Momentum);
+        _flops = space.Layers.Select(l => Enum.GetValues<BlockChoice>().Select(c => space.BlockMultiplyAdds(l.Index, c)).ToArray()).ToArray();
+        _parameters = space.Layers.Select(l => Enum.GetValues<BlockChoice>().Select(c => space.BlockParameters(l.Index, c)).ToArray()).ToArray();
+        _fixed = new int?[layers];
+        CheckBudgetsReachable();
+    }
+
+    /// <summary>The settings (a copy).</summary>
+    public ArchitectureSearchOptions Options { get; }
+
+    /// <summary>The search space.</summary>
+    public SearchSpace Space { get; }
+
+    /// <summary>alpha: logits [L, 4].</summary>
+    public Parameter Alpha { get; }
+
+    /// <summary>Layers fixed so far (early fixing, or <see cref="Freeze"/>): their block, or null while searched.</summary>
+    public IReadOnlyList<int?> FixedChoices => _fixed;
+
+    /// <summary>True once every layer is fixed.</summary>
+    public bool IsFrozen => _fixed.All(f => f is not null);
+
+    /// <summary>softmax(alpha) per layer, on the host.</summary>
+    public double[][] Probabilities()
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var p = Alpha.softmax(1).to(ScalarType.Float64).cpu().data<double>().ToArray();
+        return Enumerable.Range(0, _fixed.Length).Select(l => p.AsSpan(l * BlockChoices.Count, BlockChoices.Count).ToArray()).ToArray();
+    }
+
+    /// <summary>Mean entropy of the layers' distributions, in nats (ln 4 = 1.386 when uniform).</summary>
+    public double MeanEntropy() => Probabilities().Average(p => -p.Where(v => v > 0).Sum(v => v * Math.Log(v)));
+
+    /// <summary>The most probable block of each layer (fixed layers keep their block).</summary>
+    public int[] ArgmaxPath() => Probabilities().Select((p, l) => _fixed[l] ?? Array.IndexOf(p, p.Max())).ToArray();
+
+    /// <summary>Draws one block per layer from softmax(alpha) (fixed layers keep theirs). Host-side: the path decides
+    /// which modules run, so alpha's 4L probabilities are read once per step.</summary>
+    public int[] SamplePath()
+    {
+        var probabilities = Probabilities();
+        var path = new int[_fixed.Length];
+        for (int l = 0; l < path.Length; l++)
+        {
+            if (_fixed[l] is int f) { path[l] = f; continue; }
+            double u = _random.NextDouble(), cumulative = 0;
+            int c = 0;
+            for (; c < BlockChoices.Count - 1; c++)
+            {
+                cumulative += probabilities[l][c];
+                if (u < cumulative) break;
+            }
+            path[l] = c;
+        }
+        return path;
+    }
+
+    /// <summary>Z: the one-hot [L, 4] of <paramref name="path"/> as a leaf that requires grad, on alpha's device.</summary>
+    public Tensor Gates(IReadOnlyList<int> path)
+    {
+        var z = zeros(_fixed.Length, BlockChoices.Count);
+        for (int l = 0; l < path.Count; l++) z[l, path[l]] = 1;
+        return z.to(Alpha.device).requires_grad_(true);
+    }
+
+    /// <summary>
+    /// DSNAS estimator (paper eq. 5): after the one backward pass of the training loss, dL/dZ_l[s] is in
+    /// <paramref name="gates"/>.grad and grad alpha_l = dL/dZ_l[s] (onehot(s) - softmax(alpha_l)). Adds the resource
+    /// penalty's gradient when the sampled child is over a budget, then takes one optimizer step on the searched layers
+    /// and fixes the layers that are decided. Returns the penalty (0 when within budget).
+    /// </summary>
+    public double Step(Tensor gates, IReadOnlyList<int> path)
+    {
+        if (IsFrozen) return 0;
+        var zGrad = gates.grad ?? throw new InvalidOperationException("Z has no gradient: run backward on the training loss first.");
+        // alpha's gradient buffer is created once, outside any dispose scope, and reset in place every step.
+        if (Alpha.grad is null) Alpha.grad = zeros_like(Alpha);
+        else using (no_grad()) Alpha.grad.zero_();
+        using var scope = NewDisposeScope();
+        double penalty = 0;
+        var overFlops = Options.MaxMFlops is double mf && Space.ChildMultiplyAdds(path) > mf * 1e6;
+        var overParams = Options.MaxParameters is long mp && Space.ChildParameters(path) > mp;
+        if ((overFlops || overParams) && Options.PenaltyCoefficient > 0)
+        {
+            // DSNAS: coef * sum_l p_l[s] * cost_l[s], costs relative to an equal per-layer share of the budget.
+            var p = Alpha.softmax(1);
+            var cost = zeros(_fixed.Length, BlockChoices.Count);
+            for (int l = 0; l < _fixed.Length; l++)
+            {
+                double c = 0;
+                if (overFlops) c += _flops[l][path[l]] / (Options.MaxMFlops!.Value * 1e6 / _fixed.Length);
+                if (overParams) c += _parameters[l][path[l]] / ((double)Options.MaxParameters!.Value / _fixed.Length);
+                cost[l, path[l]] = c;
+            }
+            var loss = Options.PenaltyCoefficient * (p * cost.to(Alpha.device)).sum();
+            loss.backward();
+            penalty = loss.item<float>();
+        }
+        using (no_grad())
+        {
+            var p = Alpha.softmax(1);
+            var index = tensor(path.Select(c => (long)c).ToArray(), device: Alpha.device).view(-1, 1);
+            var oneHot = zeros_like(p).scatter_(1, index, ones_like(p));
+            var estimator = zGrad.gather(1, index) * (oneHot - p);
+            var searched = tensor(_fixed.Select(f => f is null ? 1f : 0f).ToArray(), device: Alpha.device).view(-1, 1);
+            Alpha.grad!.add_(estimator).mul_(searched);
+        }
+        // Fixed layers keep their logits exactly: Adam's moment estimates would otherwise keep moving them.
+        var before = Alpha.detach().clone();
+        _optimizer.step();
+        using (no_grad())
+        {
+            var searchedRows = tensor(_fixed.Select(f => f is null).ToArray(), device: Alpha.device).view(-1, 1);
+            Alpha.copy_(where(searchedRows, Alpha, before));
+        }
+        FixDecidedLayers();
+        return penalty;
+    }
+
+    private void FixDecidedLayers()
+    {
+        var probabilities = Probabilities();
+        for (int l = 0; l < _fixed.Length; l++)
+        {
+            if (_fixed[l] is not null) continue;
+            var sorted = probabilities[l].OrderByDescending(v => v).ToArray();
+            if (sorted[0] - sorted[1] >= Options.EarlyFixMargin) _fixed[l] = Array.IndexOf(probabilities[l], sorted[0]);
+        }
+    }
+
+    /// <summary>
+    /// Ends the search: every layer takes its most probable block, unless that child is over a budget, in which case the
+    /// most probable child within the budgets is chosen (fixed layers stay as they are). Returns the final path.
+    /// </summary>
+    public int[] Freeze()
+    {
+        var path = ArgmaxPath();
+        if (!WithinBudget(path)) path = MostProbableWithinBudget() ?? throw new InvalidOperationException(BudgetError());
+        for (int l = 0; l < path.Length; l++) _fixed[l] = path[l];
+        return path;
+    }
+
+    /// <summary>Whether a child meets the budgets.</summary>
+    public bool WithinBudget(IReadOnlyList<int> path)
+        => (Options.MaxMFlops is not double mf || Space.ChildMultiplyAdds(path) <= mf * 1e6)
+        && (Options.MaxParameters is not long mp || Space.ChildParameters(path) <= mp);
+
+    /// <summary>The most probable child within the budgets, respecting fixed layers; null when none fits.</summary>
+    public int[]? MostProbableWithinBudget()
+    {
+        var allowed = _fixed.Select(f => Enumerable.Range(0, BlockChoices.Count).Select(c => f is null || f == c).ToArray()).ToArray();
+        long flopBudget = Options.MaxMFlops is double mf ? (long)Math.Floor(mf * 1e6) - Space.FixedMultiplyAdds : long.MaxValue;
+        long paramBudget = Options.MaxParameters is long mp ? mp - Space.FixedParameters : long.MaxValue;
+        var zero = _flops.Select(r => new long[r.Length]).ToArray();
+        return ChildSelector.MostProbableWithin(Probabilities(), Options.MaxMFlops is null ? zero : _flops,
+            Options.MaxParameters is null ? zero : _parameters, flopBudget, paramBudget, allowed);
+    }
+
+    private void CheckBudgetsReachable()
+    {
+        if (Options.MaxMFlops is null && Options.MaxParameters is null) return;
+        if (MostProbableWithinBudget() is null) throw new ArgumentOutOfRangeException(
+            Options.MaxMFlops is not null ? nameof(Options.MaxMFlops) : nameof(Options.MaxParameters), BudgetError());
+    }
+
+    private string BudgetError()
+    {
+        int layers = _fixed.Length;
+        var cheapestFlops = Space.FixedMultiplyAdds + _flops.Sum(r => r.Min());
+        var cheapestParams = Space.FixedParameters + _parameters.Sum(r => r.Min());
+        return $"No child of this search space meets the budgets (MaxMFlops {Options.MaxMFlops?.ToString() ?? "none"}, " +
+               $"MaxParameters {Options.MaxParameters?.ToString() ?? "none"}): the smallest child has {cheapestFlops / 1e6:F2} MFLOPs " +
+               $"and {cheapestParams} parameters over {layers} layers.";
+    }
+
+    /// <summary>Alpha's values, for checkpoints.</summary>
+    public float[] SaveState() => Alpha.detach().cpu().data<float>().ToArray();
+
+    /// <summary>Restores alpha's values and the fixed layers, for resuming.</summary>
+    public void LoadState(float[] alpha, IReadOnlyList<int?> fixedChoices)
+    {
+        using (no_grad()) Alpha.copy_(tensor(alpha, Alpha.shape).to(Alpha.device));
+        for (int l = 0; l < _fixed.Length; l++) _fixed[l] = fixedChoices[l];
+    }
+
+    private static double Gaussian(Random random)
+        => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        Alpha.Dispose();
+    }
+}

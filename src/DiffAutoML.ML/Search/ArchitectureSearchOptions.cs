@@ -1,0 +1,53 @@
+namespace DiffAutoML.ML.Search;
+
+/// <summary>How alpha is learned, when layers are fixed, and the resource budgets.</summary>
+public sealed record class ArchitectureSearchOptions
+{
+    /// <summary>Optimizer for alpha. Default Adam (DSNAS).</summary>
+    public ArchitectureOptimizer Optimizer { get; set; } = ArchitectureOptimizer.Adam;
+
+    /// <summary>Learning rate for alpha. Default 1e-3 (DSNAS).</summary>
+    public double LearningRate { get; set; } = 1e-3;
+
+    /// <summary>Adam's beta1 (DSNAS: 0.5).</summary>
+    public double Beta1 { get; set; } = 0.5;
+
+    /// <summary>Adam's beta2 (DSNAS: 0.999).</summary>
+    public double Beta2 { get; set; } = 0.999;
+
+    /// <summary>SGD momentum (used with <see cref="ArchitectureOptimizer.Sgd"/>).</summary>
+    public double Momentum { get; set; } = 0.9;
+
+    /// <summary>A layer is fixed at its most probable block once the top probability exceeds the second by this
+    /// much (DSNAS: 0.3); 1 or more disables early fixing.</summary>
+    public double EarlyFixMargin { get; set; } = 0.3;
+
+    /// <summary>Standard deviation of alpha's initial values around 0 (0 = exactly uniform).</summary>
+    public double InitialStd { get; set; }
+
+    /// <summary>Largest child in millions of multiply-adds per image; null = no limit.</summary>
+    public double? MaxMFlops { get; set; }
+
+    /// <summary>Largest child in parameters; null = no limit.</summary>
+    public long? MaxParameters { get; set; }
+
+    /// <summary>Weight of the resource penalty, applied while a sampled child exceeds a budget. Costs are measured
+    /// relative to an equal share of the budget per layer, so the weight does not depend on the network's size.</summary>
+    public double PenaltyCoefficient { get; set; } = 0.1;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first bad value.</summary>
+    public void Validate()
+    {
+        static void Check(bool ok, string name, object? value, string rule) { if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}."); }
+        Check(Enum.IsDefined(Optimizer), nameof(Optimizer), Optimizer, "is not a known optimizer");
+        Check(LearningRate >= 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be a finite number >= 0");
+        Check(Beta1 is >= 0 and < 1, nameof(Beta1), Beta1, "must be in [0, 1)");
+        Check(Beta2 is >= 0 and < 1, nameof(Beta2), Beta2, "must be in [0, 1)");
+        Check(Momentum is >= 0 and < 1, nameof(Momentum), Momentum, "must be in [0, 1)");
+        Check(EarlyFixMargin > 0, nameof(EarlyFixMargin), EarlyFixMargin, "must be positive");
+        Check(InitialStd >= 0 && double.IsFinite(InitialStd), nameof(InitialStd), InitialStd, "must be a finite number >= 0");
+        Check(MaxMFlops is null or > 0, nameof(MaxMFlops), MaxMFlops, "must be positive");
+        Check(MaxParameters is null or > 0, nameof(MaxParameters), MaxParameters, "must be positive");
+        Check(PenaltyCoefficient >= 0 && double.IsFinite(PenaltyCoefficient), nameof(PenaltyCoefficient), PenaltyCoefficient, "must be a finite number >= 0");
+    }
+}

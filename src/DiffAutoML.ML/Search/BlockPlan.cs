@@ -1,0 +1,64 @@
+namespace DiffAutoML.ML.Search;
+
+/// <summary>
+/// The convolutions of one candidate block (ShuffleNetV2 / single-path one-shot design, ../shared/reference/algorithm.md):
+/// stride 1: the input's even channels pass through, the odd channels go through <see cref="Main"/>, and the two are
+/// concatenated; stride 2: <see cref="Projection"/> and <see cref="Main"/> both see the whole input.
+/// </summary>
+public sealed record BlockPlan(BlockChoice Choice, int InChannels, int OutChannels, int Stride, IReadOnlyList<ConvSpec> Main, IReadOnlyList<ConvSpec> Projection)
+{
+    /// <summary>The plan of a block.</summary>
+    public static BlockPlan Create(BlockChoice choice, int inChannels, int outChannels, int stride)
+    {
+        if (stride == 1 && inChannels != outChannels)
+            throw new ArgumentException($"A stride-1 block keeps its channels ({inChannels} in, {outChannels} out).");
+        if (stride == 2 && outChannels <= inChannels)
+            throw new ArgumentException($"A stride-2 block must widen ({inChannels} in, {outChannels} out).");
+        int branchIn = stride == 1 ? inChannels / 2 : inChannels;
+        int outputs = outChannels - branchIn;
+        int mid = outChannels / 2;
+        var main = choice == BlockChoice.Xception
+            ? new[]
+            {
+                new ConvSpec(branchIn, branchIn, 3, stride, true, false), new ConvSpec(branchIn, mid, 1, 1, false, true),
+                new ConvSpec(mid, mid, 3, 1, true, false), new ConvSpec(mid, mid, 1, 1, false, true),
+                new ConvSpec(mid, mid, 3, 1, true, false), new ConvSpec(mid, outputs, 1, 1, false, true),
+            }
+            : new[]
+            {
+                new ConvSpec(branchIn, mid, 1, 1, false, true),
+                new ConvSpec(mid, mid, Kernel(choice), stride, true, false),
+                new ConvSpec(mid, outputs, 1, 1, false, true),
+            };
+        var projection = stride == 1
+            ? Array.Empty<ConvSpec>()
+            : new[] { new ConvSpec(inChannels, inChannels, Kernel(choice), 2, true, false), new ConvSpec(inChannels, inChannels, 1, 1, false, true) };
+        return new BlockPlan(choice, inChannels, outChannels, stride, main, projection);
+    }
+
+    /// <summary>Depthwise kernel of a choice (the Xception block uses 3).</summary>
+    public static int Kernel(BlockChoice choice) => choice switch
+    {
+        BlockChoice.Shuffle5 => 5,
+        BlockChoice.Shuffle7 => 7,
+        _ => 3,
+    };
+
+    /// <summary>Multiply-adds for an input of the given size.</summary>
+    public long MultiplyAdds(int height, int width) => Sequence(Main, height, width) + Sequence(Projection, height, width);
+
+    /// <summary>Parameters (convolution weights and batch-norm scale and shift).</summary>
+    public long Parameters => Main.Concat(Projection).Sum(c => c.Parameters);
+
+    private static long Sequence(IReadOnlyList<ConvSpec> convs, int height, int width)
+    {
+        long total = 0;
+        foreach (var conv in convs)
+        {
+            total += conv.MultiplyAdds(height, width);
+            height = conv.OutputSize(height);
+            width = conv.OutputSize(width);
+        }
+        return total;
+    }
+}

@@ -1,0 +1,33 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Search;
+
+/// <summary>One candidate block built from its <see cref="BlockPlan"/>.</summary>
+public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
+{
+    private readonly Sequential main;
+    private readonly Sequential? projection;
+
+    /// <summary>Builds the block on the CPU.</summary>
+    public ChoiceBlock(BlockPlan plan, double epsilon) : base(plan.Choice.ToString())
+    {
+        Plan = plan;
+        main = ConvSequence.Build(plan.Main, epsilon);
+        projection = plan.Stride == 1 ? null : ConvSequence.Build(plan.Projection, epsilon);
+        RegisterComponents();
+    }
+
+    /// <summary>What the block is made of.</summary>
+    public BlockPlan Plan { get; }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        if (projection is not null) return cat(new[] { projection.forward(input), main.forward(input) }, 1);
+        // Channel split (the shuffle): even channels pass through, odd channels go through the main branch.
+        long b = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3];
+        var pairs = input.view(b, c / 2, 2, h, w);
+        return cat(new[] { pairs.select(2, 0), main.forward(pairs.select(2, 1)) }, 1);
+    }
+}

@@ -1,0 +1,57 @@
+namespace DiffAutoML.ML.Search;
+
+/// <summary>The shape of the searched network. Unset values come from <see cref="Preset"/>.</summary>
+public sealed record class SearchSpaceOptions
+{
+    /// <summary>The preset that unset values come from.</summary>
+    public SearchSpacePreset Preset { get; set; } = SearchSpacePreset.Compact;
+
+    /// <summary>Input channels (1 or 3). Default 3.</summary>
+    public int InputChannels { get; set; } = 3;
+
+    /// <summary>Input height; null = the preset's (224 for Paper, 32 otherwise).</summary>
+    public int? Height { get; set; }
+
+    /// <summary>Input width; null = the preset's.</summary>
+    public int? Width { get; set; }
+
+    /// <summary>Number of classes. Default 10.</summary>
+    public int Classes { get; set; } = 10;
+
+    /// <summary>Stem output channels.</summary>
+    public int? StemChannels { get; set; }
+
+    /// <summary>Stem stride (1 or 2).</summary>
+    public int? StemStride { get; set; }
+
+    /// <summary>Choice layers per stage; the first layer of each stage has stride 2.</summary>
+    public IReadOnlyList<int>? StageRepeats { get; set; }
+
+    /// <summary>Output channels per stage (divisible by 4, increasing).</summary>
+    public IReadOnlyList<int>? StageChannels { get; set; }
+
+    /// <summary>Channels of the 1x1 convolution before pooling.</summary>
+    public int? TailChannels { get; set; }
+
+    /// <summary>Dropout before the classifier.</summary>
+    public double Dropout { get; set; } = 0.1;
+
+    /// <summary>Batch-norm epsilon.</summary>
+    public double BatchNormEpsilon { get; set; } = 1e-5;
+
+    /// <summary>Options with every value filled in from the preset.</summary>
+    public SearchSpaceOptions Resolve()
+    {
+        var (h, stem, stride, repeats, channels, tail) = Preset switch
+        {
+            SearchSpacePreset.Paper => (224, 16, 2, new[] { 4, 4, 8, 4 }, new[] { 64, 160, 320, 640 }, 1024),
+            SearchSpacePreset.Compact => (32, 16, 1, new[] { 2, 2, 4, 2 }, new[] { 32, 64, 128, 256 }, 512),
+            _ => (32, 8, 1, new[] { 1, 1 }, new[] { 16, 32 }, 64),
+        };
+        return this with
+        {
+            Height = Height ?? h, Width = Width ?? Height ?? h, StemChannels = StemChannels ?? stem, StemStride = StemStride ?? stride,
+            StageRepeats = StageRepeats ?? repeats, StageChannels = StageChannels ?? channels, TailChannels = TailChannels ?? tail,
+        };
+    }
+}

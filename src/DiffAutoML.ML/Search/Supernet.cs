@@ -1,0 +1,83 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Search;
+
+/// <summary>
+/// Holds every candidate block of every layer but forwards only the sampled one, so compute and memory follow the
+/// child, not the supernet. During search each block's output is multiplied by its entry of the one-hot Z (a leaf that
+/// requires grad), so that one backward pass also yields dL/dZ for the DSNAS estimator (paper eq. 5).
+/// </summary>
+public sealed class Supernet : nn.Module<Tensor, Tensor>
+{
+    private readonly Sequential stem;
+    private readonly ModuleList<ModuleList<ChoiceBlock>> layers;
+    private readonly Sequential tail;
+    private readonly Dropout dropout;
+    private readonly Linear classifier;
+
+    /// <summary>Builds all candidates on the CPU.</summary>
+    public Supernet(SearchSpace space) : base(nameof(Supernet))
+    {
+        ArgumentNullException.ThrowIfNull(space);
+        Space = space;
+        double eps = space.Options.BatchNormEpsilon;
+        stem = ConvSequence.Build(new[] { space.Stem }, eps);
+        layers = nn.ModuleList(space.Layers.Select(l =>
+            nn.ModuleList(Enum.GetValues<BlockChoice>().Select(c => new ChoiceBlock(l.Plan(c), eps)).ToArray())).ToArray());
+        tail = ConvSequence.Build(new[] { space.Tail }, eps);
+        dropout = nn.Dropout(space.Options.Dropout);
+        classifier = nn.Linear(space.Tail.OutChannels, space.Classes);
+        RegisterComponents();
+    }
+
+    /// <summary>The search space.</summary>
+    public SearchSpace Space { get; }
+
+    /// <summary>The path <see cref="forward"/> uses (set it before each forward).</summary>
+    public IReadOnlyList<int>? Path { get; set; }
+
+    /// <summary>The one-hot Z [L, 4] the block outputs are multiplied by; null = no multiplication (plain child forward).</summary>
+    public Tensor? Gates { get; set; }
+
+    /// <summary>Forwards <paramref name="input"/> through the blocks of <see cref="Path"/>.</summary>
+    public override Tensor forward(Tensor input)
+    {
+        var path = Path ?? throw new InvalidOperationException("Set Supernet.Path before forward.");
+        var x = stem.forward(input);
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var y = layers[l][path[l]].forward(x);
+            x = Gates is null ? y : y * Gates[l, path[l]];
+        }
+        x = tail.forward(x).mean(new long[] { 2, 3 });
+        return classifier.forward(dropout.forward(x));
+    }
+
+    /// <summary>
+    /// A standalone child with copies of the trained weights and batch-norm statistics of the chosen blocks, on the
+    /// supernet's device. The supernet can be disposed afterwards.
+    /// </summary>
+    public ChildNetwork ExtractChild(IReadOnlyList<int> path)
+    {
+        var child = new ChildNetwork(Space, path);
+        var device = stem.parameters().First().device;
+        child.to(device);
+        var source = state_dict();
+        using var _ = no_grad();
+        foreach (var (name, target) in child.state_dict())
+        {
+            // blocks.{l}.rest -> layers.{l}.{path[l]}.rest; stem, tail and classifier keep their names.
+            var key = name;
+            if (name.StartsWith("blocks.", StringComparison.Ordinal))
+            {
+                var parts = name.Split('.', 3);
+                int l = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+                key = $"layers.{l}.{path[l]}.{parts[2]}";
+            }
+            target.copy_(source[key]);
+        }
+        return child;
+    }
+}

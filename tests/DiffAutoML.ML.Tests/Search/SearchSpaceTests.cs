@@ -1,0 +1,94 @@
+using DiffAutoML.ML.Native;
+using DiffAutoML.ML.Search;
+using TorchSharp;
+
+namespace DiffAutoML.ML.Tests.Search;
+
+public class SearchSpaceTests
+{
+    public SearchSpaceTests() => TorchRuntime.EnsureCpu();
+
+    [Fact]
+    public void Shuffle_block_stride_1_matches_a_hand_count()
+    {
+        // 16 channels at 8x8: 8 pass through; main 1x1 8->8, dw3 8, 1x1 8->8 over 64 pixels.
+        var plan = BlockPlan.Create(BlockChoice.Shuffle3, 16, 16, 1);
+        Assert.Equal(8 * 8 * 64 + 8 * 9 * 64 + 8 * 8 * 64, plan.MultiplyAdds(8, 8));
+        Assert.Equal((64 + 16) + (72 + 16) + (64 + 16), plan.Parameters);
+    }
+
+    [Fact]
+    public void Shuffle_block_stride_2_matches_a_hand_count()
+    {
+        // 8 -> 16 channels, 8x8 -> 4x4. main: 1x1 8->8 at 8x8, dw5 stride 2, 1x1 8->8 at 4x4; projection: dw5 stride 2, 1x1 8->8.
+        var plan = BlockPlan.Create(BlockChoice.Shuffle5, 8, 16, 2);
+        Assert.Equal(4096 + 3200 + 1024 + 3200 + 1024, plan.MultiplyAdds(8, 8));
+        Assert.Equal((64 + 16) + (200 + 16) + (64 + 16) + (200 + 16) + (64 + 16), plan.Parameters);
+    }
+
+    [Fact]
+    public void Xception_block_matches_a_hand_count()
+    {
+        var plan = BlockPlan.Create(BlockChoice.Xception, 16, 16, 1);
+        Assert.Equal(3 * (8 * 9 * 64 + 8 * 8 * 64), plan.MultiplyAdds(8, 8));
+        Assert.Equal(3 * ((72 + 16) + (64 + 16)), plan.Parameters);
+    }
+
+    [Fact]
+    public void Counted_parameters_equal_the_modules_parameters()
+    {
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = 28 });
+        var path = new[] { 0, 1, 2, 3, 3, 2, 1, 0, 1, 3 };
+        using var child = new ChildNetwork(space, path);
+        Assert.Equal(space.ChildParameters(path), child.parameters().Sum(p => p.numel()));
+        foreach (var choice in Enum.GetValues<BlockChoice>())
+        {
+            using var block = new ChoiceBlock(space.Layers[2].Plan(choice), 1e-5);
+            Assert.Equal(space.BlockParameters(2, choice), block.parameters().Sum(p => p.numel()));
+        }
+    }
+
+    [Fact]
+    public void Paper_preset_children_are_about_320_MFLOPs()
+    {
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Paper, Classes = 1000 });
+        Assert.Equal(20, space.Layers.Count);
+        Assert.Equal((7, 7), (space.FinalHeight, space.FinalWidth));
+        // Expected multiply-adds of a child drawn uniformly (exact, by linearity): the paper reports 318-324M.
+        double mean = space.FixedMultiplyAdds + space.Layers.Sum(l => Enum.GetValues<BlockChoice>().Average(c => (double)space.BlockMultiplyAdds(l.Index, c)));
+        Assert.InRange(mean / 1e6, 300, 330);
+        var random = new Random(1);
+        var inRange = Enumerable.Range(0, 200).Count(_ =>
+            space.ChildMultiplyAdds(Enumerable.Range(0, 20).Select(_ => random.Next(4)).ToArray()) / 1e6 is >= 300 and <= 330);
+        // The space spans 296M (all k3) to 359M (all Xception); most children land in the paper's range.
+        Assert.True(inRange > 100, $"{inRange} of 200 random children in 300-330 MFLOPs");
+        Assert.Equal(295.8, space.ChildMultiplyAdds(Enumerable.Repeat(0, 20).ToArray()) / 1e6, 1);
+        Assert.Equal(358.8, space.ChildMultiplyAdds(Enumerable.Repeat(3, 20).ToArray()) / 1e6, 1);
+    }
+
+    [Theory]
+    [InlineData("StageChannels")]
+    [InlineData("StageRepeats")]
+    [InlineData("Height")]
+    [InlineData("InputChannels")]
+    public void Invalid_shapes_name_the_option(string option)
+    {
+        var options = option switch
+        {
+            "StageChannels" => new SearchSpaceOptions { StageChannels = new[] { 32, 66, 128, 256 } },
+            "StageRepeats" => new SearchSpaceOptions { StageRepeats = new[] { 2, 2 } },
+            "Height" => new SearchSpaceOptions { Height = 8 },
+            _ => new SearchSpaceOptions { InputChannels = 2 },
+        };
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new SearchSpace(options));
+        Assert.Contains(option, e.Message);
+    }
+
+    [Fact]
+    public void Architecture_strings_round_trip()
+    {
+        Assert.Equal("k3 k5 k7 xc", BlockChoices.Describe(new[] { 0, 1, 2, 3 }));
+        Assert.Equal(new[] { 3, 0 }, BlockChoices.Parse("xc k3"));
+        Assert.Throws<FormatException>(() => BlockChoices.Parse("k9"));
+    }
+}

@@ -1,0 +1,77 @@
+using DiffAutoML.ML.Native;
+using DiffAutoML.ML.Search;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Tests.Search;
+
+public class SupernetTests
+{
+    public SupernetTests() => TorchRuntime.EnsureCpu();
+
+    [Theory]
+    [InlineData(1, 0, 1, 2, 3)]
+    [InlineData(3, 3, 2, 1, 0)]
+    public void Extracted_child_forward_equals_the_supernet_forward_on_its_path(int channels, int a, int b, int c, int d)
+    {
+        manual_seed(7);
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 1, 1, 1, 1 }, InputChannels = channels, Height = 20, Width = 18 });
+        using var supernet = new Supernet(space);
+        var path = new[] { a, b, c, d };
+        // Train a little on the path so batch-norm statistics are not the defaults.
+        supernet.Path = path;
+        supernet.train();
+        using (no_grad()) for (int i = 0; i < 3; i++) { using var s = NewDisposeScope(); supernet.forward(randn(8, channels, 20, 18)); }
+        supernet.eval();
+        using var child = supernet.ExtractChild(path);
+        child.eval();
+        using var scope = NewDisposeScope();
+        var x = randn(5, channels, 20, 18);
+        var expected = supernet.forward(x);
+        var actual = child.forward(x);
+        Assert.True(expected.allclose(actual, rtol: 0, atol: 1e-6), $"max difference {(expected - actual).abs().max().item<float>()}");
+        // Z = 1 on the path changes nothing.
+        var architecture = new ArchitectureParameters(space, new ArchitectureSearchOptions(), CPU, 1);
+        supernet.Gates = architecture.Gates(path);
+        Assert.True(supernet.forward(x).allclose(expected, rtol: 0, atol: 1e-6));
+        supernet.Gates = null;
+        architecture.Dispose();
+    }
+
+    [Fact]
+    public void Only_the_sampled_blocks_get_gradients()
+    {
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Tiny, InputChannels = 1, Height = 12 });
+        using var supernet = new Supernet(space);
+        supernet.Path = new[] { 1, 3 };
+        using var scope = NewDisposeScope();
+        supernet.forward(randn(4, 1, 12, 12)).sum().backward();
+        foreach (var (name, p) in supernet.named_parameters())
+        {
+            if (!name.StartsWith("layers.")) continue;
+            bool chosen = name.StartsWith("layers.0.1.") || name.StartsWith("layers.1.3.");
+            Assert.Equal(chosen, p.grad is not null && p.grad.abs().sum().item<float>() > 0);
+        }
+    }
+
+    [Fact]
+    public void Batch_norm_recalibration_averages_the_statistics_of_the_given_batches()
+    {
+        manual_seed(3);
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Tiny, InputChannels = 1, Height = 12 });
+        using var child = new ChildNetwork(space, new[] { 0, 0 });
+        var batches = Enumerable.Range(0, 3).Select(_ => randn(6, 1, 12, 12) * 2 + 1).ToArray();
+        BatchNormRecalibration.Recalibrate(child, batches);
+        // The stem's batch norm sees the stem convolution's output: its running mean is that output's mean over all batches.
+        var stemConv = child.modules().OfType<Conv2d>().First();
+        var stemNorm = child.modules().OfType<BatchNorm2d>().First();
+        using (no_grad())
+        {
+            var means = batches.Select(b => stemConv.forward(b).mean(new long[] { 0, 2, 3 })).ToArray();
+            var expected = stack(means).mean(new long[] { 0 });
+            Assert.True(stemNorm.running_mean!.allclose(expected, rtol: 1e-4, atol: 1e-5));
+        }
+        Assert.False(child.training);
+    }
+}

@@ -17,6 +17,12 @@ switch (command)
     case "augmentation":
         AugmentationBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"));
         break;
+    case "search":
+        SearchStepBenchmark.Run(Arg(1, "compact"), int.Parse(Arg(2, "128")));
+        break;
+    case "search-step":
+        SearchStepBenchmark.RunMode(args[1], args[2], int.Parse(args[3]));
+        break;
     default:
         Console.WriteLine("""
             usage: dotnet run -c Release --project tests/DiffAutoML.ML.Benchmarks -- <command> [args]
@@ -24,6 +30,7 @@ switch (command)
               prepare-full [source] [output]  copy the full Fashion-MNIST IDX files and write train-png/ test-png/ folders
               data [folder]                   decode-and-cache throughput (PNG vs IDX) and batch assembly share of a step
               augmentation [subset]           batched vs per-image augmentation, and its share of a training step
+              search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
             """);
         break;
 }

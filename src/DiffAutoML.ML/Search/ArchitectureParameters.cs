@@ -65,6 +65,13 @@ public sealed class ArchitectureParameters : IDisposable
     /// <summary>Mean entropy of the layers' distributions, in nats (ln 4 = 1.386 when uniform).</summary>
     public double MeanEntropy() => Probabilities().Average(p => -p.Where(v => v > 0).Sum(v => v * Math.Log(v)));
 
+    /// <summary>dL/dZ_l[s_l] read from Z's gradient at <paramref name="path"/>, float [L].</summary>
+    public static Tensor GateGradientsFrom(Tensor gates, IReadOnlyList<int> path)
+    {
+        using var grad = gates.grad ?? throw new InvalidOperationException("Z has no gradient: run backward on the training loss first.");
+        return grad.gather(1, tensor(path.Select(c => (long)c).ToArray(), device: grad.device).view(-1, 1)).view(-1);
+    }
+
     /// <summary>The most probable block of each layer (fixed layers keep their block).</summary>
     public int[] ArgmaxPath() => Probabilities().Select((p, l) => _fixed[l] ?? Array.IndexOf(p, p.Max())).ToArray();
 
@@ -89,7 +96,8 @@ public sealed class ArchitectureParameters : IDisposable
         return path;
     }
 
-    /// <summary>Z: the one-hot [L, 4] of <paramref name="path"/> as a leaf that requires grad, on alpha's device.</summary>
+    /// <summary>Z: the one-hot [L, 4] of <paramref name="path"/> as a leaf that requires grad, on alpha's device
+    /// (for <see cref="Supernet.Gates"/>).</summary>
     public Tensor Gates(IReadOnlyList<int> path)
     {
         var z = zeros(_fixed.Length, BlockChoices.Count);
@@ -98,15 +106,17 @@ public sealed class ArchitectureParameters : IDisposable
     }
 
     /// <summary>
-    /// DSNAS estimator (paper eq. 5): after the one backward pass of the training loss, dL/dZ_l[s] is in
-    /// <paramref name="gates"/>.grad and grad alpha_l = dL/dZ_l[s] (onehot(s) - softmax(alpha_l)). Adds the resource
+    /// DSNAS estimator (paper eq. 5): given dL/dZ_l[s_l] from the one backward pass of the training loss
+    /// (<paramref name="gateGradients"/>, float [L], from <see cref="Supernet.GateGradients"/> or the rows of Z.grad at
+    /// the path), grad alpha_l = dL/dZ_l[s] (onehot(s) - softmax(alpha_l)). Adds the resource
     /// penalty's gradient when the sampled child is over a budget, then takes one optimizer step on the searched layers
     /// and fixes the layers that are decided. Returns the penalty (0 when within budget).
     /// </summary>
-    public double Step(Tensor gates, IReadOnlyList<int> path)
+    public double Step(Tensor gateGradients, IReadOnlyList<int> path)
     {
         if (IsFrozen) return 0;
-        var zGrad = gates.grad ?? throw new InvalidOperationException("Z has no gradient: run backward on the training loss first.");
+        if (gateGradients.shape is not [var length] || length != _fixed.Length)
+            throw new ArgumentException($"Expected one gate gradient per layer ({_fixed.Length}).", nameof(gateGradients));
         // alpha's gradient buffer is created once, outside any dispose scope, and reset in place every step.
         if (Alpha.grad is null) Alpha.grad = zeros_like(Alpha);
         else using (no_grad()) Alpha.grad.zero_();
@@ -135,7 +145,7 @@ public sealed class ArchitectureParameters : IDisposable
             var p = Alpha.softmax(1);
             var index = tensor(path.Select(c => (long)c).ToArray(), device: Alpha.device).view(-1, 1);
             var oneHot = zeros_like(p).scatter_(1, index, ones_like(p));
-            var estimator = zGrad.gather(1, index) * (oneHot - p);
+            var estimator = gateGradients.to(Alpha.device).view(-1, 1) * (oneHot - p);
             var searched = tensor(_fixed.Select(f => f is null ? 1f : 0f).ToArray(), device: Alpha.device).view(-1, 1);
             Alpha.grad!.add_(estimator).mul_(searched);
         }

@@ -6,8 +6,12 @@ namespace DiffAutoML.ML.Search;
 
 /// <summary>
 /// Holds every candidate block of every layer but forwards only the sampled one, so compute and memory follow the
-/// child, not the supernet. During search each block's output is multiplied by its entry of the one-hot Z (a leaf that
-/// requires grad), so that one backward pass also yields dL/dZ for the DSNAS estimator (paper eq. 5).
+/// child, not the supernet. The DSNAS estimator (paper eq. 5) needs dL/dZ_l[s], the gradient of the loss with respect
+/// to the one-hot gate Z that multiplies each sampled block's output. Two ways give it from the one backward pass:
+/// <see cref="Gates"/> multiplies by Z literally (a leaf that requires grad: the paper's formulation), and
+/// <see cref="RecordGateGradients"/> computes the same number without the multiplication: at Z = 1,
+/// dL/dZ_l = sum(y_l * dL/dy_l) for block output y_l, read from the retained gradient of y_l. The second saves one
+/// activation-sized tensor per layer and two element-wise passes; the tests check that both agree.
 /// </summary>
 public sealed class Supernet : nn.Module<Tensor, Tensor>
 {
@@ -38,21 +42,55 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     /// <summary>The path <see cref="forward"/> uses (set it before each forward).</summary>
     public IReadOnlyList<int>? Path { get; set; }
 
-    /// <summary>The one-hot Z [L, 4] the block outputs are multiplied by; null = no multiplication (plain child forward).</summary>
+    /// <summary>The one-hot Z [L, 4] the block outputs are multiplied by; null = no multiplication.</summary>
     public Tensor? Gates { get; set; }
+
+    /// <summary>Keep each block output's gradient so that <see cref="GateGradients"/> can be read after backward.</summary>
+    public bool RecordGateGradients { get; set; }
+
+    private readonly List<Tensor> _recorded = new();
 
     /// <summary>Forwards <paramref name="input"/> through the blocks of <see cref="Path"/>.</summary>
     public override Tensor forward(Tensor input)
     {
         var path = Path ?? throw new InvalidOperationException("Set Supernet.Path before forward.");
         var x = stem.forward(input);
+        ReleaseRecorded();
         for (int l = 0; l < layers.Count; l++)
         {
             var y = layers[l][path[l]].forward(x);
+            if (RecordGateGradients && y.requires_grad)
+            {
+                y.retain_grad();
+                _recorded.Add(y);
+            }
             x = Gates is null ? y : y * Gates[l, path[l]];
         }
         x = tail.forward(x).mean(new long[] { 2, 3 });
         return classifier.forward(dropout.forward(x));
+    }
+
+    /// <summary>
+    /// dL/dZ_l[s_l] for every layer, float [L], after backward of a forward with <see cref="RecordGateGradients"/>:
+    /// sum(y_l * dL/dy_l). Releases the recorded outputs. The result belongs to the caller's dispose scope.
+    /// </summary>
+    public Tensor GateGradients()
+    {
+        if (_recorded.Count != layers.Count) throw new InvalidOperationException("No recorded forward: set RecordGateGradients and run forward and backward first.");
+        using var scope = NewDisposeScope();
+        var result = stack(_recorded.Select(y =>
+        {
+            using var grad = y.grad ?? throw new InvalidOperationException("Block outputs have no gradient: run backward first.");
+            return y.detach().flatten().dot(grad.flatten()); // one fused pass, no temporary
+        }).ToArray()).MoveToOuterDisposeScope();
+        ReleaseRecorded();
+        return result;
+    }
+
+    private void ReleaseRecorded()
+    {
+        foreach (var y in _recorded) y.Dispose();
+        _recorded.Clear();
     }
 
     /// <summary>

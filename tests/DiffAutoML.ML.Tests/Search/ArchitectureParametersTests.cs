@@ -24,7 +24,7 @@ public class ArchitectureParametersTests
         // L = sum(W * Z): dL/dZ = W, so dL/dZ_l[s] = W[l, s_l] = 0.7 and -1.5.
         var w = tensor(new float[] { 0.1f, 0.4f, 0.7f, -0.2f, 2.0f, -1.5f, 0.3f, 0.9f }, new long[] { 2, 4 });
         (z * w).sum().backward();
-        alpha.Step(z, path);
+        alpha.Step(ArchitectureParameters.GateGradientsFrom(z, path), path);
         var after = alpha.SaveState();
         double[] Softmax(float[] v, int l) { var e = v.Skip(4 * l).Take(4).Select(x => Math.Exp(x)).ToArray(); var s = e.Sum(); return e.Select(x => x / s).ToArray(); }
         var dz = new[] { 0.7, -1.5 };
@@ -51,7 +51,7 @@ public class ArchitectureParametersTests
             var path = alpha.SamplePath();
             var z = alpha.Gates(path);
             (z * blockLoss).sum().backward();
-            alpha.Step(z, path);
+            alpha.Step(ArchitectureParameters.GateGradientsFrom(z, path), path);
         }
         var p = alpha.Probabilities();
         Assert.All(p, layer => Assert.Equal(2, Array.IndexOf(layer, layer.Max())));
@@ -69,7 +69,7 @@ public class ArchitectureParametersTests
         var path = alpha.SamplePath();
         var z = alpha.Gates(path);
         z.sum().backward();
-        alpha.Step(z, path);
+        alpha.Step(ArchitectureParameters.GateGradientsFrom(z, path), path);
         Assert.Equal(2, alpha.FixedChoices[0]);
         Assert.Null(alpha.FixedChoices[1]);
         var before = alpha.SaveState();
@@ -79,7 +79,7 @@ public class ArchitectureParametersTests
             Assert.Equal(2, p2[0]);
             var z2 = alpha.Gates(p2);
             (z2 * 5).sum().backward();
-            alpha.Step(z2, p2);
+            alpha.Step(ArchitectureParameters.GateGradientsFrom(z2, p2), p2);
         }
         Assert.Equal(before.Take(4), alpha.SaveState().Take(4)); // the fixed layer's logits no longer move
     }

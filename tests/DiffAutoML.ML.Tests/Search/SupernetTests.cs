@@ -40,6 +40,34 @@ public class SupernetTests
     }
 
     [Fact]
+    public void Recorded_gate_gradients_equal_the_gradient_of_an_explicit_Z()
+    {
+        manual_seed(11);
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 2, 1 }, StageChannels = new[] { 32, 64 }, InputChannels = 1, Height = 14 });
+        using var supernet = new Supernet(space);
+        using var alpha = new ArchitectureParameters(space, new ArchitectureSearchOptions(), CPU, 1);
+        var path = new[] { 3, 1, 2 };
+        supernet.Path = path;
+        supernet.eval(); // same batch-norm behaviour in both passes
+        using var scope = NewDisposeScope();
+        var x = randn(6, 1, 14, 14);
+        var y = randint(0, 10, new long[] { 6 });
+
+        var z = alpha.Gates(path);
+        supernet.Gates = z;
+        nn.functional.cross_entropy(supernet.forward(x), y).backward();
+        var explicitZ = ArchitectureParameters.GateGradientsFrom(z, path).data<float>().ToArray();
+        supernet.Gates = null;
+
+        supernet.zero_grad();
+        supernet.RecordGateGradients = true;
+        nn.functional.cross_entropy(supernet.forward(x), y).backward();
+        var recorded = supernet.GateGradients().data<float>().ToArray();
+        Assert.All(explicitZ, v => Assert.NotEqual(0f, v));
+        for (int l = 0; l < path.Length; l++) Assert.Equal(explicitZ[l], recorded[l], 5);
+    }
+
+    [Fact]
     public void Only_the_sampled_blocks_get_gradients()
     {
         var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Tiny, InputChannels = 1, Height = 12 });

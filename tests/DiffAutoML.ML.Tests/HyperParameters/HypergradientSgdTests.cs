@@ -1,0 +1,134 @@
+using DiffAutoML.ML.HyperParameters;
+using DiffAutoML.ML.Native;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Tests.HyperParameters;
+
+public class HypergradientSgdTests
+{
+    public HypergradientSgdTests() => TorchRuntime.EnsureCpu();
+
+    private static void Close(double[] expected, double[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 9);
+    }
+
+    private static Sequential SmallCnn()
+    {
+        manual_seed(5);
+        var model = nn.Sequential(nn.Conv2d(1, 4, 3, padding: 1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3));
+        model.to(ScalarType.Float64);
+        return model;
+    }
+
+    [Fact]
+    public void Update_is_sgd_with_momentum_and_decay_only_on_weights()
+    {
+        using var p = new Parameter(tensor(new double[] { 1, 2, 3, 4 }, new long[] { 2, 2 }));
+        using var b = new Parameter(tensor(new double[] { 1, -1 }));
+        using var sgd = new HypergradientSgd(new[] { p, b }, new HyperparameterOptions { LearningRate = 0.5, Momentum = 0.9, WeightDecay = 0.1 }, new LearningRateSchedule(0.5, 0, 1000000));
+        p.grad = tensor(new double[] { 1, 1, 1, 1 }, new long[] { 2, 2 });
+        b.grad = tensor(new double[] { 2, 2 });
+        sgd.Step();
+        // v = g + 0.1 theta for the weight; v = g for the bias; theta -= 0.5 v
+        Close(new[] { 1 - 0.5 * 1.1, 2 - 0.5 * 1.2, 3 - 0.5 * 1.3, 4 - 0.5 * 1.4 }, p.data<double>().ToArray());
+        Close(new[] { 0.0, -2.0 }, b.data<double>().ToArray());
+        p.grad = null;
+        b.grad = tensor(new double[] { 0, 0 });
+        var before = p.data<double>().ToArray();
+        sgd.Step();
+        Assert.Equal(before, p.data<double>().ToArray()); // no gradient: not moved by momentum
+        Close(new[] { -0.9, -2.9 }, b.data<double>().ToArray()); // v = 0.9 * 2
+    }
+
+    [Fact]
+    public void Hypergradients_match_central_finite_differences()
+    {
+        using var model = SmallCnn();
+        var parameters = model.parameters().ToArray();
+        var options = new HyperparameterOptions { LearningRate = 0.3, Momentum = 0.9, WeightDecay = 0.02, TuneLearningRate = true };
+        using var sgd = new HypergradientSgd(parameters, options, new LearningRateSchedule(0.3, 0, 1_000_000_000));
+        var generator = new Generator(8);
+        var xTrain = randn(new long[] { 8, 1, 6, 6 }, ScalarType.Float64, generator: generator);
+        var yTrain = randint(0, 3, new long[] { 8 }, generator: generator);
+        var xVal = randn(new long[] { 8, 1, 6, 6 }, ScalarType.Float64, generator: generator);
+        var yVal = randint(0, 3, new long[] { 8 }, generator: generator);
+        double TrainBackward() { model.zero_grad(); var l = nn.functional.cross_entropy(model.forward(xTrain), yTrain); l.backward(); return l.item<double>(); }
+
+        TrainBackward();
+        sgd.Step(); // now v_t is non-zero
+        TrainBackward();
+        // theta_t, v_t and g_t, held constant by the approximation.
+        var theta = parameters.Select(p => p.detach().clone()).ToArray();
+        var velocity = sgd.Velocities.Select(v => v!.clone()).ToArray();
+        var gradient = parameters.Select(p => p.grad!.clone()).ToArray();
+        double lr = sgd.CurrentLearningRate, decay = sgd.WeightDecay;
+        sgd.Step();
+        model.zero_grad();
+        nn.functional.cross_entropy(model.forward(xVal), yVal).backward();
+        var (dDecay, dLr) = sgd.Hypergradients();
+
+        double ValidationLoss(double l, double d)
+        {
+            using var noGrad = no_grad();
+            for (int i = 0; i < parameters.Length; i++)
+            {
+                var v = velocity[i] * 0.9 + gradient[i];
+                if (parameters[i].dim() >= 2) v += theta[i] * d;
+                parameters[i].copy_(theta[i] - v * l);
+            }
+            return nn.functional.cross_entropy(model.forward(xVal), yVal).item<double>();
+        }
+        double eps = 1e-6;
+        double fdDecay = (ValidationLoss(lr, decay + eps) - ValidationLoss(lr, decay - eps)) / (2 * eps);
+        double fdLr = (ValidationLoss(lr + eps, decay) - ValidationLoss(lr - eps, decay)) / (2 * eps);
+        Assert.True(Math.Abs(fdDecay) > 1e-6 && Math.Abs(fdLr) > 1e-6, $"degenerate case: {fdDecay}, {fdLr}");
+        Assert.True(Math.Abs(dDecay - fdDecay) / Math.Abs(fdDecay) < 1e-2, $"dL/dlambda {dDecay} vs finite differences {fdDecay}");
+        Assert.True(Math.Abs(dLr - fdLr) / Math.Abs(fdLr) < 1e-2, $"dL/dlr {dLr} vs finite differences {fdLr}");
+    }
+
+    [Fact]
+    public void Bounds_hold_whatever_the_gradients()
+    {
+        using var p = new Parameter(ones(3, 3, ScalarType.Float64));
+        var options = new HyperparameterOptions { TuneLearningRate = true, HyperLearningRate = 0.5, WeightDecay = 1e-3, MinWeightDecay = 1e-5, MaxWeightDecay = 1e-2 };
+        using var sgd = new HypergradientSgd(new[] { p }, options, new LearningRateSchedule(0.1, 0, 100000));
+        var random = new Random(3);
+        for (int i = 0; i < 200; i++)
+        {
+            using var scope = NewDisposeScope();
+            p.grad = full(3, 3, random.NextDouble() < 0.5 ? 1e6 : -1e6, ScalarType.Float64);
+            sgd.Step();
+            p.grad = full(3, 3, (random.NextDouble() - 0.5) * 1e12, ScalarType.Float64);
+            sgd.HyperStep();
+            Assert.InRange(sgd.WeightDecay, 1e-5 * (1 - 1e-12), 1e-2 * (1 + 1e-12));
+            Assert.InRange(sgd.LearningRateMultiplier, 0.1 * (1 - 1e-12), 10 * (1 + 1e-12));
+        }
+        p.grad = full(3, 3, double.NaN, ScalarType.Float64);
+        var decay = sgd.WeightDecay;
+        sgd.HyperStep();
+        Assert.Equal(decay, sgd.WeightDecay);
+        Assert.Equal(1, sgd.SkippedHyperSteps);
+    }
+
+    [Fact]
+    public void Schedule_warms_up_then_decays_by_cosine()
+    {
+        var schedule = new LearningRateSchedule(1.0, 4, 104);
+        Assert.Equal(new[] { 0.25, 0.5, 0.75, 1.0 }, Enumerable.Range(0, 4).Select(s => schedule.At(s)));
+        Assert.Equal(0.5, schedule.At(54), 12);
+        Assert.Equal(0.0, schedule.At(104), 12);
+    }
+
+    [Fact]
+    public void Invalid_options_are_rejected()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HyperparameterOptions { LearningRate = 0 }.Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HyperparameterOptions { WeightDecay = 1 }.Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HyperparameterOptions { UpdateEvery = 0 }.Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HyperparameterOptions { MinLearningRateMultiplier = 2 }.Validate());
+    }
+}

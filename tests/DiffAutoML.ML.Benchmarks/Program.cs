@@ -20,6 +20,9 @@ switch (command)
     case "search":
         SearchStepBenchmark.Run(Arg(1, "compact"), int.Parse(Arg(2, "128")));
         break;
+    case "hpo":
+        HyperparameterBenchmark.Run(int.Parse(Arg(1, "128")), int.Parse(Arg(2, "5")));
+        break;
     case "search-step":
         SearchStepBenchmark.RunMode(args[1], args[2], int.Parse(args[3]));
         break;
@@ -31,6 +34,7 @@ switch (command)
               data [folder]                   decode-and-cache throughput (PNG vs IDX) and batch assembly share of a step
               augmentation [subset]           batched vs per-image augmentation, and its share of a training step
               search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
+              hpo [batch] [rounds]            training step cost with hypergradient HPO against without
             """);
         break;
 }

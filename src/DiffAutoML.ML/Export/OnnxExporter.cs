@@ -1,0 +1,128 @@
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Search;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Export;
+
+/// <summary>
+/// Writes a <see cref="ChildNetwork"/> as an ONNX model (IR 8, opset 13) that ONNX Runtime and ML.NET's
+/// ApplyOnnxModel can score without TorchSharp.
+/// </summary>
+/// <remarks>
+/// Graph: input "pixels" float [N, C*H*W] (values 0..255, in <see cref="PixelLayout"/> order) -> reshape to NCHW ->
+/// normalization ((x / 255 - mean) / std, as one Mul and one Add) -> stem -> blocks -> tail -> global average pool ->
+/// Gemm -> outputs "logits" and "probabilities" (softmax), both [N, classes]. Batch norm is folded into the preceding
+/// convolution (eval mode). The stride-1 channel split is two Slice nodes with step 2 (even and odd channels);
+/// dropout is the identity at inference and is left out.
+/// </remarks>
+public static class OnnxExporter
+{
+    /// <summary>Name of the graph input.</summary>
+    public const string InputName = "pixels";
+
+    /// <summary>Name of the softmax output.</summary>
+    public const string ProbabilitiesName = "probabilities";
+
+    /// <summary>Name of the logits output.</summary>
+    public const string LogitsName = "logits";
+
+    /// <summary>The model as ONNX bytes.</summary>
+    public static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout = PixelLayout.Chw)
+    {
+        ArgumentNullException.ThrowIfNull(child);
+        ArgumentNullException.ThrowIfNull(statistics);
+        var space = child.Space;
+        int c = space.Options.InputChannels, h = space.Options.Height!.Value, w = space.Options.Width!.Value;
+        if (statistics.Mean.Length != c) throw new ArgumentException($"Statistics for {statistics.Mean.Length} channels; the network takes {c}.", nameof(statistics));
+        var weights = child.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().to(ScalarType.Float64).contiguous().data<double>().ToArray());
+        double eps = space.Options.BatchNormEpsilon;
+        var g = new OnnxGraph();
+        g.Input(InputName, null, c * h * w);
+
+        string x = inputLayout == PixelLayout.Chw
+            ? g.Node("Reshape", new[] { InputName, g.Constant("shape", new long[] { -1, c, h, w }, 4) })
+            : g.Node("Transpose", new[] { g.Node("Reshape", new[] { InputName, g.Constant("shape", new long[] { -1, h, w, c }, 4) }) }, ("perm", new long[] { 0, 3, 1, 2 }));
+        var scale = statistics.Std.Select(s => 1f / (255f * s)).ToArray();
+        var shift = statistics.Mean.Zip(statistics.Std, (m, s) => -m / s).ToArray();
+        x = g.Node("Add", new[] { g.Node("Mul", new[] { x, g.Constant("scale", scale, 1, c, 1, 1) }), g.Constant("shift", shift, 1, c, 1, 1) });
+
+        x = Convolutions(g, x, new[] { space.Stem }, "stem", weights, eps);
+        foreach (var layer in space.Layers)
+        {
+            var plan = layer.Plan((BlockChoice)child.Path[layer.Index]);
+            var prefix = $"blocks.{layer.Index}";
+            if (plan.Stride == 1)
+            {
+                long channels = plan.InChannels;
+                string Half(long start) => g.Node("Slice", new[] { x, g.Constant("starts", new[] { start }, 1), g.Constant("ends", new[] { channels }, 1),
+                    g.Constant("axes", new long[] { 1 }, 1), g.Constant("steps", new long[] { 2 }, 1) });
+                var even = Half(0);
+                var main = Convolutions(g, Half(1), plan.Main, prefix + ".main", weights, eps);
+                x = g.Node("Concat", new[] { even, main }, ("axis", 1L));
+            }
+            else
+            {
+                var projection = Convolutions(g, x, plan.Projection, prefix + ".projection", weights, eps);
+                var main = Convolutions(g, x, plan.Main, prefix + ".main", weights, eps);
+                x = g.Node("Concat", new[] { projection, main }, ("axis", 1L));
+            }
+        }
+        x = Convolutions(g, x, new[] { space.Tail }, "tail", weights, eps);
+        x = g.Node("Flatten", new[] { g.Node("GlobalAveragePool", new[] { x }) }, ("axis", 1L));
+        long classes = space.Classes, features = space.Tail.OutChannels;
+        g.NodeTo(LogitsName, "Gemm", new[] { x, g.Constant("classifier_weight", ToFloat(weights["classifier.weight"]), classes, features),
+            g.Constant("classifier_bias", ToFloat(weights["classifier.bias"]), classes) }, ("transB", 1L));
+        g.NodeTo(ProbabilitiesName, "Softmax", new[] { LogitsName }, ("axis", 1L));
+        g.Output(LogitsName, null, classes);
+        g.Output(ProbabilitiesName, null, classes);
+        var version = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0";
+        return g.ToModel("DiffAutoMLChild", version, $"DiffAutoML child network: {child.Architecture}; input {c}x{h}x{w} pixels 0..255, {inputLayout}");
+    }
+
+    /// <summary>Writes the model to <paramref name="path"/> atomically (written aside, then renamed).</summary>
+    public static void Save(ChildNetwork child, ChannelStatistics statistics, string path, PixelLayout inputLayout = PixelLayout.Chw)
+    {
+        var bytes = Export(child, statistics, inputLayout);
+        var temp = path + ".tmp";
+        File.WriteAllBytes(temp, bytes);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static string Convolutions(OnnxGraph g, string x, IReadOnlyList<ConvSpec> specs, string prefix, Dictionary<string, double[]> weights, double eps)
+    {
+        for (int i = 0; i < specs.Count; i++)
+        {
+            var s = specs[i];
+            var (kernel, bias) = FoldBatchNorm(weights, $"{prefix}.conv{i}", $"{prefix}.bn{i}", eps);
+            long inPerGroup = s.Depthwise ? 1 : s.InChannels;
+            x = g.Node("Conv", new[] { x, g.Constant("w", kernel, s.OutChannels, inPerGroup, s.Kernel, s.Kernel), g.Constant("b", bias, s.OutChannels) },
+                ("kernel_shape", new long[] { s.Kernel, s.Kernel }), ("strides", new long[] { s.Stride, s.Stride }),
+                ("pads", Enumerable.Repeat((long)(s.Kernel / 2), 4).ToArray()), ("group", (long)(s.Depthwise ? s.InChannels : 1)));
+            if (s.Relu) x = g.Node("Relu", new[] { x });
+        }
+        return x;
+    }
+
+    /// <summary>conv(x) followed by batch norm in eval mode = conv with W' = W k and bias b' = beta - mean k,
+    /// k = gamma / sqrt(var + eps) per output channel (computed in double precision).</summary>
+    private static (float[] Kernel, float[] Bias) FoldBatchNorm(Dictionary<string, double[]> weights, string conv, string bn, double eps)
+    {
+        var w = weights[conv + ".weight"];
+        var gamma = weights[bn + ".weight"];
+        var beta = weights[bn + ".bias"];
+        var mean = weights[bn + ".running_mean"];
+        var variance = weights[bn + ".running_var"];
+        int outChannels = gamma.Length, perChannel = w.Length / outChannels;
+        var kernel = new float[w.Length];
+        var bias = new float[outChannels];
+        for (int o = 0; o < outChannels; o++)
+        {
+            double k = gamma[o] / Math.Sqrt(variance[o] + eps);
+            for (int j = 0; j < perChannel; j++) kernel[o * perChannel + j] = (float)(w[o * perChannel + j] * k);
+            bias[o] = (float)(beta[o] - mean[o] * k);
+        }
+        return (kernel, bias);
+    }
+
+    private static float[] ToFloat(double[] values) => values.Select(v => (float)v).ToArray();
+}

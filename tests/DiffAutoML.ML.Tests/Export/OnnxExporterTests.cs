@@ -1,0 +1,89 @@
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Export;
+using DiffAutoML.ML.Native;
+using DiffAutoML.ML.Search;
+using Microsoft.ML;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Tests.Export;
+
+public class OnnxExporterTests
+{
+    public OnnxExporterTests() => TorchRuntime.EnsureCpu();
+
+    /// <summary>A child with random weights and batch-norm statistics gathered on the shipped test images.</summary>
+    internal static (ChildNetwork Child, ChannelStatistics Stats, ImageTensorCache Images) TrainedChild(int[] path, int channels, int seed)
+    {
+        var ml = new MLContext(seed: 1);
+        var folder = ImageFolderDataset.Load(ml, Path.Combine(TestPaths.Subset, "test-png"));
+        var images = ImageDataLoader.Load(folder, new ImageDataOptions { ImageColumnName = "ImagePath", Channels = channels });
+        var space = new SearchSpace(new SearchSpaceOptions
+        {
+            Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 2, 2 }, StageChannels = new[] { 32, 64 },
+            InputChannels = channels, Height = 28, Width = 28,
+        });
+        manual_seed(seed);
+        var child = new ChildNetwork(space, path);
+        using (no_grad())
+            foreach (var (name, p) in child.named_parameters())
+                if (name.Contains(".bn")) p.copy_(rand_like(p) + 0.5); // non-trivial scale and shift to fold
+        var stats = ChannelStatistics.Compute(images.Images, Enumerable.Range(0, images.Count).ToArray());
+        var all = Enumerable.Range(0, images.Count).Select(i => (long)i).ToArray();
+        using var assembler = new BatchAssembler(images, CPU);
+        BatchNormRecalibration.Recalibrate(child, all.Chunk(50).Select(rows => stats.Normalize(assembler.Gather(rows).Images)));
+        return (child, stats, images);
+    }
+
+    internal static float[] OnnxRun(byte[] model, float[] pixels, int count, string output)
+    {
+        using var session = new InferenceSession(model);
+        var input = new DenseTensor<float>(pixels, new[] { count, pixels.Length / count });
+        using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(OnnxExporter.InputName, input) });
+        return results.First(r => r.Name == output).AsEnumerable<float>().ToArray();
+    }
+
+    [Theory]
+    [InlineData(1, 0, 1, 2, 3)]
+    [InlineData(1, 3, 2, 1, 0)]
+    [InlineData(3, 0, 1, 2, 3)]
+    [InlineData(3, 3, 2, 1, 0)]
+    public void Onnx_runtime_output_equals_torchsharp_eval_output(int channels, int a, int b, int c, int d)
+    {
+        var (child, stats, images) = TrainedChild(new[] { a, b, c, d }, channels, seed: a + 10 * channels);
+        using (child)
+        using (images)
+        {
+            var model = OnnxExporter.Export(child, stats);
+            using var scope = NewDisposeScope();
+            var pixels = images.Images.to(ScalarType.Float32);
+            child.eval();
+            float[] expected;
+            using (no_grad()) expected = child.forward(stats.Normalize(pixels)).data<float>().ToArray();
+            var actual = OnnxRun(model, pixels.data<float>().ToArray(), images.Count, OnnxExporter.LogitsName);
+            Assert.Equal(expected.Length, actual.Length);
+            double worst = expected.Zip(actual, (e, x) => Math.Abs(e - x) / Math.Max(1, Math.Abs(e))).Max();
+            Assert.True(worst < 1e-4, $"largest difference {worst:G3}");
+            var probabilities = OnnxRun(model, pixels.data<float>().ToArray(), images.Count, OnnxExporter.ProbabilitiesName);
+            Assert.All(probabilities.Chunk(10), row => Assert.Equal(1.0, row.Sum(), 4));
+        }
+    }
+
+    [Fact]
+    public void Interleaved_pixel_layout_is_transposed_inside_the_graph()
+    {
+        var (child, stats, images) = TrainedChild(new[] { 0, 3, 1, 2 }, 3, seed: 5);
+        using (child)
+        using (images)
+        {
+            using var scope = NewDisposeScope();
+            var chw = images.Images.narrow(0, 0, 7).to(ScalarType.Float32);
+            var hwc = chw.permute(0, 2, 3, 1).contiguous();
+            var fromChw = OnnxRun(OnnxExporter.Export(child, stats, PixelLayout.Chw), chw.data<float>().ToArray(), 7, OnnxExporter.LogitsName);
+            var fromHwc = OnnxRun(OnnxExporter.Export(child, stats, PixelLayout.Hwc), hwc.data<float>().ToArray(), 7, OnnxExporter.LogitsName);
+            Assert.Equal(fromChw, fromHwc);
+        }
+    }
+}

@@ -17,17 +17,22 @@ namespace DiffAutoML.ML.Export;
 /// </remarks>
 public static class OnnxExporter
 {
-    /// <summary>Name of the graph input.</summary>
+    /// <summary>Name of the graph input in a standalone export.</summary>
     public const string InputName = "pixels";
 
-    /// <summary>Name of the softmax output.</summary>
+    /// <summary>Name of the softmax output in a standalone export.</summary>
     public const string ProbabilitiesName = "probabilities";
 
-    /// <summary>Name of the logits output.</summary>
+    /// <summary>Name of the logits output in a standalone export.</summary>
     public const string LogitsName = "logits";
 
-    /// <summary>The model as ONNX bytes.</summary>
+    /// <summary>The model as ONNX bytes, with the standalone names (pixels -> logits, probabilities).</summary>
     public static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout = PixelLayout.Chw)
+        => Export(child, statistics, inputLayout, InputName, LogitsName, ProbabilitiesName);
+
+    /// <summary>The model as ONNX bytes with chosen input and output names (the ML.NET chain uses names that cannot
+    /// collide with the user's columns).</summary>
+    internal static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout, string inputName, string logitsName, string probabilitiesName)
     {
         ArgumentNullException.ThrowIfNull(child);
         ArgumentNullException.ThrowIfNull(statistics);
@@ -37,11 +42,11 @@ public static class OnnxExporter
         var weights = child.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().to(ScalarType.Float64).contiguous().data<double>().ToArray());
         double eps = space.Options.BatchNormEpsilon;
         var g = new OnnxGraph();
-        g.Input(InputName, null, c * h * w);
+        g.Input(inputName, null, c * h * w);
 
         string x = inputLayout == PixelLayout.Chw
-            ? g.Node("Reshape", new[] { InputName, g.Constant("shape", new long[] { -1, c, h, w }, 4) })
-            : g.Node("Transpose", new[] { g.Node("Reshape", new[] { InputName, g.Constant("shape", new long[] { -1, h, w, c }, 4) }) }, ("perm", new long[] { 0, 3, 1, 2 }));
+            ? g.Node("Reshape", new[] { inputName, g.Constant("shape", new long[] { -1, c, h, w }, 4) })
+            : g.Node("Transpose", new[] { g.Node("Reshape", new[] { inputName, g.Constant("shape", new long[] { -1, h, w, c }, 4) }) }, ("perm", new long[] { 0, 3, 1, 2 }));
         var scale = statistics.Std.Select(s => 1f / (255f * s)).ToArray();
         var shift = statistics.Mean.Zip(statistics.Std, (m, s) => -m / s).ToArray();
         x = g.Node("Add", new[] { g.Node("Mul", new[] { x, g.Constant("scale", scale, 1, c, 1, 1) }), g.Constant("shift", shift, 1, c, 1, 1) });
@@ -70,11 +75,11 @@ public static class OnnxExporter
         x = Convolutions(g, x, new[] { space.Tail }, "tail", weights, eps);
         x = g.Node("Flatten", new[] { g.Node("GlobalAveragePool", new[] { x }) }, ("axis", 1L));
         long classes = space.Classes, features = space.Tail.OutChannels;
-        g.NodeTo(LogitsName, "Gemm", new[] { x, g.Constant("classifier_weight", ToFloat(weights["classifier.weight"]), classes, features),
+        g.NodeTo(logitsName, "Gemm", new[] { x, g.Constant("classifier_weight", ToFloat(weights["classifier.weight"]), classes, features),
             g.Constant("classifier_bias", ToFloat(weights["classifier.bias"]), classes) }, ("transB", 1L));
-        g.NodeTo(ProbabilitiesName, "Softmax", new[] { LogitsName }, ("axis", 1L));
-        g.Output(LogitsName, null, classes);
-        g.Output(ProbabilitiesName, null, classes);
+        g.NodeTo(probabilitiesName, "Softmax", new[] { logitsName }, ("axis", 1L));
+        g.Output(logitsName, null, classes);
+        g.Output(probabilitiesName, null, classes);
         var version = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0";
         return g.ToModel("DiffAutoMLChild", version, $"DiffAutoML child network: {child.Architecture}; input {c}x{h}x{w} pixels 0..255, {inputLayout}");
     }

@@ -1,0 +1,103 @@
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Export;
+using DiffAutoML.ML.Reporting;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace DiffAutoML.ML.Api;
+
+/// <summary>
+/// The ready-to-deploy model that <c>DiffAutoMLEstimator.Fit</c> returns: an ML.NET chain (image transforms,
+/// the searched network as ONNX, Score and PredictedLabel) plus the search report. Use it like any ML.NET transformer:
+/// in pipelines, with <c>PredictionEngine</c>, and with <c>mlContext.Model.Save</c> (the file then loads as that
+/// chain, needing only ML.NET, ONNX Runtime and DiffAutoML.ML.Scoring: call <c>mlContext.RegisterDiffAutoML()</c>
+/// or <c>mlContext.LoadDiffAutoMLModel(...)</c> before loading).
+/// </summary>
+public sealed class DiffAutoMLTransformer : ITransformer, ICanSaveModel
+{
+    private readonly MLContext _mlContext;
+    private readonly ITransformer _chain;
+    private readonly byte[] _onnx;
+
+    internal DiffAutoMLTransformer(MLContext mlContext, ITransformer chain, byte[] standaloneOnnx, LabelMapping labels, ScoringInput input, DiffAutoMLReport report)
+    {
+        _mlContext = mlContext;
+        _chain = chain;
+        _onnx = standaloneOnnx;
+        Labels = labels;
+        Input = input;
+        Report = report;
+    }
+
+    /// <summary>What the search found and how it went.</summary>
+    public DiffAutoMLReport Report { get; }
+
+    /// <summary>The classes, in the order of the Score vector.</summary>
+    public LabelMapping Labels { get; }
+
+    /// <summary>The image column the model reads and how.</summary>
+    public ScoringInput Input { get; }
+
+    /// <summary>The inner ML.NET chain (what a saved model loads back as).</summary>
+    public ITransformer Chain => _chain;
+
+    /// <summary>The network as a standalone ONNX model: input "pixels" float [N, C*H*W] (0..255), outputs "logits"
+    /// and "probabilities" [N, classes].</summary>
+    public ReadOnlyMemory<byte> OnnxModel => _onnx;
+
+    /// <summary>Writes the standalone ONNX model to <paramref name="path"/> (atomically), for use outside .NET.</summary>
+    public void SaveOnnx(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var temp = path + ".tmp";
+        File.WriteAllBytes(temp, _onnx);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Scores <paramref name="data"/> and evaluates it against its label column, mapping the labels to this model's class
+    /// order first (which <c>mlContext.MulticlassClassification.Evaluate</c> needs; see docs/deployment.md).
+    /// </summary>
+    public MulticlassClassificationMetrics Evaluate(IDataView data, string labelColumnName = "Label")
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        const string index = "DiffAutoMLLabelIndex";
+        var column = data.Schema.GetColumnOrNull(labelColumnName)
+            ?? throw new ArgumentOutOfRangeException(nameof(labelColumnName), $"The label column '{labelColumnName}' is not in the data.");
+        IDataView scored = Transform(data);
+        if (Labels.Kind == LabelKind.Key)
+        {
+            if (column.Type is not KeyDataViewType key || key.Count != (ulong)Labels.ClassCount)
+                throw new ArgumentOutOfRangeException(nameof(labelColumnName), $"The label column '{labelColumnName}' must be a key type with {Labels.ClassCount} values, as in training; it is {column.Type}.");
+            return _mlContext.MulticlassClassification.Evaluate(scored, labelColumnName);
+        }
+        var reader = LabelColumnIndex(scored, labelColumnName, index);
+        return _mlContext.MulticlassClassification.Evaluate(reader, index);
+    }
+
+    private IDataView LabelColumnIndex(IDataView scored, string labelColumnName, string index)
+    {
+        // Text, number or boolean labels -> class index as Single (Evaluate takes Single labels as class indices).
+        var pairs = Labels.CanonicalValues.Select((value, i) => new KeyValuePair<string, float>(value, i)).ToArray();
+        var asText = "DiffAutoMLLabelText";
+        var pipeline = scored.Schema[labelColumnName].Type is TextDataViewType
+            ? (IEstimator<ITransformer>)_mlContext.Transforms.CopyColumns(asText, labelColumnName)
+            : _mlContext.Transforms.Conversion.ConvertType(asText, labelColumnName, DataKind.String);
+        return pipeline.Append(_mlContext.Transforms.Conversion.MapValue(index, pairs, asText)).Fit(scored).Transform(scored);
+    }
+
+    /// <inheritdoc />
+    public bool IsRowToRowMapper => _chain.IsRowToRowMapper;
+
+    /// <inheritdoc />
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _chain.GetOutputSchema(inputSchema);
+
+    /// <inheritdoc />
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => _chain.GetRowToRowMapper(inputSchema);
+
+    /// <inheritdoc />
+    public IDataView Transform(IDataView input) => _chain.Transform(input);
+
+    /// <summary>Saves the inner chain: the file loads back as that chain.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_chain).Save(ctx);
+}

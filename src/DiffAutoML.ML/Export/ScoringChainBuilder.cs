@@ -1,0 +1,84 @@
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Scoring;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using Microsoft.ML.Transforms.Image;
+
+namespace DiffAutoML.ML.Export;
+
+/// <summary>
+/// Builds the ML.NET chain that Fit returns, from public ML.NET transforms only (so it saves into and loads from a
+/// model zip): image column -> pixels (LoadImages / ResizeImages / ExtractPixels, or the pixel vector itself) ->
+/// ApplyOnnxModel -> Score -> PredictedLabel in the user's label values. No TorchSharp at scoring time.
+/// </summary>
+internal static class ScoringChainBuilder
+{
+    public const string ImageColumn = "DiffAutoMLImage";
+    public const string PixelsColumn = "DiffAutoMLPixels";
+    public const string LogitsColumn = "DiffAutoMLLogits";
+    public const string ProbabilitiesColumn = "DiffAutoMLProbabilities";
+    public const string IndexColumn = "DiffAutoMLPredictedIndex";
+
+    public static IEstimator<ITransformer> Build(MLContext ml, ScoringInput input, byte[] chainOnnx, LabelMapping labels)
+    {
+        ml.RegisterDiffAutoML();
+        IEstimator<ITransformer> chain = input.Kind switch
+        {
+            ImageColumnKind.Path => ml.Transforms.LoadImages(ImageColumn, input.ImageFolder, input.ColumnName)
+                .Append(ImageToPixels(ml, ImageColumn, input)),
+            ImageColumnKind.MLImage => ImageToPixels(ml, input.ColumnName, input),
+            ImageColumnKind.PixelVector => input.PixelsAreBytes
+                ? ml.Transforms.Conversion.ConvertType(PixelsColumn, input.ColumnName, DataKind.Single)
+                : ml.Transforms.CopyColumns(PixelsColumn, input.ColumnName),
+            _ => throw new NotSupportedException(
+                $"The deployable model cannot read the image column '{input.ColumnName}' as {input.Kind} yet: ML.NET has no public transform that decodes " +
+                "encoded image bytes. Give the images as file paths (text) or as MLImage (mlContext.Transforms.LoadImages)."),
+        };
+        return chain
+            .Append(ml.Transforms.ApplyOnnxModel(new[] { ProbabilitiesColumn }, new[] { PixelsColumn }, new MemoryStream(chainOnnx)))
+            .Append(ml.Transforms.CopyColumns("Score", ProbabilitiesColumn))
+            .Append(ml.Transforms.CustomMapping<ArgMaxInput, ArgMaxOutput>(ArgMaxMapping.Map, ArgMaxMapping.ContractName))
+            .Append(PredictedLabel(ml, labels))
+            .Append(ml.Transforms.DropColumns(DroppedColumns(input)));
+    }
+
+    private static string[] DroppedColumns(ScoringInput input)
+        => input.Kind is ImageColumnKind.Path
+            ? new[] { ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn }
+            : new[] { PixelsColumn, ProbabilitiesColumn, IndexColumn };
+
+    private static IEstimator<ITransformer> ImageToPixels(MLContext ml, string imageColumn, ScoringInput input)
+    {
+        // Fill: stretched to the training size, as the training cache does; grey models read the red channel of a
+        // grey-converted image.
+        IEstimator<ITransformer> resize = ml.Transforms.ResizeImages(ImageColumn, input.Width, input.Height, imageColumn, ImageResizingEstimator.ResizingKind.Fill);
+        if (input.Channels == 1) resize = resize.Append(ml.Transforms.ConvertToGrayscale(ImageColumn, ImageColumn));
+        return resize.Append(ml.Transforms.ExtractPixels(PixelsColumn, ImageColumn,
+            input.Channels == 1 ? ImagePixelExtractingEstimator.ColorBits.Red : ImagePixelExtractingEstimator.ColorBits.Rgb,
+            ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false));
+    }
+
+    /// <summary>Class index -> the user's label value: a key with the label's key values when the label was a key (as
+    /// ML.NET's own trainers do), else a value of the label's own type.</summary>
+    private static IEstimator<ITransformer> PredictedLabel(MLContext ml, LabelMapping labels)
+    {
+        uint[] indices = Enumerable.Range(0, labels.ClassCount).Select(i => (uint)i).ToArray();
+        IEnumerable<KeyValuePair<uint, T>> Pairs<T>(Func<string, T> parse) => indices.Select(i => new KeyValuePair<uint, T>(i, parse(labels.CanonicalValues[(int)i])));
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        if (labels.Kind == LabelKind.Key)
+            return ml.Transforms.Conversion.MapValue("PredictedLabel", indices.Select(i => new KeyValuePair<uint, string>(i, labels.ClassNames[(int)i])), IndexColumn, treatValuesAsKeyType: true);
+        if (labels.Kind == LabelKind.Text)
+            return ml.Transforms.Conversion.MapValue("PredictedLabel", Pairs(s => s), IndexColumn);
+        if (labels.Kind == LabelKind.Boolean)
+            return ml.Transforms.Conversion.MapValue("PredictedLabel", Pairs(bool.Parse), IndexColumn);
+        var raw = labels.ValueType.RawType;
+        if (raw == typeof(float)) return ml.Transforms.Conversion.MapValue("PredictedLabel", Pairs(s => float.Parse(s, inv)), IndexColumn);
+        if (raw == typeof(double)) return ml.Transforms.Conversion.MapValue("PredictedLabel", Pairs(s => double.Parse(s, inv)), IndexColumn);
+        if (raw == typeof(int)) return ml.Transforms.Conversion.MapValue("PredictedLabel", Pairs(s => int.Parse(s, inv)), IndexColumn);
+        if (raw == typeof(long)) return ml.Transforms.Conversion.MapValue("PredictedLabel", Pairs(s => long.Parse(s, inv)), IndexColumn);
+        if (raw == typeof(uint)) return ml.Transforms.Conversion.MapValue("PredictedLabel", Pairs(s => uint.Parse(s, inv)), IndexColumn);
+        // Other numeric types come back as double.
+        return ml.Transforms.Conversion.MapValue("PredictedLabel", Pairs(s => double.Parse(s, inv)), IndexColumn);
+    }
+}

@@ -1,0 +1,127 @@
+using DiffAutoML.ML.Api;
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Export;
+using DiffAutoML.ML.Reporting;
+using DiffAutoML.ML.Scoring;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Tests.Export;
+
+public class ScoringChainTests
+{
+    private sealed class PathInput
+    {
+        public string ImagePath { get; set; } = "";
+    }
+
+    private sealed class Prediction
+    {
+        public string PredictedLabel { get; set; } = "";
+        public float[] Score { get; set; } = Array.Empty<float>();
+    }
+
+    /// <summary>A transformer around a child with random weights, for the shipped PNG folder (path column).</summary>
+    internal static (DiffAutoMLTransformer Model, IDataView Data, float[] ExpectedScores, string[] ClassNames) PathModel(MLContext ml)
+    {
+        var (child, stats, images) = OnnxExporterTests.TrainedChild(new[] { 3, 0, 2, 1 }, 1, seed: 4);
+        using (child)
+        using (images)
+        {
+            var data = ImageFolderDataset.Load(ml, Path.Combine(TestPaths.Subset, "test-png"));
+            var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn);
+            var input = new ScoringInput("ImagePath", ImageColumnKind.Path, null, 1, 28, 28, PixelLayout.Chw, false);
+            var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping).Fit(data);
+            var model = new DiffAutoMLTransformer(ml, chain, OnnxExporter.Export(child, stats), images.LabelMapping, input, new DiffAutoMLReport());
+            using var scope = NewDisposeScope();
+            var expected = OnnxExporterTests.OnnxRun(OnnxExporter.Export(child, stats), images.Images.to(ScalarType.Float32).data<float>().ToArray(), images.Count, OnnxExporter.ProbabilitiesName);
+            return (model, data, expected, images.LabelMapping.ClassNames.ToArray());
+        }
+    }
+
+    [Fact]
+    public void Chain_scores_paths_like_onnx_runtime_and_names_the_predicted_class()
+    {
+        var ml = new MLContext(seed: 1);
+        var (model, data, expected, classes) = PathModel(ml);
+        var scored = model.Transform(data);
+        var scoreType = (VectorDataViewType)scored.Schema["Score"].Type;
+        Assert.Equal(10, scoreType.Size);
+        Assert.Equal(TextDataViewType.Instance, scored.Schema["PredictedLabel"].Type);
+        Assert.Null(scored.Schema.GetColumnOrNull(ScoringChainBuilder.PixelsColumn));
+        var scores = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        var labels = scored.GetColumn<string>("PredictedLabel").ToArray();
+        Assert.Equal(200, scores.Length);
+        for (int i = 0; i < scores.Length; i++)
+        {
+            for (int c = 0; c < 10; c++) Assert.Equal(expected[i * 10 + c], scores[i][c], 5);
+            Assert.Equal(classes[Array.IndexOf(scores[i], scores[i].Max())], labels[i]);
+        }
+        var engine = ml.Model.CreatePredictionEngine<PathInput, Prediction>(model);
+        var first = engine.Predict(new PathInput { ImagePath = data.GetColumn<string>("ImagePath").First() });
+        Assert.Equal(labels[0], first.PredictedLabel);
+        Assert.Equal(scores[0], first.Score);
+    }
+
+    [Fact]
+    public void Saved_model_loads_and_scores_identically()
+    {
+        var ml = new MLContext(seed: 1);
+        var (model, data, _, _) = PathModel(ml);
+        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-save").FullName, "model.zip");
+        ml.Model.Save(model, data.Schema, path);
+        var other = new MLContext(seed: 2);
+        var loaded = other.LoadDiffAutoMLModel(path, out var schema);
+        Assert.NotNull(schema.GetColumnOrNull("ImagePath"));
+        var a = model.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
+        var b = loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void Truncated_or_altered_model_files_fail_with_a_clear_error()
+    {
+        var ml = new MLContext(seed: 1);
+        var (model, data, _, _) = PathModel(ml);
+        var dir = Directory.CreateTempSubdirectory("diffautoml-bad").FullName;
+        var path = Path.Combine(dir, "model.zip");
+        ml.Model.Save(model, data.Schema, path);
+        var bytes = File.ReadAllBytes(path);
+        var truncated = Path.Combine(dir, "truncated.zip");
+        File.WriteAllBytes(truncated, bytes.AsSpan(0, bytes.Length / 2).ToArray());
+        var e = Assert.Throws<InvalidDataException>(() => new MLContext().LoadDiffAutoMLModel(truncated, out _));
+        Assert.Contains("truncated.zip", e.Message);
+        var altered = Path.Combine(dir, "altered.zip");
+        var copy = (byte[])bytes.Clone();
+        for (int i = copy.Length / 3; i < copy.Length / 3 + 64; i++) copy[i] ^= 0xFF;
+        File.WriteAllBytes(altered, copy);
+        Assert.Throws<InvalidDataException>(() => new MLContext().LoadDiffAutoMLModel(altered, out _));
+        Assert.Throws<FileNotFoundException>(() => new MLContext().LoadDiffAutoMLModel(Path.Combine(dir, "missing.zip"), out _));
+    }
+
+    [Fact]
+    public void Concurrent_prediction_engines_agree_with_serial_scoring()
+    {
+        var ml = new MLContext(seed: 1);
+        var (model, data, _, _) = PathModel(ml);
+        var paths = data.GetColumn<string>("ImagePath").ToArray();
+        var serialEngine = ml.Model.CreatePredictionEngine<PathInput, Prediction>(model);
+        var serial = paths.Select(p => serialEngine.Predict(new PathInput { ImagePath = p })).Select(p => (p.PredictedLabel, p.Score.ToArray())).ToArray();
+        var parallel = new (string, float[])[paths.Length];
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, worker =>
+        {
+            var engine = ml.Model.CreatePredictionEngine<PathInput, Prediction>(model);
+            for (int i = worker; i < paths.Length; i += 8)
+            {
+                var p = engine.Predict(new PathInput { ImagePath = paths[i] });
+                parallel[i] = (p.PredictedLabel, p.Score.ToArray());
+            }
+        });
+        for (int i = 0; i < paths.Length; i++)
+        {
+            Assert.Equal(serial[i].Item1, parallel[i].Item1);
+            Assert.Equal(serial[i].Item2, parallel[i].Item2);
+        }
+    }
+}

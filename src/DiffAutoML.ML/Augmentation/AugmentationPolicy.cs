@@ -104,6 +104,26 @@ public sealed class AugmentationPolicy : IDisposable
     public IReadOnlyList<(string Name, double Probability)> Top(int count)
         => Probabilities().Select((p, k) => (SubPolicyName(k), p)).OrderByDescending(t => t.p).Take(count).ToArray();
 
+    /// <summary>Writes tau and its optimizer's state (for checkpoints).</summary>
+    public void WriteState(BinaryWriter writer)
+    {
+        var values = Logits.detach().cpu().data<float>().ToArray();
+        writer.Write(values.Length);
+        foreach (var v in values) writer.Write(v);
+        _optimizer.save_state_dict(writer);
+    }
+
+    /// <summary>Reads what <see cref="WriteState"/> wrote.</summary>
+    public void ReadState(BinaryReader reader)
+    {
+        int count = reader.ReadInt32();
+        if (count != SubPolicyCount) throw new InvalidDataException($"The saved policy has {count} sub-policies; this one has {SubPolicyCount}.");
+        var values = new float[count];
+        for (int i = 0; i < count; i++) values[i] = reader.ReadSingle();
+        using (no_grad()) Logits.copy_(tensor(values).to(Logits.device));
+        _optimizer.load_state_dict(reader);
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

@@ -10,8 +10,8 @@ namespace DiffAutoML.ML.Search;
 /// </summary>
 public sealed class ArchitectureParameters : IDisposable
 {
-    private readonly optim.Optimizer _optimizer;
-    private readonly Random _random;
+    private readonly OptimizerHelper _optimizer;
+    private Random _random;
     private readonly long[][] _flops;
     private readonly long[][] _parameters;
     private readonly int?[] _fixed;
@@ -225,6 +225,32 @@ public sealed class ArchitectureParameters : IDisposable
     {
         using (no_grad()) Alpha.copy_(tensor(alpha, Alpha.shape).to(Alpha.device));
         for (int l = 0; l < _fixed.Length; l++) _fixed[l] = fixedChoices[l];
+    }
+
+    /// <summary>Restarts path sampling from <paramref name="seed"/> (each epoch reseeds, so resumed runs repeat).</summary>
+    public void Reseed(int seed) => _random = new Random(seed);
+
+    /// <summary>Writes alpha, the fixed layers and the optimizer's state (for checkpoints).</summary>
+    public void WriteState(BinaryWriter writer)
+    {
+        var alpha = SaveState();
+        writer.Write(alpha.Length);
+        foreach (var v in alpha) writer.Write(v);
+        foreach (var f in _fixed) writer.Write(f ?? -1);
+        _optimizer.save_state_dict(writer);
+    }
+
+    /// <summary>Reads what <see cref="WriteState"/> wrote.</summary>
+    public void ReadState(BinaryReader reader)
+    {
+        int count = reader.ReadInt32();
+        if (count != _fixed.Length * BlockChoices.Count) throw new InvalidDataException($"The saved alpha has {count} values; this search space needs {_fixed.Length * BlockChoices.Count}.");
+        var alpha = new float[count];
+        for (int i = 0; i < count; i++) alpha[i] = reader.ReadSingle();
+        var fixedChoices = new int?[_fixed.Length];
+        for (int l = 0; l < fixedChoices.Length; l++) { int f = reader.ReadInt32(); fixedChoices[l] = f < 0 ? null : f; }
+        LoadState(alpha, fixedChoices);
+        _optimizer.load_state_dict(reader);
     }
 
     private static double Gaussian(Random random)

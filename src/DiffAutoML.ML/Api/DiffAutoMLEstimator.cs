@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Export;
+using DiffAutoML.ML.Reporting;
+using DiffAutoML.ML.Search;
+using DiffAutoML.ML.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Transforms.Image;
+
+namespace DiffAutoML.ML.Api;
+
+/// <summary>
+/// The DiffAutoML estimator: <see cref="Fit"/> searches the augmentation policy, the architecture and the training
+/// hyper-parameters jointly while training one network, and returns that network ready to deploy (no retraining).
+/// </summary>
+public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
+{
+    private readonly MLContext _mlContext;
+    private readonly DiffAutoMLOptions _options;
+
+    /// <summary>Creates the estimator; <paramref name="options"/> is copied and validated.</summary>
+    public DiffAutoMLEstimator(MLContext mlContext, DiffAutoMLOptions? options = null)
+    {
+        _mlContext = mlContext ?? throw new ArgumentNullException(nameof(mlContext));
+        _options = (options ?? new DiffAutoMLOptions()).Copy();
+        _options.Validate();
+    }
+
+    /// <summary>A copy of the options in use.</summary>
+    public DiffAutoMLOptions Options => _options.Copy();
+
+    /// <summary>
+    /// Checks that the image and label columns exist with usable types (messages name the column and the expected
+    /// type) and describes the output: the input columns plus Score (vector of Single) and PredictedLabel.
+    /// </summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var data = _options.Data;
+        var image = Find(inputSchema, data.ImageColumnName, "image");
+        bool imageOk = image.Kind == SchemaShape.Column.VectorKind.Scalar
+            ? image.ItemType is TextDataViewType or ImageDataViewType
+            : image.ItemType == NumberDataViewType.Byte || image.ItemType == NumberDataViewType.Single;
+        if (!imageOk)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The image column '{image.Name}' has type {Describe(image)}; expected MLImage, " +
+                "text (an image path), Vector<Byte> (encoded image bytes or pixels) or Vector<Single> (pixels).");
+        var label = Find(inputSchema, data.LabelColumnName, "label");
+        if (label.Kind != SchemaShape.Column.VectorKind.Scalar || !(label.IsKey || label.ItemType is TextDataViewType or BooleanDataViewType or NumberDataViewType))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The label column '{label.Name}' has type {Describe(label)}; expected a key, text, number or boolean scalar.");
+        var labelType = label.IsKey ? typeof(uint) : label.ItemType is TextDataViewType ? typeof(string) : label.ItemType.RawType;
+        var method = typeof(DiffAutoMLEstimator).GetMethod(nameof(OutputShape), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        return (SchemaShape)method.MakeGenericMethod(labelType).Invoke(this, new object[] { inputSchema, label.IsKey })!;
+    }
+
+    private SchemaShape OutputShape<TLabel>(SchemaShape input, bool isKey)
+    {
+        var definition = SchemaDefinition.Create(typeof(ScoreAndLabel<TLabel>));
+        if (isKey) definition[nameof(ScoreAndLabel<TLabel>.PredictedLabel)].ColumnType = new KeyDataViewType(typeof(uint), 1);
+        return _mlContext.Transforms.CustomMapping<NoColumns, ScoreAndLabel<TLabel>>((_, _) => { }, null, outputSchemaDefinition: definition)
+            .GetOutputSchema(input);
+    }
+
+    private static SchemaShape.Column Find(SchemaShape schema, string name, string role)
+    {
+        // The last column of a name is the visible one (later transforms hide earlier columns).
+        var matches = schema.Where(c => c.Name == name).ToArray();
+        if (matches.Length > 0) return matches[^1];
+        var present = string.Join(", ", schema.Select(c => $"'{c.Name}' ({Describe(c)})"));
+        throw new ArgumentOutOfRangeException(nameof(schema), $"The {role} column '{name}' is not in the data. Columns present: {present}.");
+    }
+
+    private static string Describe(SchemaShape.Column c)
+        => (c.IsKey ? "Key<" : "") + c.ItemType + (c.IsKey ? ">" : "") + c.Kind switch
+        {
+            SchemaShape.Column.VectorKind.Vector => " vector",
+            SchemaShape.Column.VectorKind.VariableVector => " variable-size vector",
+            _ => "",
+        };
+
+    /// <summary>Runs the joint search on <paramref name="input"/> and returns the deployable model.</summary>
+    public DiffAutoMLTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var clock = Stopwatch.StartNew();
+        var options = _options.Copy();
+        var host = ((IHostEnvironment)_mlContext).Register("DiffAutoML");
+        using var channel = host.Start("Fit");
+        void Log(string message) => channel.Info(MessageSensitivity.None, message);
+
+        // Fail fast, before any decoding or training, on what the deployable model could not read.
+        var reader = new ImageColumnReader(input.Schema, options.Data);
+        var scoringKind = reader.Kind;
+        if (scoringKind == ImageColumnKind.EncodedBytes)
+            throw new NotSupportedException($"The image column '{reader.Column.Name}' holds encoded image bytes, which the deployable ML.NET model cannot decode " +
+                "(ML.NET has no public transform for it). Give the images as file paths (text) or as MLImage (mlContext.Transforms.LoadImages).");
+        _ = new LabelColumnReader(input.Schema, options.Data.LabelColumnName);
+
+        if (options.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
+        var device = DeviceSelector.Select(options.Device, _mlContext, Log);
+        Log($"Loading images from column '{options.Data.ImageColumnName}' ({scoringKind}) and labels from '{options.Data.LabelColumnName}'.");
+        using var trainCache = ImageDataLoader.Load(input, options.Data, null, options.CancellationToken);
+        CheckPixelVectorShape(reader, trainCache);
+        ImageTensorCache? separateValidation = null;
+        try
+        {
+            int[] trainRows, validationRows;
+            if (options.ValidationData is { } validationData)
+            {
+                separateValidation = ImageDataLoader.Load(validationData, options.Data with { Height = trainCache.Height, Width = trainCache.Width, Channels = trainCache.Channels },
+                    trainCache.LabelMapping, options.CancellationToken);
+                trainRows = Enumerable.Range(0, trainCache.Count).ToArray();
+                validationRows = Enumerable.Range(0, separateValidation.Count).ToArray();
+            }
+            else
+            {
+                (trainRows, validationRows) = StratifiedSplit.Split(trainCache.Labels, trainCache.LabelMapping.ClassCount, options.ValidationFraction, options.Seed);
+            }
+            if (validationRows.Length == 0) throw new InvalidOperationException("The validation part is empty: add rows, raise ValidationFraction or pass ValidationData.");
+            if (trainRows.Length < 2) throw new InvalidOperationException($"Only {trainRows.Length} training image(s) remain after the validation split.");
+            var statistics = ChannelStatistics.Compute(trainCache.Images, trainRows);
+            var space = new SearchSpace(options.SearchSpace with
+            {
+                InputChannels = trainCache.Channels, Height = trainCache.Height, Width = trainCache.Width, Classes = trainCache.LabelMapping.ClassCount,
+            });
+            Log($"{trainRows.Length} training and {validationRows.Length} validation images, {trainCache.LabelMapping.ClassCount} classes, " +
+                $"{trainCache.Channels}x{trainCache.Height}x{trainCache.Width}; {space.Layers.Count} choice layers; device {device}; components {options.Components}.");
+            var setup = new JointSearchSetup(options, space, device, trainCache, trainRows, separateValidation ?? trainCache, validationRows, statistics,
+                Fingerprint(options, space, trainRows.Length, validationRows.Length, trainCache), clock, Log);
+            JointSearchOutcome outcome;
+            using (var search = new JointSearch(setup)) outcome = search.Run();
+            using var child = outcome.Child;
+
+            var input0 = new ScoringInput(reader.Column.Name, scoringKind, options.Data.ImageFolder, trainCache.Channels, trainCache.Height, trainCache.Width,
+                options.Data.PixelVectorLayout, (reader.Column.Type as VectorDataViewType)?.ItemType == NumberDataViewType.Byte);
+            var chainOnnx = OnnxExporter.Export(child, statistics, input0.PixelLayout, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn);
+            var standalone = OnnxExporter.Export(child, statistics, input0.PixelLayout);
+            var chain = ScoringChainBuilder.Build(_mlContext, input0, chainOnnx, trainCache.LabelMapping).Fit(input);
+            var report = new DiffAutoMLReport
+            {
+                Architecture = child.Architecture,
+                MFlops = child.MultiplyAdds / 1e6,
+                Parameters = child.ParameterCount,
+                Classes = trainCache.LabelMapping.ClassNames.ToArray(),
+                InputShape = $"{trainCache.Channels}x{trainCache.Height}x{trainCache.Width}",
+                Components = options.Components.ToString(),
+                Device = device.ToString(),
+                TrainImages = trainRows.Length,
+                ValidationImages = validationRows.Length,
+                SkippedRows = trainCache.SkippedRows,
+                EpochsPlanned = outcome.PlannedEpochs,
+                EpochsCompleted = outcome.EpochsCompleted,
+                SearchEpochs = outcome.SearchEpochs,
+                StoppedBy = outcome.StoppedBy,
+                ReturnedEpoch = outcome.ReturnedEpoch,
+                ValidationAccuracy = outcome.ValidationAccuracy,
+                ValidationLoss = outcome.ValidationLoss,
+                SearchSeconds = outcome.SearchSeconds,
+                TuningSeconds = outcome.TuningSeconds,
+                TotalSeconds = clock.Elapsed.TotalSeconds,
+                Resumed = outcome.Resumed,
+                History = outcome.History,
+                HyperParameters = outcome.HyperParameters,
+                Options = OptionSummary(options, space),
+            };
+            Log($"Done in {clock.Elapsed:hh\\:mm\\:ss}: {report.Architecture} ({report.MFlops:F2} MFLOPs, {report.Parameters} parameters), " +
+                $"validation accuracy {report.ValidationAccuracy:P2} ({report.StoppedBy}).");
+            return new DiffAutoMLTransformer(_mlContext, chain, standalone, trainCache.LabelMapping, input0, report);
+        }
+        finally
+        {
+            separateValidation?.Dispose();
+        }
+    }
+
+    private static void CheckPixelVectorShape(ImageColumnReader reader, ImageTensorCache cache)
+    {
+        if (reader.PixelShape is not { } shape) return;
+        if (shape != (cache.Channels, cache.Height, cache.Width))
+            throw new ArgumentOutOfRangeException(nameof(ImageDataOptions),
+                $"The pixel-vector column '{reader.Column.Name}' holds {shape.Channels}x{shape.Height}x{shape.Width} images but training uses " +
+                $"{cache.Channels}x{cache.Height}x{cache.Width}: the deployable model cannot resize or recolour pixel vectors, so leave Height, Width and Channels at the column's shape.");
+    }
+
+    private static string Fingerprint(DiffAutoMLOptions o, SearchSpace space, int train, int validation, ImageTensorCache cache)
+    {
+        var text = JsonSerializer.Serialize(new
+        {
+            o.Components, o.FixedArchitecture, o.Epochs, o.SearchFraction, o.WarmupEpochs, o.BatchSize, o.ValidationBatchSize, o.LabelSmoothing,
+            o.ValidationFraction, o.RecalibrationBatches, o.Seed, Augmentation = o.Augmentation with { Operations = o.Augmentation.ResolveOperations() },
+            o.Architecture, o.HyperParameters, Space = space.Options, train, validation, cache.Channels, cache.Height, cache.Width,
+            Labels = cache.Labels.Take(2000).Sum(), cache.Count,
+        });
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    }
+
+    private static IReadOnlyDictionary<string, string> OptionSummary(DiffAutoMLOptions o, SearchSpace space)
+    {
+        var so = space.Options;
+        return new SortedDictionary<string, string>
+        {
+            ["Components"] = o.Components.ToString(),
+            ["FixedArchitecture"] = o.FixedArchitecture ?? "",
+            ["Epochs"] = o.Epochs?.ToString() ?? "",
+            ["TimeBudget"] = o.TimeBudget?.ToString() ?? "",
+            ["SearchFraction"] = o.SearchFraction.ToString("G4"),
+            ["WarmupEpochs"] = o.WarmupEpochs.ToString("G4"),
+            ["BatchSize"] = o.BatchSize.ToString(),
+            ["ValidationBatchSize"] = (o.ValidationBatchSize ?? Math.Max(1, o.BatchSize / 2)).ToString(),
+            ["LabelSmoothing"] = o.LabelSmoothing.ToString("G4"),
+            ["ValidationFraction"] = o.ValidationData is null ? o.ValidationFraction.ToString("G4") : "separate data",
+            ["Seed"] = o.Seed.ToString(),
+            ["Device"] = o.Device.ToString(),
+            ["SearchSpace"] = $"{so.Preset}: stem {so.StemChannels}/{so.StemStride}, repeats [{string.Join(",", so.StageRepeats!)}], channels [{string.Join(",", so.StageChannels!)}], tail {so.TailChannels}",
+            ["Augmentation"] = $"{o.Augmentation.ResolveOperations().Count} operations, lr {o.Augmentation.LearningRate:G3}, momentum {o.Augmentation.Momentum:G3}, decay {o.Augmentation.WeightDecay:G3}",
+            ["Architecture"] = $"{o.Architecture.Optimizer} lr {o.Architecture.LearningRate:G3}, early fix {o.Architecture.EarlyFixMargin:G3}, MaxMFlops {o.Architecture.MaxMFlops?.ToString("G4") ?? "none"}, MaxParameters {o.Architecture.MaxParameters?.ToString() ?? "none"}",
+            ["HyperParameters"] = $"lr {o.HyperParameters.LearningRate:G3}, momentum {o.HyperParameters.Momentum:G3}, weight decay {o.HyperParameters.WeightDecay:G3}, tune decay {o.HyperParameters.TuneWeightDecay}, tune lr {o.HyperParameters.TuneLearningRate}, every {o.HyperParameters.UpdateEvery}",
+        };
+    }
+}

@@ -1,0 +1,126 @@
+using DiffAutoML.ML.Augmentation;
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.HyperParameters;
+using DiffAutoML.ML.Search;
+using Microsoft.ML;
+
+namespace DiffAutoML.ML.Api;
+
+/// <summary>Everything a DiffAutoML search can be told. The estimator copies it on construction.</summary>
+public sealed record class DiffAutoMLOptions
+{
+    /// <summary>How images and labels are read (columns, size, channels, bad rows).</summary>
+    public ImageDataOptions Data { get; set; } = new();
+
+    /// <summary>The shape of the searched network (its input size and classes come from the data).</summary>
+    public SearchSpaceOptions SearchSpace { get; set; } = new() { Preset = SearchSpacePreset.Compact };
+
+    /// <summary>Which components run (default: all three, jointly).</summary>
+    public DiffAutoMLComponents Components { get; set; } = DiffAutoMLComponents.All;
+
+    /// <summary>The architecture trained when <see cref="DiffAutoMLComponents.Architecture"/> is off, as "k3 k5 xc ..."
+    /// (one entry per layer); null = all k3 (ShuffleNetV2).</summary>
+    public string? FixedArchitecture { get; set; }
+
+    /// <summary>Augmentation policy settings.</summary>
+    public AugmentationOptions Augmentation { get; set; } = new();
+
+    /// <summary>Architecture search settings (optimizer, early fixing, budgets).</summary>
+    public ArchitectureSearchOptions Architecture { get; set; } = new();
+
+    /// <summary>Weight optimizer and hyper-parameter tuning settings.</summary>
+    public HyperparameterOptions HyperParameters { get; set; } = new() { LearningRate = 0.1, WeightDecay = 4e-5 };
+
+    /// <summary>Training epochs; null = as many as <see cref="TimeBudget"/> allows (one of the two is needed).</summary>
+    public int? Epochs { get; set; } = 30;
+
+    /// <summary>Wall-clock limit of Fit. When it cuts the run short, the best model so far (by validation accuracy) is
+    /// returned. With <see cref="Epochs"/> null, the schedule is sized to fit the budget.</summary>
+    public TimeSpan? TimeBudget { get; set; }
+
+    /// <summary>Fraction of the epochs spent searching the architecture before it is fixed (DSNAS: 1/3).</summary>
+    public double SearchFraction { get; set; } = 1.0 / 3;
+
+    /// <summary>Warm-up epochs of the learning-rate schedule.</summary>
+    public double WarmupEpochs { get; set; } = 1;
+
+    /// <summary>Mini-batch size.</summary>
+    public int BatchSize { get; set; } = 128;
+
+    /// <summary>Size of the validation batch of each hypergradient step; null = half of <see cref="BatchSize"/>.</summary>
+    public int? ValidationBatchSize { get; set; }
+
+    /// <summary>Label smoothing of the training loss (DSNAS: 0.1).</summary>
+    public double LabelSmoothing { get; set; } = 0.1;
+
+    /// <summary>Held-out fraction of the training data (stratified) when <see cref="ValidationData"/> is null.</summary>
+    public double ValidationFraction { get; set; } = 0.1;
+
+    /// <summary>A separate validation set (never augmented); null = split <see cref="ValidationFraction"/> off.</summary>
+    public IDataView? ValidationData { get; set; }
+
+    /// <summary>Training batches used to re-estimate batch-norm statistics of the chosen child.</summary>
+    public int RecalibrationBatches { get; set; } = 20;
+
+    /// <summary>Seed of every random choice (split, batches, augmentation, paths, weights).</summary>
+    public int Seed { get; set; } = 1;
+
+    /// <summary>Where training runs.</summary>
+    public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
+
+    /// <summary>CPU threads for TorchSharp; null = its default.</summary>
+    public int? Threads { get; set; }
+
+    /// <summary>Folder for checkpoints (written atomically every epoch). Fit with the same folder resumes a killed run.</summary>
+    public string? CheckpointFolder { get; set; }
+
+    /// <summary>Progress reports: every <see cref="ProgressEverySteps"/> steps and at each epoch end.</summary>
+    public IProgress<DiffAutoMLProgress>? Progress { get; set; }
+
+    /// <summary>Steps between progress reports (metrics are read from the device only then).</summary>
+    public int ProgressEverySteps { get; set; } = 50;
+
+    /// <summary>Stops Fit (an <see cref="OperationCanceledException"/>); the last epoch's checkpoint stays.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>A deep copy of the nested option objects (the data views and callbacks are shared).</summary>
+    public DiffAutoMLOptions Copy() => this with
+    {
+        Data = Data with { }, SearchSpace = SearchSpace with { }, Augmentation = Augmentation with { },
+        Architecture = Architecture with { }, HyperParameters = HyperParameters with { },
+    };
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        static void Check(bool ok, string name, object? value, string rule) { if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}."); }
+        ArgumentNullException.ThrowIfNull(Data, nameof(Data));
+        ArgumentNullException.ThrowIfNull(SearchSpace, nameof(SearchSpace));
+        ArgumentNullException.ThrowIfNull(Augmentation, nameof(Augmentation));
+        ArgumentNullException.ThrowIfNull(Architecture, nameof(Architecture));
+        ArgumentNullException.ThrowIfNull(HyperParameters, nameof(HyperParameters));
+        Data.Validate();
+        Augmentation.Validate();
+        Architecture.Validate();
+        HyperParameters.Validate();
+        Check((Components & ~DiffAutoMLComponents.All) == 0, nameof(Components), Components, "has unknown flags");
+        Check(Epochs is null or > 0, nameof(Epochs), Epochs, "must be positive");
+        Check(TimeBudget is null || TimeBudget > TimeSpan.Zero, nameof(TimeBudget), TimeBudget, "must be positive");
+        Check(Epochs is not null || TimeBudget is not null, nameof(Epochs), Epochs, "or TimeBudget must be set");
+        Check(SearchFraction is > 0 and <= 1, nameof(SearchFraction), SearchFraction, "must be in (0, 1]");
+        Check(WarmupEpochs >= 0 && double.IsFinite(WarmupEpochs), nameof(WarmupEpochs), WarmupEpochs, "must be a finite number >= 0");
+        Check(BatchSize is >= 2 and <= 65536, nameof(BatchSize), BatchSize, "must be between 2 and 65536");
+        Check(ValidationBatchSize is null or >= 1, nameof(ValidationBatchSize), ValidationBatchSize, "must be positive");
+        Check(LabelSmoothing is >= 0 and < 1, nameof(LabelSmoothing), LabelSmoothing, "must be in [0, 1)");
+        Check(ValidationData is not null || ValidationFraction is > 0 and < 0.9, nameof(ValidationFraction), ValidationFraction, "must be in (0, 0.9) when no ValidationData is given");
+        Check(RecalibrationBatches >= 1, nameof(RecalibrationBatches), RecalibrationBatches, "must be at least 1");
+        Check(Enum.IsDefined(Device), nameof(Device), Device, "is not a known device");
+        Check(Threads is null or >= 1, nameof(Threads), Threads, "must be at least 1");
+        Check(ProgressEverySteps >= 1, nameof(ProgressEverySteps), ProgressEverySteps, "must be at least 1");
+        if (FixedArchitecture is not null)
+        {
+            try { BlockChoices.Parse(FixedArchitecture); }
+            catch (FormatException e) { throw new ArgumentOutOfRangeException(nameof(FixedArchitecture), FixedArchitecture, e.Message); }
+        }
+    }
+}

@@ -1,0 +1,504 @@
+using System.Diagnostics;
+using DiffAutoML.ML.Api;
+using DiffAutoML.ML.Augmentation;
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.HyperParameters;
+using DiffAutoML.ML.Reporting;
+using DiffAutoML.ML.Search;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Training;
+
+/// <summary>
+/// The paper's Algorithm 1: one network trained while the augmentation policy (tau), the architecture (alpha) and the
+/// hyper-parameters (eta) are learned with it. Each step: draw a training batch; augment it with per-sample
+/// sub-policies; forward the sampled path; one backward pass gives the weights' gradient, dL/dZ for alpha (eq. 5)
+/// and the per-sample losses for tau (eq. 2); update tau, alpha and the weights (eq. 6); then a held-out, un-augmented
+/// validation batch at the new weights gives the hypergradients (eq. 7). After the search stage the architecture is
+/// fixed, its batch-norm statistics are re-estimated, and the child keeps training (tuning stage) with the same
+/// augmentation and hyper-parameter learning. The final weights are the model: no retraining.
+/// </summary>
+internal sealed class JointSearch : IDisposable
+{
+    private const string SearchStage = "search", TuningStage = "tuning";
+
+    private readonly JointSearchSetup _s;
+    private readonly DiffAutoMLOptions _o;
+    private readonly bool _augment, _searchArchitecture, _tune;
+    private readonly BatchAssembler _train, _validation;
+    private readonly MiniBatchSampler _sampler, _validationSampler;
+    private readonly CheckpointStore? _checkpoints;
+    private readonly List<EpochRecord> _history = new();
+    private readonly Tensor _lossSum, _correct;
+    private AugmentationPolicy? _policy;
+    private ArchitectureParameters? _alpha;
+    private Supernet? _supernet;
+    private ChildNetwork? _child;
+    private HypergradientSgd _sgd = null!;
+    private LearningRateSchedule _schedule = null!;
+    private Generator? _augmentGenerator;
+    private string _stage = TuningStage;
+    private int _plannedEpochs, _searchEpochs, _epochsCompleted;
+    private long _step;
+    private int _seen;
+    private long _windowStart;
+    private byte[]? _best;
+    private int _bestEpoch;
+    private double _bestAccuracy = double.NegativeInfinity, _bestLoss = double.NaN;
+    private double _searchSeconds, _tuningSeconds, _evaluationSeconds;
+    private bool _resumed;
+
+    public JointSearch(JointSearchSetup setup)
+    {
+        _s = setup;
+        _o = setup.Options;
+        _augment = _o.Components.HasFlag(DiffAutoMLComponents.Augmentation);
+        _searchArchitecture = _o.Components.HasFlag(DiffAutoMLComponents.Architecture);
+        _tune = _o.Components.HasFlag(DiffAutoMLComponents.HyperParameters);
+        _train = new BatchAssembler(setup.TrainCache, setup.Device);
+        _validation = ReferenceEquals(setup.TrainCache, setup.ValidationCache) ? _train : new BatchAssembler(setup.ValidationCache, setup.Device);
+        int batch = Math.Min(_o.BatchSize, setup.TrainRows.Length);
+        _sampler = new MiniBatchSampler(setup.TrainRows, batch, _o.Seed, dropLast: true);
+        _validationSampler = new MiniBatchSampler(setup.ValidationRows, Math.Min(_o.ValidationBatchSize ?? Math.Max(1, batch / 2), setup.ValidationRows.Length), _o.Seed + 7, dropLast: true);
+        _checkpoints = _o.CheckpointFolder is null ? null : new CheckpointStore(_o.CheckpointFolder);
+        _lossSum = zeros(1, ScalarType.Float64, setup.Device).DetachFromDisposeScope();
+        _correct = zeros(1, ScalarType.Int64, setup.Device).DetachFromDisposeScope();
+    }
+
+    private nn.Module<Tensor, Tensor> Network => (nn.Module<Tensor, Tensor>?)_supernet ?? _child!;
+
+    private long StepsPerEpoch => _sampler.BatchesPerEpoch;
+
+    public JointSearchOutcome Run()
+    {
+        manual_seed(_o.Seed);
+        BuildComponents();
+        _resumed = TryResume();
+        if (!_resumed) PlanSchedule(_o.Epochs ?? EstimateEpochs());
+        string stoppedBy = "completed";
+        var stageClock = Stopwatch.StartNew();
+        for (int epoch = _epochsCompleted; epoch < _plannedEpochs && stoppedBy == "completed"; epoch++)
+        {
+            StartEpoch(epoch);
+            var epochClock = Stopwatch.StartNew();
+            long epochImages = 0;
+            double epochLoss = 0, epochCorrect = 0;
+            foreach (var rows in _sampler.Epoch(epoch))
+            {
+                _o.CancellationToken.ThrowIfCancellationRequested();
+                if (OverBudget()) { stoppedBy = "time budget"; break; }
+                TrainStep(rows, epoch);
+                epochImages += rows.Length;
+                if (_step % _o.ProgressEverySteps == 0)
+                {
+                    var (loss, accuracy) = ReadWindow();
+                    epochLoss += loss * _lastWindowImages;
+                    epochCorrect += accuracy * _lastWindowImages;
+                    Report(epoch, false, loss, accuracy);
+                }
+            }
+            if (_seen > 0)
+            {
+                var (loss, accuracy) = ReadWindow();
+                epochLoss += loss * _lastWindowImages;
+                epochCorrect += accuracy * _lastWindowImages;
+            }
+            if (stoppedBy != "completed") break;
+            AddStageTime(stageClock);
+            var (validationLoss, validationAccuracy) = EvaluateValidation();
+            _epochsCompleted = epoch + 1;
+            var record = Record(epoch + 1, epochLoss / Math.Max(1, epochImages), epochCorrect / Math.Max(1, epochImages),
+                validationLoss, validationAccuracy, epochImages / epochClock.Elapsed.TotalSeconds);
+            _history.Add(record);
+            if (_stage == TuningStage && validationAccuracy > _bestAccuracy) KeepBest(epoch + 1, validationAccuracy, validationLoss);
+            if (_stage == SearchStage && _epochsCompleted == _searchEpochs) EndSearch(stageClock);
+            SaveCheckpoint();
+            Report(epoch, true, record.TrainLoss, record.TrainAccuracy, record);
+        }
+        AddStageTime(stageClock);
+        if (_stage == SearchStage) EndSearch(stageClock);
+        return Finish(stoppedBy);
+    }
+
+    private double _lastWindowImages;
+
+    private void BuildComponents()
+    {
+        // Modules are built on the CPU, then moved.
+        if (_searchArchitecture)
+        {
+            _supernet = new Supernet(_s.Space) { RecordGateGradients = true };
+            _supernet.to(_s.Device);
+            _alpha = new ArchitectureParameters(_s.Space, _o.Architecture, _s.Device, _o.Seed);
+            _stage = SearchStage;
+        }
+        else
+        {
+            var path = _o.FixedArchitecture is null ? new int[_s.Space.Layers.Count] : BlockChoices.Parse(_o.FixedArchitecture);
+            if (path.Length != _s.Space.Layers.Count)
+                throw new ArgumentOutOfRangeException(nameof(_o.FixedArchitecture), _o.FixedArchitecture,
+                    $"FixedArchitecture names {path.Length} blocks; the search space has {_s.Space.Layers.Count} layers.");
+            _child = new ChildNetwork(_s.Space, path);
+            _child.to(_s.Device);
+            _stage = TuningStage;
+        }
+        if (_augment) _policy = new AugmentationPolicy(_o.Augmentation, _s.Device);
+    }
+
+    private void PlanSchedule(int epochs)
+    {
+        _plannedEpochs = Math.Max(1, epochs);
+        _searchEpochs = _searchArchitecture ? Math.Clamp((int)Math.Round(_plannedEpochs * _o.SearchFraction), 1, _plannedEpochs) : 0;
+        CreateOptimizer(null);
+    }
+
+    private void CreateOptimizer(HypergradientSgdState? state)
+    {
+        _schedule = new LearningRateSchedule(_o.HyperParameters.LearningRate, (int)Math.Round(_o.WarmupEpochs * StepsPerEpoch), (int)(_plannedEpochs * StepsPerEpoch));
+        var options = _o.HyperParameters with
+        {
+            TuneWeightDecay = _tune && _o.HyperParameters.TuneWeightDecay,
+            TuneLearningRate = _tune && _o.HyperParameters.TuneLearningRate,
+        };
+        _sgd?.Dispose();
+        _sgd = new HypergradientSgd(Network.parameters(), options, _schedule);
+        if (state is not null) _sgd.LoadState(state);
+    }
+
+    /// <summary>Sizes the run to the time budget from the measured cost of a few forward and backward passes.</summary>
+    private int EstimateEpochs()
+    {
+        var budget = _o.TimeBudget!.Value.TotalSeconds - _s.Clock.Elapsed.TotalSeconds;
+        var rows = _sampler.Epoch(0).First();
+        var net = Network;
+        net.eval(); // the probes must not change batch-norm statistics
+        if (_supernet is not null) _supernet.Path = _alpha!.ArgmaxPath();
+        double seconds = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            using var scope = NewDisposeScope();
+            var clock = Stopwatch.StartNew();
+            var (x, y) = _train.Gather(rows);
+            if (_policy is not null) x = _policy.Augment(x, _policy.Sample(rows.Length, new Generator(1, _s.Device)));
+            nn.functional.cross_entropy(net.forward(_s.Statistics.Normalize(x)), y).backward();
+            _ = y.cpu();
+            if (i > 0) seconds += clock.Elapsed.TotalSeconds;
+        }
+        net.zero_grad();
+        if (_supernet is not null) _supernet.GateGradients().Dispose();
+        double step = seconds / 2 * (_tune ? 1.6 : 1.1) * (_searchArchitecture ? 1.1 : 1.0);
+        double evaluation = _s.ValidationRows.Length / (double)rows.Length * step * 0.3;
+        int epochs = (int)Math.Floor(0.85 * budget / (StepsPerEpoch * step + evaluation));
+        _s.Log($"Time budget {TimeSpan.FromSeconds(budget):hh\\:mm\\:ss}: about {step * 1000:F0} ms per step, {StepsPerEpoch} steps per epoch -> {Math.Max(1, epochs)} epochs.");
+        return Math.Max(1, epochs);
+    }
+
+    private void StartEpoch(int epoch)
+    {
+        // Every random stream is reseeded from (seed, epoch), so a resumed run repeats the one that was interrupted.
+        manual_seed(_o.Seed * 7919L + epoch);
+        _alpha?.Reseed(_o.Seed * 7919 + epoch);
+        _augmentGenerator?.Dispose();
+        _augmentGenerator = new Generator((ulong)(_o.Seed * 7919L + epoch + 1), _s.Device);
+        _validationBatches = ValidationBatches(epoch).GetEnumerator();
+        _windowStart = Stopwatch.GetTimestamp();
+    }
+
+    private IEnumerator<long[]>? _validationBatches;
+
+    private IEnumerable<long[]> ValidationBatches(int epoch)
+    {
+        for (int round = 0; ; round++)
+            foreach (var rows in _validationSampler.Epoch(epoch * 1000 + round)) yield return rows;
+    }
+
+    private void TrainStep(long[] rows, int epoch)
+    {
+        using var scope = NewDisposeScope();
+        var net = Network;
+        var (images, labels) = _train.Gather(rows);
+        AugmentationSample? sample = null;
+        if (_policy is not null)
+        {
+            sample = _policy.Sample(rows.Length, _augmentGenerator!);
+            images = _policy.Augment(images, sample);
+        }
+        var x = _s.Statistics.Normalize(images);
+        int[]? path = null;
+        if (_stage == SearchStage) _supernet!.Path = path = _alpha!.SamplePath();
+        net.train();
+        net.zero_grad();
+        var logits = net.forward(x);
+        var perSample = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.None, label_smoothing: _o.LabelSmoothing);
+        perSample.mean().backward();
+        if (_policy is not null) _policy.Step(perSample, sample!);          // eq. 2
+        if (path is not null) _alpha!.Step(_supernet!.GateGradients(), path); // eq. 5
+        _sgd.Step();                                                         // eq. 6
+        if (_sgd.HyperStepDue)                                               // eq. 7
+        {
+            _validationBatches!.MoveNext();
+            var (xv, yv) = _validation.Gather(_validationBatches.Current);
+            net.zero_grad();
+            nn.functional.cross_entropy(net.forward(_s.Statistics.Normalize(xv)), yv).backward();
+            _sgd.HyperStep();
+            net.zero_grad();
+        }
+        using (no_grad())
+        {
+            _lossSum.add_(perSample.detach().sum().to(ScalarType.Float64));
+            _correct.add_(logits.argmax(1).eq(labels).sum());
+        }
+        _seen += rows.Length;
+        _step++;
+    }
+
+    /// <summary>Reads the metric accumulators (one device synchronization) and resets them.</summary>
+    private (double Loss, double Accuracy) ReadWindow()
+    {
+        double loss = _lossSum.cpu().item<double>(), correct = _correct.cpu().item<long>();
+        double n = Math.Max(1, _seen);
+        _lastWindowImages = _seen;
+        _lossSum.zero_();
+        _correct.zero_();
+        _seen = 0;
+        return (loss / n, correct / n);
+    }
+
+    private (double Loss, double Accuracy) EvaluateValidation()
+    {
+        var clock = Stopwatch.StartNew();
+        var net = Network;
+        net.eval();
+        if (_stage == SearchStage) _supernet!.Path = _alpha!.ArgmaxPath();
+        double loss = 0;
+        long correct = 0;
+        using (no_grad())
+            foreach (var chunk in _s.ValidationRows.Chunk(Math.Max(64, _o.BatchSize * 2)))
+            {
+                using var scope = NewDisposeScope();
+                var (x, y) = _validation.Gather(chunk.Select(r => (long)r).ToArray());
+                var logits = net.forward(_s.Statistics.Normalize(x));
+                loss += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).to(ScalarType.Float64).cpu().item<double>();
+                correct += logits.argmax(1).eq(y).sum().cpu().item<long>();
+            }
+        _evaluationSeconds = clock.Elapsed.TotalSeconds;
+        int n = Math.Max(1, _s.ValidationRows.Length);
+        return (loss / n, (double)correct / n);
+    }
+
+    /// <summary>End of the search stage: alpha is frozen at its argmax (or the most probable child within the budgets),
+    /// the child is extracted with its weights, its batch-norm statistics are re-estimated on training batches, and the
+    /// weight optimizer continues on the child (learned weight decay and learning rate kept).</summary>
+    private void EndSearch(Stopwatch stageClock)
+    {
+        AddStageTime(stageClock);
+        var path = _alpha!.Freeze();
+        _s.Log($"Architecture fixed after {_epochsCompleted} epochs: {BlockChoices.Describe(path)} " +
+               $"({_s.Space.ChildMultiplyAdds(path) / 1e6:F2} MFLOPs, {_s.Space.ChildParameters(path)} parameters).");
+        _child = _supernet!.ExtractChild(path);
+        _supernet.Dispose();
+        _supernet = null;
+        RecalibrateChild();
+        var state = _sgd.SaveState();
+        CreateOptimizer(state);
+        _stage = TuningStage;
+        stageClock.Restart();
+    }
+
+    private void RecalibrateChild()
+    {
+        var batches = _sampler.Epoch(_plannedEpochs + 17).Take(_o.RecalibrationBatches)
+            .Select(rows => _s.Statistics.Normalize(_train.Gather(rows).Images));
+        BatchNormRecalibration.Recalibrate(_child!, batches);
+    }
+
+    private void AddStageTime(Stopwatch stageClock)
+    {
+        if (_stage == SearchStage) _searchSeconds += stageClock.Elapsed.TotalSeconds;
+        else _tuningSeconds += stageClock.Elapsed.TotalSeconds;
+        stageClock.Restart();
+    }
+
+    private bool OverBudget()
+    {
+        if (_o.TimeBudget is not TimeSpan budget) return false;
+        double reserve = Math.Max(2, 0.03 * budget.TotalSeconds) + 2 * _evaluationSeconds;
+        return _s.Clock.Elapsed.TotalSeconds + reserve >= budget.TotalSeconds;
+    }
+
+    private void KeepBest(int epoch, double accuracy, double loss)
+    {
+        using var memory = new MemoryStream();
+        using (var writer = new BinaryWriter(memory, System.Text.Encoding.UTF8, leaveOpen: true)) _child!.save(writer);
+        _best = memory.ToArray();
+        (_bestEpoch, _bestAccuracy, _bestLoss) = (epoch, accuracy, loss);
+    }
+
+    private JointSearchOutcome Finish(string stoppedBy)
+    {
+        int returnedEpoch = _epochsCompleted;
+        var (loss, accuracy) = EvaluateValidation();
+        if (stoppedBy != "completed" && _best is not null && _bestAccuracy > accuracy)
+        {
+            using var reader = new BinaryReader(new MemoryStream(_best));
+            _child!.load(reader);
+            (returnedEpoch, accuracy, loss) = (_bestEpoch, _bestAccuracy, _bestLoss);
+            _s.Log($"Stopped by the time budget: returning epoch {_bestEpoch}'s weights (validation accuracy {_bestAccuracy:P2}).");
+        }
+        _child!.eval();
+        var child = _child;
+        _child = null; // ownership passes to the caller
+        return new JointSearchOutcome(child, _history.ToArray(), Downsample(_sgd.Trajectory, 500), _plannedEpochs, _epochsCompleted,
+            _searchEpochs, stoppedBy, returnedEpoch, accuracy, loss, _searchSeconds, _tuningSeconds, _resumed);
+    }
+
+    private static IReadOnlyList<HyperparameterRecord> Downsample(IReadOnlyList<HyperparameterRecord> records, int count)
+        => records.Count <= count ? records.ToArray() : Enumerable.Range(0, count).Select(i => records[(int)((long)i * (records.Count - 1) / (count - 1))]).ToArray();
+
+    private EpochRecord Record(int epoch, double trainLoss, double trainAccuracy, double validationLoss, double validationAccuracy, double imagesPerSecond)
+        => new()
+        {
+            Epoch = epoch,
+            Stage = _stage,
+            ElapsedSeconds = _s.Clock.Elapsed.TotalSeconds,
+            TrainLoss = trainLoss,
+            TrainAccuracy = trainAccuracy,
+            ValidationLoss = validationLoss,
+            ValidationAccuracy = validationAccuracy,
+            LearningRate = _sgd.CurrentLearningRate,
+            WeightDecay = _sgd.WeightDecay,
+            Architecture = CurrentArchitecture(),
+            ArchitectureProbabilities = _alpha?.Probabilities().Select(p => (IReadOnlyList<double>)p).ToArray() ?? Array.Empty<IReadOnlyList<double>>(),
+            ArchitectureEntropy = _alpha is null ? double.NaN : _alpha.MeanEntropy(),
+            AugmentationEntropy = _policy is null ? double.NaN : _policy.Entropy(),
+            TopSubPolicies = TopSubPolicies(),
+            ImagesPerSecond = imagesPerSecond,
+        };
+
+    private string CurrentArchitecture() => BlockChoices.Describe(_child?.Path ?? _alpha!.ArgmaxPath());
+
+    private IReadOnlyList<SubPolicyShare> TopSubPolicies()
+        => _policy?.Top(5).Select(t => new SubPolicyShare(t.Name, t.Probability)).ToArray() ?? Array.Empty<SubPolicyShare>();
+
+    private void Report(int epoch, bool endOfEpoch, double loss, double accuracy, EpochRecord? record = null)
+    {
+        var now = Stopwatch.GetTimestamp();
+        double windowSeconds = Stopwatch.GetElapsedTime(_windowStart, now).TotalSeconds;
+        _windowStart = now;
+        long totalSteps = _plannedEpochs * StepsPerEpoch;
+        double elapsed = _s.Clock.Elapsed.TotalSeconds;
+        double remaining = _step == 0 ? 0 : elapsed / _step * (totalSteps - _step);
+        if (_o.TimeBudget is TimeSpan budget) remaining = Math.Min(remaining, Math.Max(0, budget.TotalSeconds - elapsed));
+        var last = _history.LastOrDefault();
+        var progress = new DiffAutoMLProgress
+        {
+            Stage = _stage,
+            Epoch = epoch + 1,
+            Epochs = _plannedEpochs,
+            Step = _step,
+            Steps = totalSteps,
+            EndOfEpoch = endOfEpoch,
+            TrainLoss = loss,
+            TrainAccuracy = accuracy,
+            ValidationLoss = last?.ValidationLoss ?? double.NaN,
+            ValidationAccuracy = last?.ValidationAccuracy ?? double.NaN,
+            ImagesPerSecond = record?.ImagesPerSecond ?? _lastWindowImages / Math.Max(1e-9, windowSeconds),
+            Elapsed = _s.Clock.Elapsed,
+            Remaining = TimeSpan.FromSeconds(remaining),
+            Architecture = CurrentArchitecture(),
+            ArchitectureEntropy = _alpha is null || _stage == TuningStage ? double.NaN : _alpha.MeanEntropy(),
+            AugmentationEntropy = _policy is null ? double.NaN : _policy.Entropy(),
+            TopSubPolicies = TopSubPolicies(),
+            WeightDecay = _sgd.WeightDecay,
+            LearningRate = _sgd.CurrentLearningRate,
+        };
+        _o.Progress?.Report(progress);
+        if (endOfEpoch || _o.Progress is null) _s.Log(progress.ToString());
+    }
+
+    private void SaveCheckpoint()
+    {
+        if (_checkpoints is null) return;
+        var header = new CheckpointHeader
+        {
+            Fingerprint = _s.Fingerprint,
+            EpochsCompleted = _epochsCompleted,
+            Step = _step,
+            Stage = _stage,
+            PlannedEpochs = _plannedEpochs,
+            SearchEpochs = _searchEpochs,
+            ChildPath = _child?.Path.ToArray(),
+            HasBest = _best is not null,
+            BestEpoch = _bestEpoch,
+            BestValidationAccuracy = _best is null ? 0 : _bestAccuracy,
+            BestValidationLoss = _best is null ? 0 : _bestLoss,
+            SearchSeconds = _searchSeconds,
+            TuningSeconds = _tuningSeconds,
+            Optimizer = _sgd.SaveState(),
+            History = _history.ToArray(),
+        };
+        _checkpoints.Save(header, writer =>
+        {
+            Network.save(writer);
+            _policy?.WriteState(writer);
+            if (_stage == SearchStage) _alpha!.WriteState(writer);
+            TensorIO.WriteAll(writer, _sgd.Velocities);
+            if (_best is not null) { writer.Write(_best.Length); writer.Write(_best); }
+        });
+    }
+
+    private bool TryResume()
+    {
+        if (_checkpoints is null || !_checkpoints.Exists) return false;
+        var (header, reader) = _checkpoints.Load();
+        using var _ = reader;
+        if (header.Fingerprint != _s.Fingerprint)
+            throw new InvalidOperationException($"The checkpoint in '{_checkpoints.Folder}' was written for other data or options; " +
+                "use another CheckpointFolder (or delete it) to start a new search.");
+        _plannedEpochs = header.PlannedEpochs;
+        _searchEpochs = header.SearchEpochs;
+        _epochsCompleted = header.EpochsCompleted;
+        _step = header.Step;
+        (_searchSeconds, _tuningSeconds) = (header.SearchSeconds, header.TuningSeconds);
+        _history.AddRange(header.History);
+        if (header.Stage == TuningStage && _supernet is not null)
+        {
+            _supernet.Dispose();
+            _supernet = null;
+            _alpha!.LoadState(_alpha.SaveState(), header.ChildPath!.Select(c => (int?)c).ToArray());
+            _child = new ChildNetwork(_s.Space, header.ChildPath!);
+            _child.to(_s.Device);
+        }
+        _stage = header.Stage;
+        Network.load(reader);
+        _policy?.ReadState(reader);
+        if (_stage == SearchStage) _alpha!.ReadState(reader);
+        CreateOptimizer(header.Optimizer);
+        var velocities = TensorIO.ReadAll(reader);
+        for (int i = 0; i < velocities.Count; i++) _sgd.LoadVelocity(i, velocities[i]);
+        foreach (var v in velocities) v?.Dispose();
+        if (header.HasBest)
+        {
+            _best = reader.ReadBytes(reader.ReadInt32());
+            (_bestEpoch, _bestAccuracy, _bestLoss) = (header.BestEpoch, header.BestValidationAccuracy, header.BestValidationLoss);
+        }
+        _s.Log($"Resumed from '{_checkpoints.FilePath}' after epoch {_epochsCompleted} of {_plannedEpochs} ({_stage} stage).");
+        return true;
+    }
+
+    public void Dispose()
+    {
+        _policy?.Dispose();
+        _alpha?.Dispose();
+        _supernet?.Dispose();
+        _child?.Dispose();
+        _sgd?.Dispose();
+        _augmentGenerator?.Dispose();
+        _validationBatches?.Dispose();
+        _train.Dispose();
+        if (!ReferenceEquals(_train, _validation)) _validation.Dispose();
+        _lossSum.Dispose();
+        _correct.Dispose();
+    }
+}

@@ -1,0 +1,21 @@
+using DiffAutoML.ML.HyperParameters;
+using DiffAutoML.ML.Reporting;
+using DiffAutoML.ML.Search;
+
+namespace DiffAutoML.ML.Training;
+
+/// <summary>What the joint loop returns: the trained child (evaluation mode) and how the run went.</summary>
+internal sealed record JointSearchOutcome(
+    ChildNetwork Child,
+    IReadOnlyList<EpochRecord> History,
+    IReadOnlyList<HyperparameterRecord> HyperParameters,
+    int PlannedEpochs,
+    int EpochsCompleted,
+    int SearchEpochs,
+    string StoppedBy,
+    int ReturnedEpoch,
+    double ValidationAccuracy,
+    double ValidationLoss,
+    double SearchSeconds,
+    double TuningSeconds,
+    bool Resumed);

@@ -1,43 +1,73 @@
-// The README's main job: load the Fashion-MNIST subset shipped in samples/data through DiffAutoML.ML's
-// ML.NET adapters and report what was loaded. (The joint DA/NAS/HPO search arrives with the estimator.)
+// The README's main job: a DiffAutoML search (augmentation, architecture and hyper-parameters, jointly) on the
+// Fashion-MNIST subset shipped in samples/data. It prints progress, evaluates on the shipped test set, saves the
+// model (model.zip, model.onnx, report.json), reloads it and predicts a few images.
+//
+// usage: dotnet run --project samples/FashionMnist [-- --epochs N] [--time-budget SECONDS] [--checkpoint DIR]
+//        [--out DIR] [--data DIR] [--components All|None|Augmentation,HyperParameters|...] [--threads N] [--quiet]
 using System.Diagnostics;
+using DiffAutoML.ML;
+using DiffAutoML.ML.Api;
 using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Scoring;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 
-var dataFolder = args.Length > 0 ? args[0] : FindSubset();
+var arguments = Arguments.Parse(args);
+var dataFolder = arguments.Get("data") ?? FindSubset();
+var outFolder = arguments.Get("out") ?? Path.Combine(RepoRoot(dataFolder), "artifacts", "fashion-mnist-run");
+Directory.CreateDirectory(outFolder);
 var mlContext = new MLContext(seed: 1);
-var clock = Stopwatch.StartNew();
 
-IDataView train = IdxDataset.Load(mlContext,
-    Path.Combine(dataFolder, "train-images-idx3-ubyte.gz"), Path.Combine(dataFolder, "train-labels-idx1-ubyte.gz"),
+IDataView Load(string prefix) => IdxDataset.Load(mlContext,
+    Path.Combine(dataFolder, $"{prefix}-images-idx3-ubyte.gz"), Path.Combine(dataFolder, $"{prefix}-labels-idx1-ubyte.gz"),
     IdxDataset.FashionMnistClassNames);
-IDataView test = IdxDataset.Load(mlContext,
-    Path.Combine(dataFolder, "t10k-images-idx3-ubyte.gz"), Path.Combine(dataFolder, "t10k-labels-idx1-ubyte.gz"),
-    IdxDataset.FashionMnistClassNames);
+var train = Load("train");
+var test = Load("t10k");
 
-var options = new ImageDataOptions { ImageColumnName = "Image", LabelColumnName = "Label" };
-using var trainCache = ImageDataLoader.Load(train, options);
-using var testCache = ImageDataLoader.Load(test, options, trainCache.LabelMapping);
-var (trainRows, validationRows) = StratifiedSplit.Split(trainCache.Labels, trainCache.LabelMapping.ClassCount, 0.1, seed: 1);
-var stats = ChannelStatistics.Compute(trainCache.Images, trainRows);
-
-Console.WriteLine($"Loaded {trainCache.Count} training and {testCache.Count} test images from {dataFolder} in {clock.ElapsedMilliseconds} ms");
-Console.WriteLine($"Tensor cache: {trainCache.Count} x {trainCache.Channels} x {trainCache.Height} x {trainCache.Width} uint8 = {trainCache.SizeInBytes / 1024} KiB");
-Console.WriteLine($"Split (10% held out, stratified, seed 1): {trainRows.Length} train, {validationRows.Length} validation");
-Console.WriteLine($"Channel mean {stats.Mean[0]:F4}, std {stats.Std[0]:F4} (0..1 scale, training part)");
-Console.WriteLine("Classes (index: name, training images, test images):");
-for (int c = 0; c < trainCache.LabelMapping.ClassCount; c++)
-    Console.WriteLine($"  {c}: {trainCache.LabelMapping.ClassNames[c],-12} {trainCache.ClassCounts[c],5} {testCache.ClassCounts[c],5}");
-
-var sampler = new MiniBatchSampler(trainRows, batchSize: 128, seed: 1, dropLast: true);
-using var assembler = new BatchAssembler(trainCache, TorchSharp.torch.CPU);
-using (TorchSharp.torch.NewDisposeScope())
+var options = new DiffAutoMLOptions
 {
-    var (images, labels) = assembler.Gather(sampler.Epoch(0).First());
-    var normalized = stats.Normalize(images);
-    Console.WriteLine($"First mini-batch: images {string.Join("x", images.shape)} float32, labels {string.Join("x", labels.shape)}; " +
-        $"normalized mean {normalized.mean().item<float>():F3}, std {normalized.std().item<float>():F3}; {sampler.BatchesPerEpoch} batches per epoch");
+    Epochs = arguments.Get("epochs") is { } e ? int.Parse(e) : 40,
+    TimeBudget = arguments.Get("time-budget") is { } t ? TimeSpan.FromSeconds(double.Parse(t)) : null,
+    CheckpointFolder = arguments.Get("checkpoint"),
+    Components = arguments.Get("components") is { } c ? Enum.Parse<DiffAutoMLComponents>(c) : DiffAutoMLComponents.All,
+    Threads = arguments.Get("threads") is { } n ? int.Parse(n) : null,
+    ProgressEverySteps = 1000,
+};
+options.Data.ImageColumnName = "Image";
+options.Data.LabelColumnName = "Label";
+if (!arguments.Has("quiet")) options.Progress = new Progress<DiffAutoMLProgress>(p => { if (p.EndOfEpoch) Console.WriteLine(p); });
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.WriteLine("Stopping after the current step; the last epoch's checkpoint stays."); };
+options.CancellationToken = cancel.Token;
+
+Console.WriteLine($"DiffAutoML on {dataFolder}: {options.Components}, {(options.TimeBudget is null ? $"{options.Epochs} epochs" : $"time budget {options.TimeBudget}")}");
+var clock = Stopwatch.StartNew();
+var model = mlContext.Auto().DiffAutoML(options).Fit(train);
+var report = model.Report;
+Console.WriteLine($"Search done in {clock.Elapsed:mm\\:ss}: {report.Architecture} ({report.MFlops:F2} MFLOPs, {report.Parameters:N0} parameters), " +
+    $"validation accuracy {report.ValidationAccuracy:P2}");
+
+var metrics = model.Evaluate(test);
+Console.WriteLine($"Test accuracy {metrics.MicroAccuracy:P2} (macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3}) on {test.GetRowCount()} images");
+
+var modelPath = Path.Combine(outFolder, "model.zip");
+mlContext.Model.Save(model, train.Schema, modelPath);
+model.SaveOnnx(Path.Combine(outFolder, "model.onnx"));
+File.WriteAllText(Path.Combine(outFolder, "report.json"), report.ToJson());
+File.WriteAllText(Path.Combine(outFolder, "test-accuracy.txt"), metrics.MicroAccuracy.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+Console.WriteLine($"Saved {modelPath}, model.onnx and report.json in {outFolder}");
+
+// Reload as an application would (only ML.NET, ONNX Runtime and DiffAutoML.ML.Scoring are needed) and predict.
+var scoring = new MLContext(seed: 2);
+var loaded = scoring.LoadDiffAutoMLModel(modelPath, out _);
+var engine = scoring.Model.CreatePredictionEngine<FashionImage, FashionPrediction>(loaded);
+var examples = mlContext.Data.CreateEnumerable<FashionImage>(test, reuseRowObject: false).Take(5).ToArray();
+foreach (var example in examples)
+{
+    var prediction = engine.Predict(example);
+    Console.WriteLine($"  true {example.Label,-12} predicted {prediction.PredictedLabel,-12} ({prediction.Score.Max():P1})");
 }
+return 0;
 
 static string FindSubset()
 {
@@ -46,5 +76,46 @@ static string FindSubset()
         var candidate = Path.Combine(dir.FullName, "samples", "data", "fashion-mnist-subset");
         if (Directory.Exists(candidate)) return candidate;
     }
-    throw new DirectoryNotFoundException("samples/data/fashion-mnist-subset not found; pass the data folder as the first argument.");
+    throw new DirectoryNotFoundException("samples/data/fashion-mnist-subset not found; pass --data DIR.");
+}
+
+static string RepoRoot(string dataFolder)
+{
+    for (var dir = new DirectoryInfo(dataFolder); dir is not null; dir = dir.Parent)
+        if (File.Exists(Path.Combine(dir.FullName, "DiffAutoML.ML.sln"))) return dir.FullName;
+    return Directory.GetCurrentDirectory();
+}
+
+internal sealed class FashionImage
+{
+    [VectorType(1, 28, 28)]
+    public byte[] Image { get; set; } = Array.Empty<byte>();
+
+    public string Label { get; set; } = "";
+}
+
+internal sealed class FashionPrediction
+{
+    public string PredictedLabel { get; set; } = "";
+
+    public float[] Score { get; set; } = Array.Empty<float>();
+}
+
+internal sealed record Arguments(Dictionary<string, string?> Values)
+{
+    public static Arguments Parse(string[] args)
+    {
+        var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"Unexpected argument '{args[i]}'.");
+            var key = args[i][2..];
+            values[key] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
+        }
+        return new Arguments(values);
+    }
+
+    public string? Get(string key) => Values.GetValueOrDefault(key);
+
+    public bool Has(string key) => Values.ContainsKey(key);
 }

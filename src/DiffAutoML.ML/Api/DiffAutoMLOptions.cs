@@ -34,8 +34,9 @@ public sealed record class DiffAutoMLOptions
     /// <summary>Training epochs; null = as many as <see cref="TimeBudget"/> allows (one of the two is needed).</summary>
     public int? Epochs { get; set; } = 30;
 
-    /// <summary>Wall-clock limit of Fit. When it cuts the run short, the best model so far (by validation accuracy) is
-    /// returned. With <see cref="Epochs"/> null, the schedule is sized to fit the budget.</summary>
+    /// <summary>Wall-clock limit of Fit. The schedule is sized to fit it (at most <see cref="Epochs"/>, from the measured
+    /// cost of a few steps); if training still runs over, it stops and the best model so far (by validation accuracy)
+    /// is returned.</summary>
     public TimeSpan? TimeBudget { get; set; }
 
     /// <summary>Fraction of the epochs spent searching the architecture before it is fixed (DSNAS: 1/3).</summary>

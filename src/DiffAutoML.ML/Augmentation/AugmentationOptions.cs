@@ -16,8 +16,9 @@ public sealed record class AugmentationOptions
     /// <summary>SGD momentum for tau (paper: 0.9).</summary>
     public double Momentum { get; set; } = 0.9;
 
-    /// <summary>L2 decay on tau, which bounds the logits. See docs/algorithm.md for the scale.</summary>
-    public double WeightDecay { get; set; } = 5e-6;
+    /// <summary>L2 decay on tau, which bounds the logits (smaller values let tau collapse onto one sub-policy in long
+    /// runs; see docs/algorithm.md).</summary>
+    public double WeightDecay { get; set; } = 2e-4;
 
     /// <summary>Value (0..255) of pixels that geometric operations move in from outside the image (PIL: 0).</summary>
     public double FillValue { get; set; }

@@ -46,7 +46,10 @@ public sealed class HypergradientSgd : IDisposable
     public HyperparameterOptions Options { get; }
 
     /// <summary>The learning-rate schedule the learned multiplier scales.</summary>
-    public LearningRateSchedule Schedule { get; }
+    public LearningRateSchedule Schedule { get; private set; }
+
+    /// <summary>Replaces the schedule (a run shortened to fit a time budget); the step count is kept.</summary>
+    public void Reschedule(LearningRateSchedule schedule) => Schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
 
     /// <summary>Steps taken.</summary>
     public long StepCount { get; private set; }

@@ -75,7 +75,9 @@ internal sealed class JointSearch : IDisposable
         manual_seed(_o.Seed);
         BuildComponents();
         _resumed = TryResume();
-        if (!_resumed) PlanSchedule(_o.Epochs ?? EstimateEpochs());
+        // With a time budget the plan is sized to fit it (never beyond Epochs), so that the search stage ends and the
+        // child is tuned before the budget runs out.
+        if (!_resumed) PlanSchedule(_o.TimeBudget is null ? _o.Epochs!.Value : Math.Min(_o.Epochs ?? int.MaxValue, EstimateEpochs()));
         string stoppedBy = "completed";
         var stageClock = Stopwatch.StartNew();
         for (int epoch = _epochsCompleted; epoch < _plannedEpochs && stoppedBy == "completed"; epoch++)
@@ -112,6 +114,7 @@ internal sealed class JointSearch : IDisposable
                 validationLoss, validationAccuracy, epochImages / epochClock.Elapsed.TotalSeconds);
             _history.Add(record);
             if (_stage == TuningStage && validationAccuracy > _bestAccuracy) KeepBest(epoch + 1, validationAccuracy, validationLoss);
+            Replan(epochClock.Elapsed.TotalSeconds);
             if (_stage == SearchStage && _epochsCompleted == _searchEpochs) EndSearch(stageClock);
             SaveCheckpoint();
             Report(epoch, true, record.TrainLoss, record.TrainAccuracy, record);
@@ -149,7 +152,10 @@ internal sealed class JointSearch : IDisposable
     private void PlanSchedule(int epochs)
     {
         _plannedEpochs = Math.Max(1, epochs);
-        _searchEpochs = _searchArchitecture ? Math.Clamp((int)Math.Round(_plannedEpochs * _o.SearchFraction), 1, _plannedEpochs) : 0;
+        // At least one tuning epoch when there are two or more: the supernet's weights alone make a poor model.
+        _searchEpochs = !_searchArchitecture ? 0
+            : _plannedEpochs == 1 ? 1
+            : Math.Clamp((int)Math.Round(_plannedEpochs * _o.SearchFraction), 1, _o.SearchFraction >= 1 ? _plannedEpochs : _plannedEpochs - 1);
         CreateOptimizer(null);
     }
 
@@ -173,7 +179,11 @@ internal sealed class JointSearch : IDisposable
         var rows = _sampler.Epoch(0).First();
         var net = Network;
         net.eval(); // the probes must not change batch-norm statistics
-        if (_supernet is not null) _supernet.Path = _alpha!.ArgmaxPath();
+        if (_supernet is not null)
+        {
+            _supernet.Path = _alpha!.ArgmaxPath();
+            _supernet.RecordGateGradients = false;
+        }
         double seconds = 0;
         for (int i = 0; i < 3; i++)
         {
@@ -186,12 +196,31 @@ internal sealed class JointSearch : IDisposable
             if (i > 0) seconds += clock.Elapsed.TotalSeconds;
         }
         net.zero_grad();
-        if (_supernet is not null) _supernet.GateGradients().Dispose();
+        if (_supernet is not null) _supernet.RecordGateGradients = true;
         double step = seconds / 2 * (_tune ? 1.6 : 1.1) * (_searchArchitecture ? 1.1 : 1.0);
         double evaluation = _s.ValidationRows.Length / (double)rows.Length * step * 0.3;
         int epochs = (int)Math.Floor(0.85 * budget / (StepsPerEpoch * step + evaluation));
         _s.Log($"Time budget {TimeSpan.FromSeconds(budget):hh\\:mm\\:ss}: about {step * 1000:F0} ms per step, {StepsPerEpoch} steps per epoch -> {Math.Max(1, epochs)} epochs.");
         return Math.Max(1, epochs);
+    }
+
+    /// <summary>
+    /// With a time budget, shortens the plan when the epochs measured so far say it will not fit (the first estimate
+    /// comes from a few probe steps, and the machine may be busier now): fewer epochs, the search stage ended early enough
+    /// to leave a tuning epoch, and the cosine schedule stretched over the new length.
+    /// </summary>
+    private void Replan(double epochSeconds)
+    {
+        if (_o.TimeBudget is not TimeSpan budget) return;
+        double left = budget.TotalSeconds - _s.Clock.Elapsed.TotalSeconds - Math.Max(2, 0.03 * budget.TotalSeconds) - 2 * _evaluationSeconds;
+        int affordable = Math.Max(0, (int)Math.Floor(left / Math.Max(1e-3, epochSeconds)));
+        int plan = _epochsCompleted + affordable;
+        if (plan >= _plannedEpochs) return;
+        _plannedEpochs = Math.Max(plan, _epochsCompleted);
+        if (_stage == SearchStage) _searchEpochs = Math.Max(_epochsCompleted, Math.Min(_searchEpochs, _plannedEpochs - 1));
+        _schedule = _schedule with { TotalSteps = (int)(_plannedEpochs * StepsPerEpoch) };
+        _sgd.Reschedule(_schedule);
+        _s.Log($"Time budget: {_plannedEpochs} epochs fit (epochs take {epochSeconds:F1} s); the search ends after epoch {_searchEpochs}.");
     }
 
     private void StartEpoch(int epoch)

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace DiffAutoML.ML.Tests.HyperParameters;
 
 /// <summary>HPO on a fixed hand-designed network and the shipped Fashion-MNIST subset.</summary>
+[Collection(HeavyTestsCollection.Name)]
 public class HyperparameterTuningOnDataTests
 {
     private sealed record Run(double FinalWeightDecay, double ValidationLoss);

@@ -6,6 +6,7 @@ namespace DiffAutoML.ML.Tests.Packaging;
 /// Packs DiffAutoML.ML into the repo's local feed and builds a new console app outside the repo that references it
 /// as a user would: the TorchSharp loading fix must travel with the package.
 /// </summary>
+[Collection(HeavyTestsCollection.Name)]
 public class PackageConsumerTests
 {
     [Fact]

@@ -1,0 +1,45 @@
+// Scores images with a model that DiffAutoML.ML saved (mlContext.Model.Save), inside a larger ML.NET pipeline, in a
+// process that has neither TorchSharp nor DiffAutoML.ML's training code: only ML.NET, ONNX Runtime and the small
+// DiffAutoML.ML.Scoring assembly.
+//
+// usage: ScoreSavedModel <model.zip> <image folder with one sub-folder per class> [predictions.tsv]
+using System.Globalization;
+using DiffAutoML.ML.Scoring;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+if (args.Length < 2)
+{
+    Console.Error.WriteLine("usage: ScoreSavedModel <model.zip> <image folder with one sub-folder per class> [predictions.tsv]");
+    return 2;
+}
+var mlContext = new MLContext(seed: 1);
+var model = mlContext.LoadDiffAutoMLModel(args[0], out var inputSchema);
+var imageColumn = inputSchema.Single(c => c.Type is TextDataViewType).Name;
+
+// The larger pipeline: list the image files with their folder as label, score them with the loaded model.
+var rows = Directory.GetDirectories(args[1]).OrderBy(d => d, StringComparer.Ordinal)
+    .SelectMany(d => Directory.GetFiles(d, "*.png").OrderBy(f => f, StringComparer.Ordinal)
+        .Select(f => new ImageRow { Path = Path.GetFullPath(f), Folder = Path.GetFileName(d) }))
+    .ToArray();
+var images = mlContext.Data.LoadFromEnumerable(rows);
+var renamed = mlContext.Transforms.CopyColumns(imageColumn, nameof(ImageRow.Path)).Fit(images).Transform(images);
+var scored = model.Transform(renamed);
+
+var predicted = scored.GetColumn<string>("PredictedLabel").ToArray();
+var scores = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+int correct = rows.Where((r, i) => r.Folder == predicted[i].Replace('/', '_').Replace(' ', '_')).Count();
+Console.WriteLine($"scored {rows.Length} images; accuracy against folder names {(double)correct / rows.Length:P2}");
+if (args.Length > 2)
+{
+    using var writer = new StreamWriter(args[2]);
+    for (int i = 0; i < rows.Length; i++)
+        writer.WriteLine($"{Path.GetFileName(rows[i].Path)}\t{predicted[i]}\t{string.Join(" ", scores[i].Select(s => s.ToString("R", CultureInfo.InvariantCulture)))}");
+}
+return 0;
+
+internal sealed class ImageRow
+{
+    public string Path { get; set; } = "";
+    public string Folder { get; set; } = "";
+}

@@ -1,0 +1,127 @@
+using DiffAutoML.ML.Api;
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Search;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace DiffAutoML.ML.Tests.Api;
+
+/// <summary>Options are validated with errors that name them, copied on construction, and the schema is checked.</summary>
+public class EstimatorOptionsTests
+{
+    public static TheoryData<string> InvalidOptions() => new()
+    {
+        nameof(DiffAutoMLOptions.Epochs), nameof(DiffAutoMLOptions.TimeBudget), nameof(DiffAutoMLOptions.SearchFraction),
+        nameof(DiffAutoMLOptions.BatchSize), nameof(DiffAutoMLOptions.ValidationBatchSize), nameof(DiffAutoMLOptions.LabelSmoothing),
+        nameof(DiffAutoMLOptions.ValidationFraction), nameof(DiffAutoMLOptions.RecalibrationBatches), nameof(DiffAutoMLOptions.Threads),
+        nameof(DiffAutoMLOptions.ProgressEverySteps), nameof(DiffAutoMLOptions.FixedArchitecture), nameof(DiffAutoMLOptions.WarmupEpochs),
+        nameof(DiffAutoMLOptions.Device), nameof(DiffAutoMLOptions.Components), "Data.Channels", "Augmentation.Momentum",
+        "Architecture.LearningRate", "HyperParameters.WeightDecay", "EpochsAndBudget",
+    };
+
+    private static DiffAutoMLOptions With(string option)
+    {
+        var o = new DiffAutoMLOptions();
+        switch (option)
+        {
+            case nameof(DiffAutoMLOptions.Epochs): o.Epochs = 0; break;
+            case nameof(DiffAutoMLOptions.TimeBudget): o.TimeBudget = TimeSpan.Zero; break;
+            case nameof(DiffAutoMLOptions.SearchFraction): o.SearchFraction = 1.5; break;
+            case nameof(DiffAutoMLOptions.BatchSize): o.BatchSize = 1; break;
+            case nameof(DiffAutoMLOptions.ValidationBatchSize): o.ValidationBatchSize = 0; break;
+            case nameof(DiffAutoMLOptions.LabelSmoothing): o.LabelSmoothing = 1; break;
+            case nameof(DiffAutoMLOptions.ValidationFraction): o.ValidationFraction = 0; break;
+            case nameof(DiffAutoMLOptions.RecalibrationBatches): o.RecalibrationBatches = 0; break;
+            case nameof(DiffAutoMLOptions.Threads): o.Threads = 0; break;
+            case nameof(DiffAutoMLOptions.ProgressEverySteps): o.ProgressEverySteps = 0; break;
+            case nameof(DiffAutoMLOptions.FixedArchitecture): o.FixedArchitecture = "k3 k4"; break;
+            case nameof(DiffAutoMLOptions.WarmupEpochs): o.WarmupEpochs = -1; break;
+            case nameof(DiffAutoMLOptions.Device): o.Device = (ComputeDevice)9; break;
+            case nameof(DiffAutoMLOptions.Components): o.Components = (DiffAutoMLComponents)64; break;
+            case "Data.Channels": o.Data.Channels = 2; break;
+            case "Augmentation.Momentum": o.Augmentation.Momentum = 1; break;
+            case "Architecture.LearningRate": o.Architecture.LearningRate = double.NaN; break;
+            case "HyperParameters.WeightDecay": o.HyperParameters.WeightDecay = 10; break;
+            default: o.Epochs = null; o.TimeBudget = null; break;
+        }
+        return o;
+    }
+
+    [Theory]
+    [MemberData(nameof(InvalidOptions))]
+    public void Every_invalid_option_is_rejected_naming_it(string option)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext().Auto().DiffAutoML(With(option)));
+        var name = option == "EpochsAndBudget" ? "Epochs" : option.Split('.').Last();
+        Assert.Contains(name, e.Message);
+    }
+
+    [Fact]
+    public void Options_are_copied_on_construction()
+    {
+        var options = new DiffAutoMLOptions { BatchSize = 64 };
+        options.HyperParameters.LearningRate = 0.3;
+        var estimator = new MLContext().DiffAutoML(options);
+        options.BatchSize = 8;
+        options.HyperParameters.LearningRate = 0.9;
+        Assert.Equal(64, estimator.Options.BatchSize);
+        Assert.Equal(0.3, estimator.Options.HyperParameters.LearningRate);
+    }
+
+    private sealed class Row
+    {
+        public string ImagePath { get; set; } = "";
+        public float Weight { get; set; }
+        public string Label { get; set; } = "";
+    }
+
+    // SchemaShape.Create is internal (ML.NET's pipelines call it before GetOutputSchema); the test calls it the same way.
+    private static SchemaShape Shape(MLContext ml) => (SchemaShape)typeof(SchemaShape)
+        .GetMethod("Create", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+        .Invoke(null, new object[] { ml.Data.LoadFromEnumerable(Array.Empty<Row>()).Schema })!;
+
+    [Fact]
+    public void Output_schema_adds_score_and_predicted_label_and_checks_columns()
+    {
+        var ml = new MLContext();
+        var estimator = ml.Auto().DiffAutoML(labelColumnName: "Label", imageColumnName: "ImagePath");
+        var output = estimator.GetOutputSchema(Shape(ml));
+        var score = output.Single(c => c.Name == "Score");
+        Assert.Equal(NumberDataViewType.Single, score.ItemType);
+        Assert.NotEqual(SchemaShape.Column.VectorKind.Scalar, score.Kind);
+        Assert.Equal(TextDataViewType.Instance, output.Single(c => c.Name == "PredictedLabel").ItemType);
+
+        var missing = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Auto().DiffAutoML(imageColumnName: "Picture").GetOutputSchema(Shape(ml)));
+        Assert.Contains("'Picture' is not in the data", missing.Message);
+        Assert.Contains("'ImagePath'", missing.Message);
+        var wrong = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Auto().DiffAutoML(imageColumnName: "Weight").GetOutputSchema(Shape(ml)));
+        Assert.Contains("'Weight'", wrong.Message);
+        Assert.Contains("expected MLImage", wrong.Message);
+    }
+
+    private sealed class BytesRow
+    {
+        public byte[] Image { get; set; } = Array.Empty<byte>();
+        public string Label { get; set; } = "";
+    }
+
+    [Fact]
+    public void Encoded_bytes_are_refused_before_any_training()
+    {
+        var ml = new MLContext();
+        var data = ml.Data.LoadFromEnumerable(new[] { new BytesRow { Image = TestImages.GreyPng(4, 4, 1), Label = "a" } });
+        var e = Assert.Throws<NotSupportedException>(() => ml.Auto().DiffAutoML(imageColumnName: "Image").Fit(data));
+        Assert.Contains("file paths", e.Message);
+    }
+
+    [Fact]
+    public void Budget_below_the_smallest_child_is_refused_with_its_size()
+    {
+        var ml = new MLContext();
+        var data = IdxDataset.Load(ml, TestPaths.SubsetFile("t10k-images-idx3-ubyte.gz"), TestPaths.SubsetFile("t10k-labels-idx1-ubyte.gz"));
+        var options = new DiffAutoMLOptions { Epochs = 1 };
+        options.Architecture.MaxMFlops = 0.01;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Auto().DiffAutoML(options).Fit(data));
+        Assert.Contains("smallest child", e.Message);
+    }
+}

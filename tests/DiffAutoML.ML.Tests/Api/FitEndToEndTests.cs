@@ -1,0 +1,121 @@
+using DiffAutoML.ML.Api;
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Scoring;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace DiffAutoML.ML.Tests.Api;
+
+/// <summary>Fit on the shipped Fashion-MNIST subset, end to end.</summary>
+[Collection(HeavyTestsCollection.Name)]
+public class FitEndToEndTests
+{
+    internal static IDataView Train(MLContext ml) => IdxDataset.Load(ml, TestPaths.SubsetFile("train-images-idx3-ubyte.gz"), TestPaths.SubsetFile("train-labels-idx1-ubyte.gz"), IdxDataset.FashionMnistClassNames);
+
+    internal static IDataView Test(MLContext ml) => IdxDataset.Load(ml, TestPaths.SubsetFile("t10k-images-idx3-ubyte.gz"), TestPaths.SubsetFile("t10k-labels-idx1-ubyte.gz"), IdxDataset.FashionMnistClassNames);
+
+    /// <summary>A smaller search space, so that the end-to-end tests stay quick on two cores.</summary>
+    internal static DiffAutoMLOptions Small(int epochs)
+    {
+        var options = new DiffAutoMLOptions { Epochs = epochs, BatchSize = 128, ProgressEverySteps = 10 };
+        options.SearchSpace.StageRepeats = new[] { 1, 1, 2, 1 };
+        options.SearchSpace.StageChannels = new[] { 32, 64, 96, 128 };
+        options.SearchSpace.TailChannels = 256;
+        return options;
+    }
+
+    private sealed class Input
+    {
+        [VectorType(1, 28, 28)]
+        public byte[] Image { get; set; } = Array.Empty<byte>();
+    }
+
+    private sealed class Output
+    {
+        public string PredictedLabel { get; set; } = "";
+        public float[] Score { get; set; } = Array.Empty<float>();
+    }
+
+    [Fact]
+    public void Full_search_on_the_shipped_subset_reaches_a_useful_test_accuracy()
+    {
+        var ml = new MLContext(seed: 1);
+        var progress = new List<DiffAutoMLProgress>();
+        var options = Small(epochs: 6);
+        options.Progress = new SynchronousProgress<DiffAutoMLProgress>(progress.Add);
+        var model = ml.Auto().DiffAutoML(options).Fit(Train(ml));
+
+        var metrics = model.Evaluate(Test(ml));
+        TestContext.Current.SendDiagnosticMessage($"test accuracy {metrics.MicroAccuracy:P2}; {model.Report.Architecture}");
+        Assert.True(metrics.MicroAccuracy >= 0.75, $"test accuracy {metrics.MicroAccuracy:P2}");
+
+        var report = model.Report;
+        Assert.Equal(5, report.Architecture.Split(' ').Length);
+        Assert.Equal(6, report.History.Count);
+        Assert.Equal(2, report.SearchEpochs);
+        Assert.Equal("search", report.History[0].Stage);
+        Assert.Equal("tuning", report.History[^1].Stage);
+        Assert.True(report.MFlops > 0 && report.Parameters > 0);
+        Assert.Equal("completed", report.StoppedBy);
+        Assert.NotEmpty(report.HyperParameters);
+        Assert.Contains(progress, p => p.EndOfEpoch && p.Stage == "search" && !double.IsNaN(p.ArchitectureEntropy));
+        Assert.Contains(progress, p => p.TopSubPolicies.Count > 0);
+        Assert.Equal(report.Architecture, DiffAutoMLReportRoundTrip(report).Architecture);
+
+        var engine = ml.Model.CreatePredictionEngine<Input, Output>(model);
+        var first = ml.Data.CreateEnumerable<Input>(Test(ml), reuseRowObject: false).First();
+        var prediction = engine.Predict(first);
+        Assert.Contains(prediction.PredictedLabel, IdxDataset.FashionMnistClassNames);
+        Assert.Equal(10, prediction.Score.Length);
+    }
+
+    private static DiffAutoML.ML.Reporting.DiffAutoMLReport DiffAutoMLReportRoundTrip(DiffAutoML.ML.Reporting.DiffAutoMLReport report)
+        => DiffAutoML.ML.Reporting.DiffAutoMLReport.FromJson(report.ToJson());
+
+    [Fact]
+    public void Cancellation_stops_fit_with_an_operation_canceled_exception()
+    {
+        var ml = new MLContext(seed: 1);
+        using var cancel = new CancellationTokenSource();
+        var options = Small(epochs: 50);
+        options.ProgressEverySteps = 2;
+        options.CancellationToken = cancel.Token;
+        options.Progress = new SynchronousProgress<DiffAutoMLProgress>(_ => cancel.Cancel());
+        Assert.ThrowsAny<OperationCanceledException>(() => ml.Auto().DiffAutoML(options).Fit(Train(ml)));
+    }
+
+    [Fact]
+    public void The_time_budget_stops_the_run_and_still_returns_a_model()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = Small(epochs: 200);
+        options.TimeBudget = TimeSpan.FromSeconds(40);
+        var model = ml.Auto().DiffAutoML(options).Fit(Train(ml));
+        // The plan is sized to the budget: far fewer than 200 epochs, with the search stage and a tuning stage in it.
+        Assert.InRange(model.Report.EpochsPlanned, 1, 199);
+        Assert.Contains(model.Report.StoppedBy, new[] { "completed", "time budget" });
+        Assert.True(model.Evaluate(Test(ml)).MicroAccuracy > 0.3, $"test accuracy after {model.Report.EpochsCompleted} of {model.Report.EpochsPlanned} epochs ({model.Report.SearchEpochs} searching), {model.Report.StoppedBy}");
+    }
+
+    [Fact]
+    public void Same_seed_on_one_cpu_thread_gives_the_same_architecture_and_scores()
+    {
+        float[] Run()
+        {
+            var ml = new MLContext(seed: 1);
+            var options = Small(epochs: 2);
+            options.Threads = 1;
+            var data = ml.Data.TakeRows(Train(ml), 1500);
+            var model = ml.Auto().DiffAutoML(options).Fit(data);
+            return model.Transform(ml.Data.TakeRows(Test(ml), 50)).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues())
+                .Append(model.Report.Architecture.GetHashCode()).Append((float)model.Report.ValidationAccuracy).ToArray();
+        }
+        Assert.Equal(Run(), Run());
+    }
+}
+
+/// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
+internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

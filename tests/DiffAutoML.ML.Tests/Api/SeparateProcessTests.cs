@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Globalization;
+using DiffAutoML.ML.Api;
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Tests.Packaging;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace DiffAutoML.ML.Tests.Api;
+
+/// <summary>Tests that need a second process: scoring without TorchSharp, and resuming after kill -9.</summary>
+[Collection(HeavyTestsCollection.Name)]
+public class SeparateProcessTests
+{
+    /// <summary>The build output of a sample project (built on demand when missing).</summary>
+    private static string SampleDll(string project)
+    {
+        var folder = Path.Combine(TestPaths.RepoRoot, "samples", project);
+        var dll = Path.Combine(folder, "bin", "Debug", "net10.0", project + ".dll");
+        if (!File.Exists(dll))
+        {
+            Assert.SkipUnless(ProcessRunner.SdkAvailable(), $"{project} is not built and there is no .NET SDK to build it");
+            var build = ProcessRunner.Run("dotnet", $"build \"{folder}\" -c Debug", TestPaths.RepoRoot, TimeSpan.FromMinutes(8));
+            Assert.True(build.ExitCode == 0, build.Output);
+        }
+        return dll;
+    }
+
+    [Fact]
+    public void A_saved_model_scores_identically_in_a_process_without_torchsharp()
+    {
+        var dll = SampleDll("ScoreSavedModel");
+        var binFolder = Path.GetDirectoryName(dll)!;
+        Assert.False(File.Exists(Path.Combine(binFolder, "TorchSharp.dll")), "the scoring sample must not ship TorchSharp");
+        Assert.False(File.Exists(Path.Combine(binFolder, "DiffAutoML.ML.dll")), "the scoring sample must not ship the training library");
+
+        var ml = new MLContext(seed: 1);
+        var folder = Path.Combine(TestPaths.Subset, "test-png");
+        var data = ImageFolderDataset.Load(ml, folder);
+        var options = FitEndToEndTests.Small(epochs: 2);
+        options.Data.ImageColumnName = "ImagePath";
+        options.ValidationFraction = 0.2;
+        var model = ml.Auto().DiffAutoML(options).Fit(data);
+        var work = Directory.CreateTempSubdirectory("diffautoml-process").FullName;
+        var modelPath = Path.Combine(work, "model.zip");
+        ml.Model.Save(model, data.Schema, modelPath);
+
+        var output = Path.Combine(work, "predictions.tsv");
+        var run = ProcessRunner.Run("dotnet", $"\"{dll}\" \"{modelPath}\" \"{folder}\" \"{output}\"", work, TimeSpan.FromMinutes(5));
+        Assert.True(run.ExitCode == 0, run.Output);
+        var lines = File.ReadAllLines(output);
+
+        var scored = model.Transform(data);
+        var labels = scored.GetColumn<string>("PredictedLabel").ToArray();
+        var scores = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        Assert.Equal(labels.Length, lines.Length);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var fields = lines[i].Split('\t');
+            Assert.Equal(labels[i], fields[1]);
+            var other = fields[2].Split(' ').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            for (int c = 0; c < other.Length; c++) Assert.Equal(scores[i][c], other[c], 5);
+        }
+    }
+
+    [Fact]
+    public void Fit_resumes_from_the_checkpoint_of_a_killed_process()
+    {
+        var dll = SampleDll("FashionMnist");
+        var work = Directory.CreateTempSubdirectory("diffautoml-resume").FullName;
+        var checkpoints = Path.Combine(work, "checkpoints");
+        var info = new ProcessStartInfo("dotnet", $"\"{dll}\" --epochs 3 --checkpoint \"{checkpoints}\" --out \"{work}\" --quiet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using (var process = Process.Start(info)!)
+        {
+            process.OutputDataReceived += (_, _) => { };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var checkpoint = Path.Combine(checkpoints, "checkpoint.bin");
+            var clock = Stopwatch.StartNew();
+            while (!File.Exists(checkpoint) && !process.HasExited && clock.Elapsed < TimeSpan.FromMinutes(5)) Thread.Sleep(100);
+            Assert.True(File.Exists(checkpoint), "the first epoch's checkpoint never appeared");
+            process.Kill(entireProcessTree: true); // as kill -9: no chance to clean up
+            process.WaitForExit();
+        }
+
+        // The same options as the sample's, so that the checkpoint matches.
+        var ml = new MLContext(seed: 1);
+        var options = new DiffAutoMLOptions { Epochs = 3, CheckpointFolder = checkpoints };
+        var model = ml.Auto().DiffAutoML(options).Fit(FitEndToEndTests.Train(ml));
+        Assert.True(model.Report.Resumed);
+        Assert.Equal(3, model.Report.EpochsCompleted);
+        Assert.Equal(new[] { 1, 2, 3 }, model.Report.History.Select(h => h.Epoch));
+        Assert.True(model.Evaluate(FitEndToEndTests.Test(ml)).MicroAccuracy > 0.3);
+    }
+
+    [Fact]
+    public void A_damaged_checkpoint_is_reported_and_not_used()
+    {
+        var work = Directory.CreateTempSubdirectory("diffautoml-corrupt").FullName;
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.TakeRows(FitEndToEndTests.Train(ml), 600);
+        var options = FitEndToEndTests.Small(epochs: 1);
+        options.CheckpointFolder = work;
+        ml.Auto().DiffAutoML(options).Fit(data);
+        var path = Path.Combine(work, "checkpoint.bin");
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<InvalidDataException>(() => ml.Auto().DiffAutoML(options).Fit(data));
+        Assert.Contains("checksum", e.Message);
+        Assert.Contains(path, e.Message);
+
+        options.Epochs = 2; // other options: the checkpoint belongs to another search
+        File.Delete(path);
+        ml.Auto().DiffAutoML(FitEndToEndTests.Small(epochs: 1) with { CheckpointFolder = work }).Fit(data);
+        var mismatch = Assert.Throws<InvalidOperationException>(() => ml.Auto().DiffAutoML(options).Fit(data));
+        Assert.Contains("other data or options", mismatch.Message);
+    }
+}

@@ -15,7 +15,9 @@ if (args.Length < 2)
 }
 var mlContext = new MLContext(seed: 1);
 var model = mlContext.LoadDiffAutoMLModel(args[0], out var inputSchema);
-var imageColumn = inputSchema.Single(c => c.Type is TextDataViewType).Name;
+// The model reads image paths from one text column of the schema it was saved with.
+var textColumns = inputSchema.Where(c => c.Type is TextDataViewType).Select(c => c.Name).ToArray();
+var imageColumn = new[] { "ImagePath", "Image", "Path" }.FirstOrDefault(textColumns.Contains) ?? textColumns.First();
 
 // The larger pipeline: list the image files with their folder as label, score them with the loaded model.
 var rows = Directory.GetDirectories(args[1]).OrderBy(d => d, StringComparer.Ordinal)

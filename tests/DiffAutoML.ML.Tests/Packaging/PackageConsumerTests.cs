@@ -16,8 +16,11 @@ public class PackageConsumerTests
         var version = "0.1.0-test." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff");
         var feed = Path.Combine(TestPaths.RepoRoot, "artifacts", "feed");
         var timeout = TimeSpan.FromMinutes(8);
-        var pack = ProcessRunner.Run("dotnet", $"pack src/DiffAutoML.ML -c Release -o \"{feed}\" -p:Version={version}", TestPaths.RepoRoot, timeout);
-        Assert.True(pack.ExitCode == 0, pack.Output);
+        foreach (var project in new[] { "src/DiffAutoML.ML.Scoring", "src/DiffAutoML.ML" })
+        {
+            var pack = ProcessRunner.Run("dotnet", $"pack {project} -c Release -o \"{feed}\" -p:Version={version}", TestPaths.RepoRoot, timeout);
+            Assert.True(pack.ExitCode == 0, pack.Output);
+        }
 
         var app = Directory.CreateTempSubdirectory("diffautoml-consumer").FullName;
         try
@@ -51,9 +54,12 @@ public class PackageConsumerTests
         finally
         {
             Directory.Delete(app, recursive: true);
-            File.Delete(Path.Combine(feed, $"DiffAutoML.ML.{version}.nupkg"));
-            var cached = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), "diffautoml.ml", version);
-            if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
+            foreach (var id in new[] { "DiffAutoML.ML", "DiffAutoML.ML.Scoring" })
+            {
+                File.Delete(Path.Combine(feed, $"{id}.{version}.nupkg"));
+                var cached = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), id.ToLowerInvariant(), version);
+                if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
+            }
         }
     }
 }

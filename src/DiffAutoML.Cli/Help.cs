@@ -1,0 +1,48 @@
+namespace DiffAutoML.Cli;
+
+internal static class Help
+{
+    public const string Text = """
+        diffautoml - automated deep learning for image classification with ML.NET (DiffAutoML).
+        One training run searches the data augmentation, the network architecture and the training
+        hyper-parameters together, and the network it trains is the model you deploy.
+
+        Usage:
+          diffautoml train <data> [options]       search and train; writes model.zip, model.onnx, report.json, report.html
+          diffautoml predict <model.zip> <image or folder>...   print the predicted class of each image
+
+        <data> is a folder with one sub-folder per class (the sub-folder names are the labels), or an
+        IDX images file such as train-images-idx3-ubyte.gz (its labels file is found beside it).
+
+        train options:
+          --test <data>            evaluate on this data at the end (same kinds as <data>)
+          --out <folder>           where to write the results (default: ./diffautoml-output)
+          --time-budget <time>     stop after this long, e.g. 90s, 10m, 1.5h (the plan is sized to fit)
+          --epochs <n>             training epochs (default 30, or what the time budget allows)
+          --device <auto|cpu|cuda> where to train (default auto: cuda when a GPU is usable)
+          --components <list>      All (default), None (plain training), or a comma list of
+                                   Augmentation, Architecture, HyperParameters
+          --preset <compact|paper|tiny>  search space (default compact: small images, 28-64 pixels)
+          --size <pixels>          resize images to this height and width (default: the first image's size)
+          --channels <1|3>         grey or colour (default: grey when every image is grey)
+          --batch <n>              mini-batch size (default 128)
+          --seed <n>               random seed (default 1)
+          --max-mflops <x>         keep the model under x million multiply-adds per image
+          --fashion-mnist          name the 10 classes of an IDX file as Fashion-MNIST's
+          --fresh                  ignore the checkpoint of an earlier run in <out>/checkpoints
+          --quiet                  no progress display
+
+        Ctrl-C stops after the current step; the last finished epoch is kept in <out>/checkpoints, and
+        running the same command again continues from there.
+
+        Examples:
+          diffautoml train ./flowers --test ./flowers-test --time-budget 10m --out ./run1
+          diffautoml predict ./run1/model.zip ./new-photos
+        """;
+
+    public static int Print()
+    {
+        Console.WriteLine(Text);
+        return 0;
+    }
+}

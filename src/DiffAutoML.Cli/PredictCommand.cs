@@ -1,0 +1,49 @@
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Scoring;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace DiffAutoML.Cli;
+
+/// <summary>diffautoml predict model.zip image-or-folder...</summary>
+internal static class PredictCommand
+{
+    private sealed class Row
+    {
+        public string ImagePath { get; set; } = "";
+    }
+
+    public static int Run(string[] args)
+    {
+        var line = new CommandLine(args, new HashSet<string>());
+        line.RejectUnknown();
+        if (line.Positional.Count < 2) throw new UsageException("predict needs a model file and at least one image or folder.");
+        var ml = new MLContext();
+        ITransformer model;
+        DataViewSchema schema;
+        try
+        {
+            model = ml.LoadDiffAutoMLModel(line.Positional[0], out schema);
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+        {
+            Console.Error.WriteLine("error: " + e.Message);
+            return 1;
+        }
+        var files = line.Positional.Skip(1).SelectMany<string, string>(p => Directory.Exists(p)
+            ? Directory.EnumerateFiles(p, "*", SearchOption.AllDirectories).Where(f => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(f))).OrderBy(f => f, StringComparer.Ordinal)
+            : new[] { p }).ToArray();
+        var missing = files.FirstOrDefault(f => !File.Exists(f));
+        if (missing is not null) { Console.Error.WriteLine($"error: '{missing}' does not exist."); return 1; }
+        var textColumns = schema.Where(c => c.Type is TextDataViewType).Select(c => c.Name).ToArray();
+        var imageColumn = new[] { "ImagePath", "Image", "Path" }.FirstOrDefault(textColumns.Contains)
+            ?? throw new UsageException("This model does not read image files (it was trained on pixel vectors); use it from code.");
+        var data = ml.Data.LoadFromEnumerable(files.Select(f => new Row { ImagePath = Path.GetFullPath(f) }));
+        if (imageColumn != nameof(Row.ImagePath)) data = ml.Transforms.CopyColumns(imageColumn, nameof(Row.ImagePath)).Fit(data).Transform(data);
+        var scored = model.Transform(data);
+        var labels = scored.GetColumn<string>("PredictedLabel").ToArray();
+        var scores = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().Max()).ToArray();
+        for (int i = 0; i < files.Length; i++) Console.WriteLine($"{files[i]}\t{labels[i]}\t{scores[i]:P1}");
+        return 0;
+    }
+}

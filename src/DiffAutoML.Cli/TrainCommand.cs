@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using DiffAutoML.Cli.Report;
+using DiffAutoML.ML;
+using DiffAutoML.ML.Api;
+using DiffAutoML.ML.Search;
+using Microsoft.ML;
+using Spectre.Console;
+
+namespace DiffAutoML.Cli;
+
+/// <summary>diffautoml train: search, then write model.zip, model.onnx, report.json and report.html.</summary>
+internal static class TrainCommand
+{
+    private static readonly HashSet<string> Flags = new() { "fashion-mnist", "fresh", "quiet" };
+
+    public static int Run(string[] args)
+    {
+        var line = new CommandLine(args, Flags);
+        if (line.Positional.Count != 1) throw new UsageException("train needs exactly one data folder or IDX file.");
+        var outFolder = Path.GetFullPath(line.Text("out") ?? "diffautoml-output");
+        var testPath = line.Text("test");
+        bool fashion = line.Flag("fashion-mnist"), fresh = line.Flag("fresh"), quiet = line.Flag("quiet");
+        var options = new DiffAutoMLOptions
+        {
+            Epochs = line.Parse("epochs", int.Parse) ?? (line.Text("time-budget") is null ? 30 : null),
+            TimeBudget = line.Parse("time-budget", CommandLine.Duration),
+            Device = line.Parse("device", s => Enum.Parse<ComputeDevice>(s, ignoreCase: true)) ?? ComputeDevice.Auto,
+            Components = line.Parse("components", s => Enum.Parse<DiffAutoMLComponents>(s, ignoreCase: true)) ?? DiffAutoMLComponents.All,
+            BatchSize = line.Parse("batch", int.Parse) ?? 128,
+            Seed = line.Parse("seed", int.Parse) ?? 1,
+            CheckpointFolder = Path.Combine(outFolder, "checkpoints"),
+            ProgressEverySteps = 10,
+        };
+        options.SearchSpace.Preset = line.Parse("preset", s => Enum.Parse<SearchSpacePreset>(s, ignoreCase: true)) ?? SearchSpacePreset.Compact;
+        if (line.Parse("size", int.Parse) is int size) (options.Data.Height, options.Data.Width) = (size, size);
+        options.Data.Channels = line.Parse("channels", int.Parse);
+        options.Architecture.MaxMFlops = line.Parse("max-mflops", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
+        line.RejectUnknown();
+
+        var ml = new MLContext(seed: options.Seed) { GpuDeviceId = options.Device == ComputeDevice.Cpu ? null : 0, FallbackToCpu = options.Device != ComputeDevice.Cuda };
+        var (train, imageColumn) = DataSource.Load(ml, line.Positional[0], fashion);
+        options.Data.ImageColumnName = imageColumn;
+        options.Data.LabelColumnName = "Label";
+        Directory.CreateDirectory(outFolder);
+        if (fresh && Directory.Exists(options.CheckpointFolder)) Directory.Delete(options.CheckpointFolder, recursive: true);
+
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        options.CancellationToken = cancel.Token;
+        ml.Log += (_, e) =>
+        {
+            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info && e.Source.StartsWith("DiffAutoML", StringComparison.Ordinal) && !e.Message.StartsWith("[", StringComparison.Ordinal))
+                AnsiConsole.MarkupLineInterpolated($"[grey]{e.Message}[/]");
+        };
+
+        var clock = Stopwatch.StartNew();
+        DiffAutoMLTransformer model;
+        try
+        {
+            model = quiet || !AnsiConsole.Profile.Capabilities.Interactive ? FitWithLines(ml, options, train, quiet) : FitWithProgressBar(ml, options, train);
+        }
+        catch (OperationCanceledException)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]Stopped.[/] The last finished epoch is saved in {options.CheckpointFolder}; run the same command again to continue.");
+            return 130;
+        }
+
+        var report = model.Report;
+        var modelPath = Path.Combine(outFolder, "model.zip");
+        ml.Model.Save(model, train.Schema, modelPath);
+        model.SaveOnnx(Path.Combine(outFolder, "model.onnx"));
+        File.WriteAllText(Path.Combine(outFolder, "report.json"), report.ToJson());
+        Microsoft.ML.Data.MulticlassClassificationMetrics? metrics = null;
+        if (testPath is not null)
+        {
+            var (test, testColumn) = DataSource.Load(ml, testPath, fashion);
+            if (testColumn != imageColumn) throw new UsageException("--test must be the same kind of data as the training data (both folders or both IDX files).");
+            metrics = model.Evaluate(test);
+        }
+        var html = HtmlReportWriter.Write(outFolder, report, metrics);
+
+        var table = new Table().AddColumns("", "");
+        table.AddRow("architecture", report.Architecture);
+        table.AddRow("size", $"{report.MFlops:F2} MFLOPs, {report.Parameters:N0} parameters");
+        table.AddRow("validation accuracy", $"{report.ValidationAccuracy:P2} (epoch {report.ReturnedEpoch}, {report.StoppedBy})");
+        if (metrics is not null) table.AddRow("test accuracy", $"{metrics.MicroAccuracy:P2} (macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3})");
+        table.AddRow("time", $"{clock.Elapsed:hh\\:mm\\:ss} on {report.Device}");
+        table.AddRow("written", $"{modelPath}\n{Path.Combine(outFolder, "model.onnx")}\n{Path.Combine(outFolder, "report.json")}\n{html}");
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    private static DiffAutoMLTransformer FitWithLines(MLContext ml, DiffAutoMLOptions options, IDataView train, bool quiet)
+    {
+        options.Progress = new SynchronousProgress(p => { if (!quiet && p.EndOfEpoch) Console.WriteLine(p); });
+        return ml.Auto().DiffAutoML(options).Fit(train);
+    }
+
+    private static DiffAutoMLTransformer FitWithProgressBar(MLContext ml, DiffAutoMLOptions options, IDataView train)
+    {
+        DiffAutoMLTransformer? model = null;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask("loading images", maxValue: 1);
+                options.Progress = new SynchronousProgress(p =>
+                {
+                    task.MaxValue = p.Steps;
+                    task.Value = p.Step;
+                    var validation = double.IsNaN(p.ValidationAccuracy) ? "" : $" val {p.ValidationAccuracy:P1}";
+                    task.Description = Markup.Escape($"{p.Stage} {p.Epoch}/{p.Epochs} acc {p.TrainAccuracy:P1}{validation} lr {p.LearningRate:G2} wd {p.WeightDecay:G2} {p.Architecture}");
+                    if (p.EndOfEpoch) AnsiConsole.MarkupLineInterpolated($"[grey]{p.ToString()}[/]");
+                });
+                model = ml.Auto().DiffAutoML(options).Fit(train);
+                task.Value = task.MaxValue;
+            });
+        return model!;
+    }
+
+    private sealed class SynchronousProgress(Action<DiffAutoMLProgress> report) : IProgress<DiffAutoMLProgress>
+    {
+        public void Report(DiffAutoMLProgress value) => report(value);
+    }
+}

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using DiffAutoML.Cli.Report;
 using DiffAutoML.ML;
 using DiffAutoML.ML.Api;
 using DiffAutoML.ML.Search;
@@ -75,13 +74,20 @@ internal static class TrainCommand
         model.SaveOnnx(Path.Combine(outFolder, "model.onnx"));
         File.WriteAllText(Path.Combine(outFolder, "report.json"), report.ToJson());
         Microsoft.ML.Data.MulticlassClassificationMetrics? metrics = null;
+        File.Delete(Path.Combine(outFolder, "test-metrics.json"));
         if (testPath is not null)
         {
             var (test, testColumn) = DataSource.Load(ml, testPath, fashion);
             if (testColumn != imageColumn) throw new UsageException("--test must be the same kind of data as the training data (both folders or both IDX files).");
             metrics = model.Evaluate(test);
+            var testMetrics = new DiffAutoML.ML.Reporting.TestMetrics
+            {
+                Accuracy = metrics.MicroAccuracy, MacroAccuracy = metrics.MacroAccuracy, LogLoss = metrics.LogLoss,
+                ConfusionCounts = metrics.ConfusionMatrix.Counts.Select(r => (IReadOnlyList<double>)r.ToArray()).ToArray(),
+            };
+            File.WriteAllText(Path.Combine(outFolder, "test-metrics.json"), System.Text.Json.JsonSerializer.Serialize(testMetrics));
         }
-        var html = HtmlReportWriter.Write(outFolder, report, metrics);
+        var html = ReportRenderer.Render(outFolder);
 
         var table = new Table().AddColumns("", "");
         table.AddRow("architecture", report.Architecture);
@@ -89,7 +95,7 @@ internal static class TrainCommand
         table.AddRow("validation accuracy", $"{report.ValidationAccuracy:P2} (epoch {report.ReturnedEpoch}, {report.StoppedBy})");
         if (metrics is not null) table.AddRow("test accuracy", $"{metrics.MicroAccuracy:P2} (macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3})");
         table.AddRow("time", $"{clock.Elapsed:hh\\:mm\\:ss} on {report.Device}");
-        table.AddRow("written", $"{modelPath}\n{Path.Combine(outFolder, "model.onnx")}\n{Path.Combine(outFolder, "report.json")}\n{html}");
+        table.AddRow("written", $"{modelPath}\n{Path.Combine(outFolder, "model.onnx")}\n{Path.Combine(outFolder, "report.json")}\n{html ?? "(report.html not written: see above)"}");
         AnsiConsole.Write(table);
         return 0;
     }

@@ -146,6 +146,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
                 Parameters = child.ParameterCount,
                 Classes = trainCache.LabelMapping.ClassNames.ToArray(),
                 InputShape = $"{trainCache.Channels}x{trainCache.Height}x{trainCache.Width}",
+                SubPolicies = outcome.SubPolicies,
                 Components = options.Components.ToString(),
                 Device = device.ToString(),
                 TrainImages = trainRows.Length,

@@ -35,8 +35,11 @@ internal static class ScoringChainBuilder
                 $"The deployable model cannot read the image column '{input.ColumnName}' as {input.Kind} yet: ML.NET has no public transform that decodes " +
                 "encoded image bytes. Give the images as file paths (text) or as MLImage (mlContext.Transforms.LoadImages)."),
         };
+        // ONNX Runtime on the CPU, whatever mlContext.GpuDeviceId says: the packaged ONNX Runtime has no CUDA provider,
+        // and asking for it fails with a native entry-point error rather than falling back (seen with GpuDeviceId = 0).
+        var onnxContext = new MLContext();
         return chain
-            .Append(ml.Transforms.ApplyOnnxModel(new[] { ProbabilitiesColumn }, new[] { PixelsColumn }, new MemoryStream(chainOnnx)))
+            .Append(onnxContext.Transforms.ApplyOnnxModel(new[] { ProbabilitiesColumn }, new[] { PixelsColumn }, new MemoryStream(chainOnnx)))
             .Append(ml.Transforms.CopyColumns("Score", ProbabilitiesColumn))
             .Append(ml.Transforms.CustomMapping<ArgMaxInput, ArgMaxOutput>(ArgMaxMapping.Map, ArgMaxMapping.ContractName))
             .Append(PredictedLabel(ml, labels))

@@ -19,6 +19,9 @@ public sealed record DiffAutoMLReport
     /// <summary>Class names in Score order.</summary>
     public IReadOnlyList<string> Classes { get; init; } = Array.Empty<string>();
 
+    /// <summary>Names of the augmentation sub-policies ("Rotate+Color"), in tau's order.</summary>
+    public IReadOnlyList<string> SubPolicies { get; init; } = Array.Empty<string>();
+
     /// <summary>Input the network takes: channels x height x width.</summary>
     public string InputShape { get; init; } = "";
 

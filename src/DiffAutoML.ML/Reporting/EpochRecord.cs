@@ -33,7 +33,7 @@ public sealed record EpochRecord
     /// <summary>Most probable (or fixed) architecture.</summary>
     public string Architecture { get; init; } = "";
 
-    /// <summary>softmax(alpha) per layer (empty without architecture search).</summary>
+    /// <summary>softmax(alpha) per layer during the search stage (empty afterwards and without architecture search).</summary>
     public IReadOnlyList<IReadOnlyList<double>> ArchitectureProbabilities { get; init; } = Array.Empty<IReadOnlyList<double>>();
 
     /// <summary>Mean entropy of alpha's layers (NaN without search).</summary>
@@ -41,6 +41,10 @@ public sealed record EpochRecord
 
     /// <summary>Entropy of tau (NaN without augmentation search).</summary>
     public double AugmentationEntropy { get; init; } = double.NaN;
+
+    /// <summary>softmax(tau): the probability of every sub-policy, in the order of
+    /// <see cref="DiffAutoMLReport.SubPolicies"/> (empty without augmentation search).</summary>
+    public IReadOnlyList<double> AugmentationProbabilities { get; init; } = Array.Empty<double>();
 
     /// <summary>The most probable sub-policies.</summary>
     public IReadOnlyList<SubPolicyShare> TopSubPolicies { get; init; } = Array.Empty<SubPolicyShare>();

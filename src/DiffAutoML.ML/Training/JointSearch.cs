@@ -298,8 +298,14 @@ internal sealed class JointSearch : IDisposable
     {
         var clock = Stopwatch.StartNew();
         var net = Network;
-        net.eval();
-        if (_stage == SearchStage) _supernet!.Path = _alpha!.ArgmaxPath();
+        // The supernet's running batch-norm statistics mix every sampled path, so during the search the most probable
+        // path is evaluated with batch statistics (training-mode batch norm, no gradients); the child uses its own.
+        if (_stage == SearchStage)
+        {
+            _supernet!.Path = _alpha!.ArgmaxPath();
+            net.train();
+        }
+        else net.eval();
         double loss = 0;
         long correct = 0;
         using (no_grad())
@@ -378,8 +384,9 @@ internal sealed class JointSearch : IDisposable
         _child!.eval();
         var child = _child;
         _child = null; // ownership passes to the caller
+        var subPolicies = _policy is null ? Array.Empty<string>() : Enumerable.Range(0, _policy.SubPolicyCount).Select(_policy.SubPolicyName).ToArray();
         return new JointSearchOutcome(child, _history.ToArray(), Downsample(_sgd.Trajectory, 500), _plannedEpochs, _epochsCompleted,
-            _searchEpochs, stoppedBy, returnedEpoch, accuracy, loss, _searchSeconds, _tuningSeconds, _resumed);
+            _searchEpochs, stoppedBy, returnedEpoch, accuracy, loss, _searchSeconds, _tuningSeconds, _resumed, subPolicies);
     }
 
     private static IReadOnlyList<HyperparameterRecord> Downsample(IReadOnlyList<HyperparameterRecord> records, int count)
@@ -398,7 +405,8 @@ internal sealed class JointSearch : IDisposable
             LearningRate = _sgd.CurrentLearningRate,
             WeightDecay = _sgd.WeightDecay,
             Architecture = CurrentArchitecture(),
-            ArchitectureProbabilities = _alpha?.Probabilities().Select(p => (IReadOnlyList<double>)p).ToArray() ?? Array.Empty<IReadOnlyList<double>>(),
+            ArchitectureProbabilities = _stage == SearchStage ? _alpha!.Probabilities().Select(p => (IReadOnlyList<double>)p).ToArray() : Array.Empty<IReadOnlyList<double>>(),
+            AugmentationProbabilities = _policy?.Probabilities() ?? Array.Empty<double>(),
             ArchitectureEntropy = _alpha is null ? double.NaN : _alpha.MeanEntropy(),
             AugmentationEntropy = _policy is null ? double.NaN : _policy.Entropy(),
             TopSubPolicies = TopSubPolicies(),

@@ -18,4 +18,5 @@ internal sealed record JointSearchOutcome(
     double ValidationLoss,
     double SearchSeconds,
     double TuningSeconds,
-    bool Resumed);
+    bool Resumed,
+    IReadOnlyList<string> SubPolicies);

@@ -1,24 +1,23 @@
 using System.Net;
 using System.Text;
 using DiffAutoML.ML.Reporting;
-using Microsoft.ML.Data;
 
-namespace DiffAutoML.Cli.Report;
+namespace DiffAutoML.Report;
 
 /// <summary>Writes report.html (self-contained: plots embedded as PNG data) and the plots as PNG files.</summary>
 internal static class HtmlReportWriter
 {
-    public static string Write(string folder, DiffAutoMLReport report, MulticlassClassificationMetrics? metrics)
+    public static string Write(string folder, DiffAutoMLReport report, TestMetrics? metrics)
     {
         var plots = new List<(string File, string Caption, byte[] Png)>
         {
             ("accuracy.png", "Training and validation accuracy per epoch; the dashed line marks the end of the architecture search.", ReportPlots.Accuracy(report)),
-            ("architecture-blocks.png", "The deployed network: the block chosen in each layer.", ReportPlots.Blocks(report)),
+            ("architecture-blocks.png", "The deployed network: the block chosen in each layer (k3/k5/k7: ShuffleNetV2 block with that depthwise kernel; xc: Xception-like block).", ReportPlots.Blocks(report)),
         };
         if (ReportPlots.Architecture(report) is { } alpha)
             plots.Add(("architecture-search.png", "Architecture search: probability of the finally chosen block in each layer, per search epoch.", alpha));
         if (ReportPlots.Augmentation(report) is { } tau)
-            plots.Add(("augmentation.png", "Augmentation policy: probabilities of the most probable sub-policies over time (uniform = 0.51%).", tau));
+            plots.Add(("augmentation.png", "Augmentation policy tau: the probabilities of the final five most probable sub-policies over the epochs.", tau));
         plots.Add(("weight-decay.png", "Weight decay over the training steps.", ReportPlots.WeightDecay(report)));
         plots.Add(("learning-rate.png", "Learning rate over the training steps.", ReportPlots.LearningRate(report)));
         if (metrics is not null)
@@ -36,7 +35,7 @@ internal static class HtmlReportWriter
         Row(html, "Input", report.InputShape);
         Row(html, "Classes", string.Join(", ", report.Classes));
         Row(html, "Validation accuracy", $"{report.ValidationAccuracy:P2} (epoch {report.ReturnedEpoch} of {report.EpochsCompleted}; {report.StoppedBy})");
-        if (metrics is not null) Row(html, "Test accuracy", $"{metrics.MicroAccuracy:P2} (macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3})");
+        if (metrics is not null) Row(html, "Test accuracy", $"{metrics.Accuracy:P2} (macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3})");
         Row(html, "Components", report.Components);
         Row(html, "Data", $"{report.TrainImages} training, {report.ValidationImages} validation images; {report.SkippedRows} rows skipped");
         Row(html, "Time", $"{report.TotalSeconds:F0} s in all: search {report.SearchSeconds:F0} s ({report.SearchEpochs} epochs), tuning {report.TuningSeconds:F0} s; device {report.Device}{(report.Resumed ? "; resumed from a checkpoint" : "")}");

@@ -1,9 +1,7 @@
 using DiffAutoML.ML.Reporting;
-using DiffAutoML.ML.Search;
-using Microsoft.ML.Data;
 using ScottPlot;
 
-namespace DiffAutoML.Cli.Report;
+namespace DiffAutoML.Report;
 
 /// <summary>The report's plots, drawn with ScottPlot, as PNG bytes.</summary>
 internal static class ReportPlots
@@ -36,7 +34,8 @@ internal static class ReportPlots
     {
         var search = report.History.Where(h => h.ArchitectureProbabilities.Count > 0).ToArray();
         if (search.Length == 0) return null;
-        var chosen = BlockChoices.Parse(report.Architecture);
+        var blockIndex = new Dictionary<string, int> { ["k3"] = 0, ["k5"] = 1, ["k7"] = 2, ["xc"] = 3 };
+        var chosen = report.Architecture.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(b => blockIndex[b]).ToArray();
         int layers = chosen.Length;
         var data = new double[layers, search.Length];
         for (int e = 0; e < search.Length; e++)
@@ -69,23 +68,27 @@ internal static class ReportPlots
         plot.Axes.SetLimits(-0.2, names.Length + 0.1, -0.3, 1.3);
         plot.HideGrid();
         plot.Axes.Left.IsVisible = false;
-        plot.Title($"Chosen blocks, layer 1 to {names.Length} (k = depthwise kernel, xc = Xception); {report.MFlops:F2} MFLOPs, {report.Parameters:N0} parameters");
+        plot.Title($"Chosen blocks, layers 1-{names.Length}: {report.MFlops:F2} MFLOPs, {report.Parameters:N0} parameters");
         return plot.GetImageBytes(Width, 200, ImageFormat.Png);
     }
 
     public static byte[]? Augmentation(DiffAutoMLReport report)
     {
-        var withPolicy = report.History.Where(h => h.TopSubPolicies.Count > 0).ToArray();
+        var withPolicy = report.History.Where(h => h.AugmentationProbabilities.Count == report.SubPolicies.Count && report.SubPolicies.Count > 0).ToArray();
         if (withPolicy.Length == 0) return null;
+        var final = withPolicy[^1].AugmentationProbabilities;
+        var top = Enumerable.Range(0, final.Count).OrderByDescending(k => final[k]).Take(5).ToArray();
         var plot = new Plot();
-        foreach (var name in withPolicy[^1].TopSubPolicies.Select(t => t.Name))
+        double[] epochs = withPolicy.Select(h => (double)h.Epoch).ToArray();
+        foreach (var k in top)
         {
-            var points = withPolicy.Select(h => (h.Epoch, P: h.TopSubPolicies.FirstOrDefault(t => t.Name == name)?.Probability))
-                .Where(p => p.P is not null).ToArray();
-            var scatter = plot.Add.Scatter(points.Select(p => (double)p.Epoch).ToArray(), points.Select(p => p.P!.Value * 100).ToArray());
-            scatter.LegendText = name;
+            var scatter = plot.Add.Scatter(epochs, withPolicy.Select(h => h.AugmentationProbabilities[k] * 100).ToArray());
+            scatter.LegendText = report.SubPolicies[k];
         }
-        plot.Title("Most probable augmentation sub-policies (final top 5; shown while in the top 5)");
+        var uniform = plot.Add.HorizontalLine(100.0 / final.Count);
+        uniform.LinePattern = LinePattern.Dotted;
+        uniform.LegendText = "uniform";
+        plot.Title("Augmentation policy: the five most probable sub-policies at the end, over time");
         plot.XLabel("epoch");
         plot.YLabel("probability (%)");
         plot.ShowLegend(Alignment.UpperLeft);
@@ -109,9 +112,9 @@ internal static class ReportPlots
         return plot.GetImageBytes(Width, 300, ImageFormat.Png);
     }
 
-    public static byte[] ConfusionMatrix(MulticlassClassificationMetrics metrics, IReadOnlyList<string> classes)
+    public static byte[] ConfusionMatrix(TestMetrics metrics, IReadOnlyList<string> classes)
     {
-        var counts = metrics.ConfusionMatrix.Counts;
+        var counts = metrics.ConfusionCounts;
         int n = counts.Count;
         var data = new double[n, n];
         for (int actual = 0; actual < n; actual++)

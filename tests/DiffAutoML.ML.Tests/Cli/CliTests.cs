@@ -1,0 +1,65 @@
+using DiffAutoML.ML.Reporting;
+using DiffAutoML.ML.Tests.Packaging;
+
+namespace DiffAutoML.ML.Tests.Cli;
+
+/// <summary>The diffautoml command-line tool, run as a user would.</summary>
+[Collection(HeavyTestsCollection.Name)]
+public class CliTests
+{
+    private static string CliDll()
+    {
+        var project = Path.Combine(TestPaths.RepoRoot, "src", "DiffAutoML.Cli");
+        var dll = Path.Combine(project, "bin", "Debug", "net10.0", "diffautoml.dll");
+        if (ProcessRunner.SdkAvailable())
+        {
+            var build = ProcessRunner.Run("dotnet", $"build \"{project}\" -c Debug", TestPaths.RepoRoot, TimeSpan.FromMinutes(8));
+            Assert.True(build.ExitCode == 0, build.Output);
+        }
+        Assert.SkipUnless(File.Exists(dll), "the CLI is not built and there is no .NET SDK to build it");
+        return dll;
+    }
+
+    private static (int Exit, string Output) Cli(string arguments, string folder)
+        => ProcessRunner.Run("dotnet", $"\"{CliDll()}\" {arguments}", folder, TimeSpan.FromMinutes(8));
+
+    [Fact]
+    public void Help_explains_the_commands_and_mistakes_are_named()
+    {
+        var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;
+        var (exit, output) = Cli("--help", folder);
+        Assert.Equal(0, exit);
+        Assert.Contains("diffautoml train <data>", output);
+        Assert.Contains("--time-budget", output);
+        var (badExit, badOutput) = Cli($"train \"{Path.Combine(TestPaths.Subset, "test-png")}\" --epoch 3", folder);
+        Assert.Equal(2, badExit);
+        Assert.Contains("Unknown option: --epoch", badOutput);
+        var (missingExit, missingOutput) = Cli("train /nonexistent/images", folder);
+        Assert.Equal(2, missingExit);
+        Assert.Contains("/nonexistent/images", missingOutput);
+    }
+
+    [Fact]
+    public void Train_writes_the_model_onnx_and_report_and_predict_uses_the_model()
+    {
+        var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;
+        var images = Path.Combine(TestPaths.Subset, "test-png");
+        var (exit, output) = Cli($"train \"{images}\" --test \"{images}\" --epochs 2 --batch 32 --out \"{folder}\" --quiet", folder);
+        Assert.True(exit == 0, output);
+        foreach (var file in new[] { "model.zip", "model.onnx", "report.json", "report.html", "accuracy.png", "architecture-search.png", "augmentation.png", "confusion-matrix.png", "test-metrics.json" })
+            Assert.True(File.Exists(Path.Combine(folder, file)), $"{file} missing; output:\n{output}");
+        var report = DiffAutoMLReport.FromJson(File.ReadAllText(Path.Combine(folder, "report.json")));
+        Assert.Equal(2, report.History.Count);
+        Assert.Contains("test accuracy", output);
+        var html = File.ReadAllText(Path.Combine(folder, "report.html"));
+        Assert.Contains("data:image/png;base64,", html);
+        Assert.Contains(report.Architecture, html);
+
+        var image = Directory.GetFiles(Path.Combine(images, "Trouser"))[0];
+        var (predictExit, predictOutput) = Cli($"predict \"{Path.Combine(folder, "model.zip")}\" \"{image}\"", folder);
+        Assert.True(predictExit == 0, predictOutput);
+        var fields = predictOutput.Trim().Split('\t');
+        Assert.Equal(image, fields[0]);
+        Assert.Contains(fields[1], report.Classes);
+    }
+}

@@ -20,6 +20,9 @@ switch (command)
     case "search":
         SearchStepBenchmark.Run(Arg(1, "compact"), int.Parse(Arg(2, "128")));
         break;
+    case "scoring":
+        ScoringBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"));
+        break;
     case "hpo":
         HyperparameterBenchmark.Run(int.Parse(Arg(1, "128")), int.Parse(Arg(2, "5")));
         break;
@@ -35,6 +38,7 @@ switch (command)
               augmentation [subset]           batched vs per-image augmentation, and its share of a training step
               search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
               hpo [batch] [rounds]            training step cost with hypergradient HPO against without
+              scoring [subset]                images/s: ML.NET chain vs ONNX Runtime directly vs TorchSharp eval
             """);
         break;
 }

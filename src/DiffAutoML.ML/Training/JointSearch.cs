@@ -184,8 +184,8 @@ internal sealed class JointSearch : IDisposable
             _supernet.Path = _alpha!.ArgmaxPath();
             _supernet.RecordGateGradients = false;
         }
-        double seconds = 0;
-        for (int i = 0; i < 3; i++)
+        var probes = new List<double>();
+        for (int i = 0; i < 6; i++)
         {
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
@@ -193,11 +193,12 @@ internal sealed class JointSearch : IDisposable
             if (_policy is not null) x = _policy.Augment(x, _policy.Sample(rows.Length, new Generator(1, _s.Device)));
             nn.functional.cross_entropy(net.forward(_s.Statistics.Normalize(x)), y).backward();
             _ = y.cpu();
-            if (i > 0) seconds += clock.Elapsed.TotalSeconds;
+            if (i >= 2) probes.Add(clock.Elapsed.TotalSeconds); // the first passes pay one-off start-up costs
         }
         net.zero_grad();
         if (_supernet is not null) _supernet.RecordGateGradients = true;
-        double step = seconds / 2 * (_tune ? 1.6 : 1.1) * (_searchArchitecture ? 1.1 : 1.0);
+        probes.Sort();
+        double step = probes[probes.Count / 2] * (_tune ? 1.5 : 1.1) * (_searchArchitecture ? 1.1 : 1.0);
         double evaluation = _s.ValidationRows.Length / (double)rows.Length * step * 0.3;
         int epochs = (int)Math.Floor(0.85 * budget / (StepsPerEpoch * step + evaluation));
         _s.Log($"Time budget {TimeSpan.FromSeconds(budget):hh\\:mm\\:ss}: about {step * 1000:F0} ms per step, {StepsPerEpoch} steps per epoch -> {Math.Max(1, epochs)} epochs.");
@@ -205,22 +206,28 @@ internal sealed class JointSearch : IDisposable
     }
 
     /// <summary>
-    /// With a time budget, shortens the plan when the epochs measured so far say it will not fit (the first estimate
-    /// comes from a few probe steps, and the machine may be busier now): fewer epochs, the search stage ended early enough
-    /// to leave a tuning epoch, and the cosine schedule stretched over the new length.
+    /// With a time budget, re-sizes the plan from the epochs measured so far: shorter when it will not fit (the machine
+    /// may be busier than during the probe), longer after the first two epochs when the probe overestimated the cost
+    /// (it times a few steps and includes one-off start-up work). The search stage keeps its share and leaves at least
+    /// one tuning epoch; the cosine schedule is stretched over the new length.
     /// </summary>
     private void Replan(double epochSeconds)
     {
         if (_o.TimeBudget is not TimeSpan budget) return;
         double left = budget.TotalSeconds - _s.Clock.Elapsed.TotalSeconds - Math.Max(2, 0.03 * budget.TotalSeconds) - 2 * _evaluationSeconds;
         int affordable = Math.Max(0, (int)Math.Floor(left / Math.Max(1e-3, epochSeconds)));
-        int plan = _epochsCompleted + affordable;
-        if (plan >= _plannedEpochs) return;
+        int plan = Math.Min(_epochsCompleted + affordable, _o.Epochs ?? int.MaxValue);
+        bool shorten = plan < _plannedEpochs, lengthen = plan > _plannedEpochs && _epochsCompleted <= 2;
+        if (!shorten && !lengthen) return;
         _plannedEpochs = Math.Max(plan, _epochsCompleted);
-        if (_stage == SearchStage) _searchEpochs = Math.Max(_epochsCompleted, Math.Min(_searchEpochs, _plannedEpochs - 1));
+        if (_stage == SearchStage)
+        {
+            int share = (int)Math.Round(_plannedEpochs * _o.SearchFraction);
+            _searchEpochs = Math.Max(_epochsCompleted, Math.Min(share, _o.SearchFraction >= 1 ? _plannedEpochs : _plannedEpochs - 1));
+        }
         _schedule = _schedule with { TotalSteps = (int)(_plannedEpochs * StepsPerEpoch) };
         _sgd.Reschedule(_schedule);
-        _s.Log($"Time budget: {_plannedEpochs} epochs fit (epochs take {epochSeconds:F1} s); the search ends after epoch {_searchEpochs}.");
+        _s.Log($"Time budget: {_plannedEpochs} epochs fit (the last took {epochSeconds:F1} s); the search ends after epoch {_searchEpochs}.");
     }
 
     private void StartEpoch(int epoch)

@@ -24,6 +24,10 @@ public class ScoringChainTests
 
     /// <summary>A transformer around a child with random weights, for the shipped PNG folder (path column).</summary>
     internal static (DiffAutoMLTransformer Model, IDataView Data, float[] ExpectedScores, string[] ClassNames) PathModel(MLContext ml)
+        => PathModel(ml, out _);
+
+    /// <summary>Also gives the accuracy of the same weights evaluated by TorchSharp (eval mode) on the same images.</summary>
+    internal static (DiffAutoMLTransformer Model, IDataView Data, float[] ExpectedScores, string[] ClassNames) PathModel(MLContext ml, out double torchAccuracy)
     {
         var (child, stats, images) = OnnxExporterTests.TrainedChild(new[] { 3, 0, 2, 1 }, 1, seed: 4);
         using (child)
@@ -35,6 +39,12 @@ public class ScoringChainTests
             var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping).Fit(data);
             var model = new DiffAutoMLTransformer(ml, chain, OnnxExporter.Export(child, stats), images.LabelMapping, input, new DiffAutoMLReport());
             using var scope = NewDisposeScope();
+            child.eval();
+            using (no_grad())
+            {
+                var predicted = child.forward(stats.Normalize(images.Images.to(ScalarType.Float32))).argmax(1).data<long>().ToArray();
+                torchAccuracy = predicted.Where((p, i) => p == images.Labels[i]).Count() / (double)images.Count;
+            }
             var expected = OnnxExporterTests.OnnxRun(OnnxExporter.Export(child, stats), images.Images.to(ScalarType.Float32).data<float>().ToArray(), images.Count, OnnxExporter.ProbabilitiesName);
             return (model, data, expected, images.LabelMapping.ClassNames.ToArray());
         }
@@ -62,6 +72,19 @@ public class ScoringChainTests
         var first = engine.Predict(new PathInput { ImagePath = data.GetColumn<string>("ImagePath").First() });
         Assert.Equal(labels[0], first.PredictedLabel);
         Assert.Equal(scores[0], first.Score);
+    }
+
+    [Fact]
+    public void Evaluate_gives_the_accuracy_of_the_torchsharp_evaluation_of_the_same_weights()
+    {
+        var ml = new MLContext(seed: 1);
+        var (model, data, _, _) = PathModel(ml, out var torchAccuracy);
+        var metrics = model.Evaluate(data, "Label");
+        Assert.Equal(torchAccuracy, metrics.MicroAccuracy, 10);
+        // The same through ML.NET's evaluator directly, with the label mapped in the model's class order.
+        var pairs = model.Labels.ClassNames.Select((name, i) => new KeyValuePair<string, float>(name, i));
+        var mapped = ml.Transforms.Conversion.MapValue("LabelIndex", pairs, "Label").Fit(data).Transform(data);
+        Assert.Equal(torchAccuracy, ml.MulticlassClassification.Evaluate(model.Transform(mapped), "LabelIndex").MicroAccuracy, 10);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using DiffAutoML.ML.IO;
 using DiffAutoML.ML.Reporting;
 
 namespace DiffAutoML.Report;
@@ -22,7 +23,7 @@ internal static class HtmlReportWriter
         plots.Add(("learning-rate.png", "Learning rate over the training steps.", ReportPlots.LearningRate(report)));
         if (metrics is not null)
             plots.Add(("confusion-matrix.png", "Confusion matrix on the test data.", ReportPlots.ConfusionMatrix(metrics, report.Classes)));
-        foreach (var (file, _, png) in plots) WriteAtomically(Path.Combine(folder, file), png);
+        foreach (var (file, _, png) in plots) AtomicFile.WriteAllBytes(Path.Combine(folder, file), png);
 
         var html = new StringBuilder();
         html.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>DiffAutoML report</title><style>")
@@ -50,17 +51,10 @@ internal static class HtmlReportWriter
             html.Append($"<tr><td>{h.Epoch}</td><td>{h.Stage}</td><td>{h.TrainLoss:F3}</td><td>{h.TrainAccuracy:P1}</td><td>{h.ValidationLoss:F3}</td><td>{h.ValidationAccuracy:P1}</td><td>{h.LearningRate:G3}</td><td>{h.WeightDecay:G3}</td><td>{WebUtility.HtmlEncode(h.Architecture)}</td></tr>");
         html.Append("</table></body></html>");
         var path = Path.Combine(folder, "report.html");
-        WriteAtomically(path, Encoding.UTF8.GetBytes(html.ToString()));
+        AtomicFile.WriteAllBytes(path, Encoding.UTF8.GetBytes(html.ToString()));
         return path;
     }
 
     private static void Row(StringBuilder html, string name, string value)
         => html.Append("<tr><th>").Append(WebUtility.HtmlEncode(name)).Append("</th><td>").Append(WebUtility.HtmlEncode(value)).Append("</td></tr>");
-
-    private static void WriteAtomically(string path, byte[] bytes)
-    {
-        var temp = path + ".tmp";
-        File.WriteAllBytes(temp, bytes);
-        File.Move(temp, path, overwrite: true);
-    }
 }

@@ -47,10 +47,7 @@ internal static class DataBenchmark
         var sampler = new MiniBatchSampler(rows, batchSize, seed: 1, dropLast: true);
         using var assembler = new BatchAssembler(cache, CPU);
         torch.manual_seed(1);
-        using var model = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding: 1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding: 1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(64 * 7 * 7, 10));
+        using var model = SmallCnn.Create();
         using var optimizer = optim.SGD(model.parameters(), 0.05, momentum: 0.9);
         var batches = sampler.Epoch(0).Take(40).ToArray();
         double assembly = 0, step = 0;

@@ -49,9 +49,7 @@ public sealed class DiffAutoMLTransformer : ITransformer, ICanSaveModel
     public void SaveOnnx(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var temp = path + ".tmp";
-        File.WriteAllBytes(temp, _onnx);
-        File.Move(temp, path, overwrite: true);
+        IO.AtomicFile.WriteAllBytes(path, _onnx);
     }
 
     /// <summary>

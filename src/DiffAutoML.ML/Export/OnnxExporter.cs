@@ -87,10 +87,7 @@ public static class OnnxExporter
     /// <summary>Writes the model to <paramref name="path"/> atomically (written aside, then renamed).</summary>
     public static void Save(ChildNetwork child, ChannelStatistics statistics, string path, PixelLayout inputLayout = PixelLayout.Chw)
     {
-        var bytes = Export(child, statistics, inputLayout);
-        var temp = path + ".tmp";
-        File.WriteAllBytes(temp, bytes);
-        File.Move(temp, path, overwrite: true);
+        IO.AtomicFile.WriteAllBytes(path, Export(child, statistics, inputLayout));
     }
 
     private static string Convolutions(OnnxGraph g, string x, IReadOnlyList<ConvSpec> specs, string prefix, Dictionary<string, double[]> weights, double eps)

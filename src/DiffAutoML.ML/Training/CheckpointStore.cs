@@ -36,16 +36,8 @@ internal sealed class CheckpointStore
             writer.Write(JsonSerializer.Serialize(header, Json));
             writeTensors(writer);
         }
-        var bytes = content.ToArray();
-        var hash = SHA256.HashData(bytes);
-        var temp = FilePath + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            file.Write(bytes);
-            file.Write(hash);
-            file.Flush(flushToDisk: true);
-        }
-        File.Move(temp, FilePath, overwrite: true);
+        content.Write(SHA256.HashData(content.GetBuffer().AsSpan(0, (int)content.Length)));
+        IO.AtomicFile.WriteAllBytes(FilePath, content.GetBuffer().AsSpan(0, (int)content.Length));
     }
 
     /// <summary>Reads and verifies the checkpoint; the reader is positioned at the tensors.</summary>

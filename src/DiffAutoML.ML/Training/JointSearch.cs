@@ -214,7 +214,7 @@ internal sealed class JointSearch : IDisposable
     private void Replan(double epochSeconds)
     {
         if (_o.TimeBudget is not TimeSpan budget) return;
-        double left = budget.TotalSeconds - _s.Clock.Elapsed.TotalSeconds - Math.Max(2, 0.03 * budget.TotalSeconds) - 2 * _evaluationSeconds;
+        double left = budget.TotalSeconds - _s.Clock.Elapsed.TotalSeconds - FinishingReserve(budget);
         int affordable = Math.Max(0, (int)Math.Floor(left / Math.Max(1e-3, epochSeconds)));
         int plan = Math.Min(_epochsCompleted + affordable, _o.Epochs ?? int.MaxValue);
         bool shorten = plan < _plannedEpochs, lengthen = plan > _plannedEpochs && _epochsCompleted <= 2;
@@ -365,9 +365,11 @@ internal sealed class JointSearch : IDisposable
     private bool OverBudget()
     {
         if (_o.TimeBudget is not TimeSpan budget) return false;
-        double reserve = Math.Max(2, 0.03 * budget.TotalSeconds) + 2 * _evaluationSeconds;
-        return _s.Clock.Elapsed.TotalSeconds + reserve >= budget.TotalSeconds;
+        return _s.Clock.Elapsed.TotalSeconds + FinishingReserve(budget) >= budget.TotalSeconds;
     }
+
+    /// <summary>Time kept back for what follows training: a final evaluation, the export and the scoring chain.</summary>
+    private double FinishingReserve(TimeSpan budget) => Math.Max(2, 0.03 * budget.TotalSeconds) + 2 * _evaluationSeconds;
 
     private void KeepBest(int epoch, double accuracy, double loss)
     {

@@ -91,12 +91,9 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         using var channel = host.Start("Fit");
         void Log(string message) => channel.Info(MessageSensitivity.None, message);
 
-        // Fail fast, before any decoding or training, on what the deployable model could not read.
+        // Fail fast on the schema, before any decoding or training.
         var reader = new ImageColumnReader(input.Schema, options.Data);
         var scoringKind = reader.Kind;
-        if (scoringKind == ImageColumnKind.EncodedBytes)
-            throw new NotSupportedException($"The image column '{reader.Column.Name}' holds encoded image bytes, which the deployable ML.NET model cannot decode " +
-                "(ML.NET has no public transform for it). Give the images as file paths (text) or as MLImage (mlContext.Transforms.LoadImages).");
         _ = new LabelColumnReader(input.Schema, options.Data.LabelColumnName);
 
         if (options.Threads is int threads) TorchSharp.torch.set_num_threads(threads);

@@ -19,6 +19,7 @@ internal static class ScoringChainBuilder
     public const string LogitsColumn = "DiffAutoMLLogits";
     public const string ProbabilitiesColumn = "DiffAutoMLProbabilities";
     public const string IndexColumn = "DiffAutoMLPredictedIndex";
+    public const string EncodedColumn = "DiffAutoMLEncodedImage";
 
     public static IEstimator<ITransformer> Build(MLContext ml, ScoringInput input, byte[] chainOnnx, LabelMapping labels)
     {
@@ -31,9 +32,10 @@ internal static class ScoringChainBuilder
             ImageColumnKind.PixelVector => input.PixelsAreBytes
                 ? ml.Transforms.Conversion.ConvertType(PixelsColumn, input.ColumnName, DataKind.Single)
                 : ml.Transforms.CopyColumns(PixelsColumn, input.ColumnName),
-            _ => throw new NotSupportedException(
-                $"The deployable model cannot read the image column '{input.ColumnName}' as {input.Kind} yet: ML.NET has no public transform that decodes " +
-                "encoded image bytes. Give the images as file paths (text) or as MLImage (mlContext.Transforms.LoadImages)."),
+            // ML.NET's LoadImages reads files only: bytes are decoded by a custom mapping of DiffAutoML.ML.Scoring.
+            _ => ml.Transforms.CopyColumns(EncodedColumn, input.ColumnName)
+                .Append(ml.Transforms.CustomMapping<EncodedImageInput, DecodedImageOutput>(DecodeImageMapping.Map, DecodeImageMapping.ContractName))
+                .Append(ImageToPixels(ml, ImageColumn, input)),
         };
         // ONNX Runtime on the CPU, whatever mlContext.GpuDeviceId says: the packaged ONNX Runtime has no CUDA provider,
         // and asking for it fails with a native entry-point error rather than falling back (seen with GpuDeviceId = 0).
@@ -46,10 +48,12 @@ internal static class ScoringChainBuilder
             .Append(ml.Transforms.DropColumns(DroppedColumns(input)));
     }
 
-    private static string[] DroppedColumns(ScoringInput input)
-        => input.Kind is ImageColumnKind.Path
-            ? new[] { ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn }
-            : new[] { PixelsColumn, ProbabilitiesColumn, IndexColumn };
+    private static string[] DroppedColumns(ScoringInput input) => input.Kind switch
+    {
+        ImageColumnKind.Path => new[] { ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
+        ImageColumnKind.EncodedBytes => new[] { EncodedColumn, ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
+        _ => new[] { PixelsColumn, ProbabilitiesColumn, IndexColumn },
+    };
 
     private static IEstimator<ITransformer> ImageToPixels(MLContext ml, string imageColumn, ScoringInput input)
     {

@@ -99,21 +99,6 @@ public class EstimatorOptionsTests
         Assert.Contains("expected MLImage", wrong.Message);
     }
 
-    private sealed class BytesRow
-    {
-        public byte[] Image { get; set; } = Array.Empty<byte>();
-        public string Label { get; set; } = "";
-    }
-
-    [Fact]
-    public void Encoded_bytes_are_refused_before_any_training()
-    {
-        var ml = new MLContext();
-        var data = ml.Data.LoadFromEnumerable(new[] { new BytesRow { Image = TestImages.GreyPng(4, 4, 1), Label = "a" } });
-        var e = Assert.Throws<NotSupportedException>(() => ml.Auto().DiffAutoML(imageColumnName: "Image").Fit(data));
-        Assert.Contains("file paths", e.Message);
-    }
-
     [Fact]
     public void Budget_below_the_smallest_child_is_refused_with_its_size()
     {

@@ -72,6 +72,40 @@ public class FitEndToEndTests
     private static DiffAutoML.ML.Reporting.DiffAutoMLReport DiffAutoMLReportRoundTrip(DiffAutoML.ML.Reporting.DiffAutoMLReport report)
         => DiffAutoML.ML.Reporting.DiffAutoMLReport.FromJson(report.ToJson());
 
+    private sealed class BytesRow
+    {
+        public byte[] Image { get; set; } = Array.Empty<byte>();
+        public string Label { get; set; } = "";
+    }
+
+    [Fact]
+    public void A_model_trained_on_encoded_bytes_decodes_them_when_scoring_and_after_reloading()
+    {
+        var ml = new MLContext(seed: 1);
+        var folder = Path.Combine(TestPaths.Subset, "test-png");
+        var rows = Directory.GetDirectories(folder).OrderBy(d => d, StringComparer.Ordinal)
+            .SelectMany(d => Directory.GetFiles(d).OrderBy(f => f, StringComparer.Ordinal).Select(f => new BytesRow { Image = File.ReadAllBytes(f), Label = Path.GetFileName(d) }))
+            .ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var options = Small(epochs: 1);
+        options.ValidationFraction = 0.2;
+        var model = ml.Auto().DiffAutoML(options).Fit(data);
+        var scores = model.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
+
+        // The same pixels decoded by the training path (ImageSharp) through ONNX Runtime directly.
+        using var cache = ImageDataLoader.Load(data, new ImageDataOptions());
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var expected = DiffAutoML.ML.Tests.Export.OnnxExporterTests.OnnxRun(model.OnnxModel.ToArray(),
+            cache.Images.to(TorchSharp.torch.ScalarType.Float32).data<float>().ToArray(), cache.Count, DiffAutoML.ML.Export.OnnxExporter.ProbabilitiesName);
+        Assert.Equal(expected.Length, scores.Length);
+        for (int i = 0; i < scores.Length; i++) Assert.Equal(expected[i], scores[i], 5);
+
+        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-bytes").FullName, "model.zip");
+        ml.Model.Save(model, data.Schema, path);
+        var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        Assert.Equal(scores, loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray());
+    }
+
     [Fact]
     public void Cancellation_stops_fit_with_an_operation_canceled_exception()
     {

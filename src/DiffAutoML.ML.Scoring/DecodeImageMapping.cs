@@ -1,0 +1,43 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using Microsoft.ML.Transforms.Image;
+
+namespace DiffAutoML.ML.Scoring;
+
+/// <summary>Input of <see cref="DecodeImageMapping"/>: encoded image bytes.</summary>
+public sealed class EncodedImageInput
+{
+    /// <summary>PNG, JPEG, BMP... bytes (the column the model was trained on is copied here).</summary>
+    public VBuffer<byte> DiffAutoMLEncodedImage;
+}
+
+/// <summary>Output of <see cref="DecodeImageMapping"/>.</summary>
+public sealed class DecodedImageOutput
+{
+    /// <summary>The decoded image, or null when the bytes are empty.</summary>
+    /// <remarks>ImageType needs a size (its size-less form throws); 1x1 is only the declared type: the next transform,
+    /// ResizeImages, reads each image's real size.</remarks>
+    [ImageType(1, 1)]
+    public MLImage? DiffAutoMLImage { get; set; }
+}
+
+/// <summary>
+/// Encoded bytes -> MLImage. ML.NET's LoadImages reads only files, so models trained on a column of encoded bytes use this
+/// custom mapping before the usual ResizeImages / ExtractPixels.
+/// </summary>
+[CustomMappingFactoryAttribute(ContractName)]
+public sealed class DecodeImageMapping : CustomMappingFactory<EncodedImageInput, DecodedImageOutput>
+{
+    /// <summary>The contract name stored in saved models.</summary>
+    public const string ContractName = "DiffAutoML.DecodeImage.v1";
+
+    /// <summary>The mapping itself.</summary>
+    public static void Map(EncodedImageInput input, DecodedImageOutput output)
+    {
+        var bytes = input.DiffAutoMLEncodedImage.DenseValues().ToArray();
+        output.DiffAutoMLImage = bytes.Length == 0 ? null : MLImage.CreateFromStream(new MemoryStream(bytes, writable: false));
+    }
+
+    /// <inheritdoc />
+    public override Action<EncodedImageInput, DecodedImageOutput> GetMapping() => Map;
+}

@@ -44,7 +44,7 @@ public sealed class ArchitectureParameters : IDisposable
     /// <summary>The search space.</summary>
     public SearchSpace Space { get; }
 
-    /// <summary>alpha: logits [L, 4].</summary>
+    /// <summary>alpha: logits [L, 4]. Change it through <see cref="Step"/> or <see cref="LoadState"/> (they refresh the cached probabilities).</summary>
     public Parameter Alpha { get; }
 
     /// <summary>Layers fixed so far (early fixing, or <see cref="Freeze"/>): their block, or null while searched.</summary>
@@ -53,14 +53,21 @@ public sealed class ArchitectureParameters : IDisposable
     /// <summary>True once every layer is fixed.</summary>
     public bool IsFrozen => _fixed.All(f => f is not null);
 
-    /// <summary>softmax(alpha) per layer, on the host.</summary>
+    /// <summary>softmax(alpha) per layer, on the host (a copy). Read from the device once per change of alpha: the
+    /// step's early-fixing check and the next step's path sampling share one read.</summary>
     public double[][] Probabilities()
     {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var p = Alpha.softmax(1).to(ScalarType.Float64).cpu().data<double>().ToArray();
-        return Enumerable.Range(0, _fixed.Length).Select(l => p.AsSpan(l * BlockChoices.Count, BlockChoices.Count).ToArray()).ToArray();
+        if (_probabilities is null)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var p = Alpha.softmax(1).to(ScalarType.Float64).cpu().data<double>().ToArray();
+            _probabilities = Enumerable.Range(0, _fixed.Length).Select(l => p.AsSpan(l * BlockChoices.Count, BlockChoices.Count).ToArray()).ToArray();
+        }
+        return _probabilities.Select(row => (double[])row.Clone()).ToArray();
     }
+
+    private double[][]? _probabilities;
 
     /// <summary>Mean entropy of the layers' distributions, in nats (ln 4 = 1.386 when uniform).</summary>
     public double MeanEntropy() => Probabilities().Average(p => -p.Where(v => v > 0).Sum(v => v * Math.Log(v)));
@@ -122,8 +129,8 @@ public sealed class ArchitectureParameters : IDisposable
         else using (no_grad()) Alpha.grad.zero_();
         using var scope = NewDisposeScope();
         double penalty = 0;
-        var overFlops = Options.MaxMFlops is double mf && Space.ChildMultiplyAdds(path) > mf * 1e6;
-        var overParams = Options.MaxParameters is long mp && Space.ChildParameters(path) > mp;
+        var overFlops = Options.MaxMFlops is double mf && ChildFlops(path) > mf * 1e6;
+        var overParams = Options.MaxParameters is long mp && ChildParameterCount(path) > mp;
         if ((overFlops || overParams) && Options.PenaltyCoefficient > 0)
         {
             // DSNAS: coef * sum_l p_l[s] * cost_l[s], costs relative to an equal per-layer share of the budget.
@@ -152,6 +159,7 @@ public sealed class ArchitectureParameters : IDisposable
         // Fixed layers keep their logits exactly: Adam's moment estimates would otherwise keep moving them.
         var before = Alpha.detach().clone();
         _optimizer.step();
+        _probabilities = null;
         using (no_grad())
         {
             var searchedRows = tensor(_fixed.Select(f => f is null).ToArray(), device: Alpha.device).view(-1, 1);
@@ -186,8 +194,13 @@ public sealed class ArchitectureParameters : IDisposable
 
     /// <summary>Whether a child meets the budgets.</summary>
     public bool WithinBudget(IReadOnlyList<int> path)
-        => (Options.MaxMFlops is not double mf || Space.ChildMultiplyAdds(path) <= mf * 1e6)
-        && (Options.MaxParameters is not long mp || Space.ChildParameters(path) <= mp);
+        => (Options.MaxMFlops is not double mf || ChildFlops(path) <= mf * 1e6)
+        && (Options.MaxParameters is not long mp || ChildParameterCount(path) <= mp);
+
+    // The same totals as SearchSpace.ChildMultiplyAdds/ChildParameters, from the per-block tables built once.
+    private long ChildFlops(IReadOnlyList<int> path) => Space.FixedMultiplyAdds + path.Select((c, l) => _flops[l][c]).Sum();
+
+    private long ChildParameterCount(IReadOnlyList<int> path) => Space.FixedParameters + path.Select((c, l) => _parameters[l][c]).Sum();
 
     /// <summary>The most probable child within the budgets, respecting fixed layers; null when none fits.</summary>
     public int[]? MostProbableWithinBudget()
@@ -224,6 +237,7 @@ public sealed class ArchitectureParameters : IDisposable
     public void LoadState(float[] alpha, IReadOnlyList<int?> fixedChoices)
     {
         using (no_grad()) Alpha.copy_(tensor(alpha, Alpha.shape).to(Alpha.device));
+        _probabilities = null;
         for (int l = 0; l < _fixed.Length; l++) _fixed[l] = fixedChoices[l];
     }
 

@@ -66,8 +66,8 @@ public sealed class AugmentationPolicy : IDisposable
     public Tensor Augment(Tensor images, AugmentationSample sample)
     {
         using var scope = NewDisposeScope();
-        var once = BatchAugmenter.Apply(images, sample.First, sample.Levels.select(1, 0), sample.Signs.select(1, 0), Operations, Options.FillValue);
-        return BatchAugmenter.Apply(once, sample.Second, sample.Levels.select(1, 1), sample.Signs.select(1, 1), Operations, Options.FillValue).MoveToOuterDisposeScope();
+        var once = BatchAugmenter.Apply(images, sample.First, sample.Levels.select(1, 0), sample.Signs.select(1, 0), Options.FillValue);
+        return BatchAugmenter.Apply(once, sample.Second, sample.Levels.select(1, 1), sample.Signs.select(1, 1), Options.FillValue).MoveToOuterDisposeScope();
     }
 
     /// <summary>

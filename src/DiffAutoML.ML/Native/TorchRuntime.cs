@@ -31,7 +31,18 @@ public static class TorchRuntime
             }
             catch (Exception e) when (e is NotSupportedException or DllNotFoundException or TypeInitializationException)
             {
-                throw new InvalidOperationException(DescribeLoadFailure(e), e);
+                // Hosts that load assemblies by path without the app's deps.json (notebook kernels, plug-ins) leave
+                // TorchSharp unable to find its native libraries; they sit in runtimes/<rid>/native beside the
+                // assemblies, so load LibTorchSharp from there (its RUNPATH $ORIGIN finds libtorch) and try again.
+                if (!PreloadFromRuntimesFolder()) throw new InvalidOperationException(DescribeLoadFailure(e), e);
+                try
+                {
+                    torch.InitializeDeviceType(DeviceType.CPU);
+                }
+                catch (Exception retry) when (retry is NotSupportedException or DllNotFoundException or TypeInitializationException)
+                {
+                    throw new InvalidOperationException(DescribeLoadFailure(retry), retry);
+                }
             }
             _cpuReady = true;
         }
@@ -50,6 +61,21 @@ public static class TorchRuntime
         {
             return false;
         }
+    }
+
+    private static bool PreloadFromRuntimesFolder()
+    {
+        var library = RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? "LibTorchSharp.dll"
+            : RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? "libLibTorchSharp.dylib" : "libLibTorchSharp.so";
+        var folders = new[] { typeof(torch).Assembly.Location, typeof(TorchRuntime).Assembly.Location }
+            .Where(l => !string.IsNullOrEmpty(l)).Select(Path.GetDirectoryName).OfType<string>().Distinct();
+        foreach (var folder in folders)
+        {
+            var candidate = Path.Combine(folder, "runtimes", RuntimeInformation.RuntimeIdentifier, "native", library);
+            if (!File.Exists(candidate)) candidate = Path.Combine(folder, "runtimes", $"{(OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux")}-{RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()}", "native", library);
+            if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out _)) return true;
+        }
+        return false;
     }
 
     private static string DescribeLoadFailure(Exception e)

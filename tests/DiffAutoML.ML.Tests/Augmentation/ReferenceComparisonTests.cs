@@ -62,4 +62,27 @@ public class ReferenceComparisonTests
         // Within one grey level (float32 blend factors can round differently); geometric ops must be exact.
         Assert.True(worst <= (AugmentationMagnitudes.IsGeometric(op) ? 0 : 1), $"{op}: largest difference {worst}");
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void A_mixed_batch_gives_every_sample_exactly_what_its_own_operation_gives_it_alone(int channels)
+    {
+        // The batch is grouped by operation and scattered back: a bookkeeping slip would move or mix samples.
+        using var scope = NewDisposeScope();
+        const int batch = 40;
+        var generator = new Generator(11);
+        var images = randint(0, 256, new long[] { batch, channels, 9, 11 }, generator: generator).to(ScalarType.Float32);
+        var operations = Enumerable.Range(0, batch).Select(i => (AugmentationOperation)((i * 5 + i / 14) % 14)).ToArray();
+        var levels = rand(new long[] { batch }, generator: generator) * 10;
+        var signs = rand(new long[] { batch }, generator: generator).lt(0.5).to(ScalarType.Float32) * 2 - 1;
+
+        var mixed = BatchAugmenter.Apply(images, operations, levels, signs, fill: 128);
+        for (int i = 0; i < batch; i++)
+        {
+            var alone = BatchAugmenter.Apply(images.narrow(0, i, 1), new[] { operations[i] }, levels.narrow(0, i, 1), signs.narrow(0, i, 1), fill: 128);
+            Assert.True(mixed.narrow(0, i, 1).eq(alone).all().item<bool>(), $"sample {i} ({operations[i]}) differs from its operation applied alone");
+        }
+        Assert.False(mixed.eq(images).all().item<bool>());
+    }
 }

@@ -5,7 +5,8 @@ namespace DiffAutoML.ML.Tests.Packaging;
 /// <summary>Runs a command to completion with a time limit, capturing its output.</summary>
 internal static class ProcessRunner
 {
-    public static (int ExitCode, string Output) Run(string file, string arguments, string workingDirectory, TimeSpan timeout)
+    public static (int ExitCode, string Output) Run(string file, string arguments, string workingDirectory, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(file, arguments)
         {
@@ -15,6 +16,7 @@ internal static class ProcessRunner
         };
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + file);
         var output = new System.Text.StringBuilder();
         process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };

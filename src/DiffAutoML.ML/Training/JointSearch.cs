@@ -219,7 +219,9 @@ internal sealed class JointSearch : IDisposable
         int plan = Math.Min(_epochsCompleted + affordable, _o.Epochs ?? int.MaxValue);
         bool shorten = plan < _plannedEpochs, lengthen = plan > _plannedEpochs && _epochsCompleted <= 2;
         if (!shorten && !lengthen) return;
-        _plannedEpochs = Math.Max(plan, _epochsCompleted);
+        // During the search at least one tuning epoch stays planned, even when the budget will cut it short: a child
+        // tuned for part of an epoch beats one taken untuned from the supernet.
+        _plannedEpochs = Math.Max(plan, _epochsCompleted + (_stage == SearchStage ? 1 : 0));
         if (_stage == SearchStage)
         {
             int share = (int)Math.Round(_plannedEpochs * _o.SearchFraction);

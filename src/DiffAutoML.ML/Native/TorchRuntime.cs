@@ -25,24 +25,19 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (_cpuReady) return;
+            // Hosts that load assemblies by path without the app's deps.json (notebook kernels, plug-ins) leave
+            // TorchSharp unable to find its native libraries, and a failed load inside TorchSharp's static constructor
+            // cannot be retried. So first load LibTorchSharp from runtimes/<rid>/native beside TorchSharp.dll (the
+            // same file an app's deps.json points to; its RUNPATH $ORIGIN finds libtorch beside it). Skipped when a
+            // libtorch folder is named (a CUDA libtorch from PyTorch must not meet the CPU one).
+            if (Environment.GetEnvironmentVariable(LibTorchFolderVariable) is null) PreloadFromRuntimesFolder();
             try
             {
                 torch.InitializeDeviceType(DeviceType.CPU);
             }
             catch (Exception e) when (e is NotSupportedException or DllNotFoundException or TypeInitializationException)
             {
-                // Hosts that load assemblies by path without the app's deps.json (notebook kernels, plug-ins) leave
-                // TorchSharp unable to find its native libraries; they sit in runtimes/<rid>/native beside the
-                // assemblies, so load LibTorchSharp from there (its RUNPATH $ORIGIN finds libtorch) and try again.
-                if (!PreloadFromRuntimesFolder()) throw new InvalidOperationException(DescribeLoadFailure(e), e);
-                try
-                {
-                    torch.InitializeDeviceType(DeviceType.CPU);
-                }
-                catch (Exception retry) when (retry is NotSupportedException or DllNotFoundException or TypeInitializationException)
-                {
-                    throw new InvalidOperationException(DescribeLoadFailure(retry), retry);
-                }
+                throw new InvalidOperationException(DescribeLoadFailure(e), e);
             }
             _cpuReady = true;
         }
@@ -63,7 +58,7 @@ public static class TorchRuntime
         }
     }
 
-    private static bool PreloadFromRuntimesFolder()
+    private static void PreloadFromRuntimesFolder()
     {
         var library = RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? "LibTorchSharp.dll"
             : RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? "libLibTorchSharp.dylib" : "libLibTorchSharp.so";
@@ -73,9 +68,8 @@ public static class TorchRuntime
         {
             var candidate = Path.Combine(folder, "runtimes", RuntimeInformation.RuntimeIdentifier, "native", library);
             if (!File.Exists(candidate)) candidate = Path.Combine(folder, "runtimes", $"{(OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux")}-{RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()}", "native", library);
-            if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out _)) return true;
+            if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out _)) return;
         }
-        return false;
     }
 
     private static string DescribeLoadFailure(Exception e)

@@ -80,11 +80,7 @@ internal static class TrainCommand
             var (test, testColumn) = DataSource.Load(ml, testPath, fashion);
             if (testColumn != imageColumn) throw new UsageException("--test must be the same kind of data as the training data (both folders or both IDX files).");
             metrics = model.Evaluate(test);
-            var testMetrics = new DiffAutoML.ML.Reporting.TestMetrics
-            {
-                Accuracy = metrics.MicroAccuracy, MacroAccuracy = metrics.MacroAccuracy, LogLoss = metrics.LogLoss,
-                ConfusionCounts = metrics.ConfusionMatrix.Counts.Select(r => (IReadOnlyList<double>)r.ToArray()).ToArray(),
-            };
+            var testMetrics = DiffAutoML.ML.Reporting.TestMetricsConversion.ToTestMetrics(metrics);
             File.WriteAllText(Path.Combine(outFolder, "test-metrics.json"), System.Text.Json.JsonSerializer.Serialize(testMetrics));
         }
         var html = ReportRenderer.Render(outFolder);

@@ -74,8 +74,7 @@ public class PackageConsumerTests
             foreach (var id in new[] { "DiffAutoML.ML", "DiffAutoML.ML.Scoring" })
             {
                 File.Delete(Path.Combine(feed, $"{id}.{version}.nupkg"));
-                var cached = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), id.ToLowerInvariant(), version);
-                if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
+                ProcessRunner.RemoveFromNuGetCache(id, version);
             }
         }
     }

@@ -37,4 +37,13 @@ internal static class ProcessRunner
         try { return Run("dotnet", "--list-sdks", Path.GetTempPath(), TimeSpan.FromSeconds(60)) is (0, var o) && o.Trim().Length > 0; }
         catch (System.ComponentModel.Win32Exception) { return false; }
     }
+
+    /// <summary>Removes one package version from the NuGet global packages folder (test packages must not pile up).</summary>
+    public static void RemoveFromNuGetCache(string packageId, string version)
+    {
+        var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        var cached = Path.Combine(packages, packageId.ToLowerInvariant(), version);
+        if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
+    }
 }

@@ -45,8 +45,7 @@ public class ToolPackageTests
         finally
         {
             Directory.Delete(work, recursive: true);
-            var cached = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), "diffautoml.cli", version);
-            if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
+            ProcessRunner.RemoveFromNuGetCache("DiffAutoML.Cli", version);
         }
     }
 }

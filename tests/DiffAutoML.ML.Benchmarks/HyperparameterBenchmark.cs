@@ -25,6 +25,7 @@ internal static class HyperparameterBenchmark
         var variants = new (string Name, int Every, int ValidationBatch)[]
         {
             ("no HPO", 0, 0), ($"eta every step, validation batch {batch}", 1, batch), ($"eta every step, validation batch {batch / 2}", 1, batch / 2),
+            ($"eta every step, validation batch {batch / 4}", 1, batch / 4), ($"eta every step, validation batch {batch / 8}", 1, batch / 8),
             ($"eta every 10 steps, validation batch {batch}", 10, batch),
         };
         var optimizers = variants.Select(v => new HypergradientSgd(model.parameters(), new HyperparameterOptions { UpdateEvery = Math.Max(v.Every, 1), TuneWeightDecay = v.Every > 0, TuneLearningRate = v.Every > 0 }, new LearningRateSchedule(0.01, 0, 1_000_000))).ToArray();

@@ -207,7 +207,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             ["SearchFraction"] = o.SearchFraction.ToString("G4"),
             ["WarmupEpochs"] = o.WarmupEpochs.ToString("G4"),
             ["BatchSize"] = o.BatchSize.ToString(),
-            ["ValidationBatchSize"] = (o.ValidationBatchSize ?? Math.Max(1, o.BatchSize / 2)).ToString(),
+            ["ValidationBatchSize"] = o.EffectiveValidationBatchSize.ToString(),
             ["LabelSmoothing"] = o.LabelSmoothing.ToString("G4"),
             ["ValidationFraction"] = o.ValidationData is null ? o.ValidationFraction.ToString("G4") : "separate data",
             ["Seed"] = o.Seed.ToString(),

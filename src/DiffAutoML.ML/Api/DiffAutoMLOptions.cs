@@ -48,8 +48,12 @@ public sealed record class DiffAutoMLOptions
     /// <summary>Mini-batch size.</summary>
     public int BatchSize { get; set; } = 128;
 
-    /// <summary>Size of the validation batch of each hypergradient step; null = half of <see cref="BatchSize"/>.</summary>
+    /// <summary>Size of the validation batch of each hypergradient step; null = a quarter of <see cref="BatchSize"/>
+    /// (the extra pass then costs about 0.2x a step; docs/benchmarks.md, "Hyper-parameter step").</summary>
     public int? ValidationBatchSize { get; set; }
+
+    /// <summary><see cref="ValidationBatchSize"/> with its default filled in.</summary>
+    internal int EffectiveValidationBatchSize => ValidationBatchSize ?? Math.Max(1, BatchSize / 4);
 
     /// <summary>Label smoothing of the training loss (DSNAS: 0.1).</summary>
     public double LabelSmoothing { get; set; } = 0.1;

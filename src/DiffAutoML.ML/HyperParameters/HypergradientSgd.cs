@@ -107,23 +107,38 @@ public sealed class HypergradientSgd : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         double lr = _lastLearningRate;
-        Tensor? gTheta = null, gV = null;
+        // The dot products run once over the concatenated parameters: a per-parameter loop of small tensor calls cost
+        // more than a small validation batch's forward and backward on the CPU (about 150 parameter tensors).
+        var gradients = new List<Tensor>(_parameters.Length);
+        var velocities = new List<Tensor>(_parameters.Length);
+        var decayedGradients = new List<Tensor>(_parameters.Length);
+        var decayedWeights = new List<Tensor>(_parameters.Length);
+        var decayedVelocities = new List<Tensor>(_parameters.Length);
         for (int i = 0; i < _parameters.Length; i++)
         {
             if (!_updated[i]) continue;
-            using var grad = _parameters[i].grad;
+            var grad = _parameters[i].grad;
             if (grad is null) continue;
-            var g = grad.flatten().to(ScalarType.Float64);
-            var v = _velocity[i]!.flatten().to(ScalarType.Float64);
-            var gv = g.dot(v);
-            gV = gV is null ? gv : gV + gv;
+            var g = grad.reshape(-1);
+            var v = _velocity[i]!.reshape(-1);
+            gradients.Add(g);
+            velocities.Add(v);
             if (!_decayed[i]) continue;
-            var gt = g.dot(_parameters[i].detach().flatten().to(ScalarType.Float64)) + lr * gv; // <g, theta_t>
-            gTheta = gTheta is null ? gt : gTheta + gt;
+            decayedGradients.Add(g);
+            decayedVelocities.Add(v);
+            decayedWeights.Add(_parameters[i].detach().reshape(-1));
         }
-        if (gV is null) return (0, 0);
+        if (gradients.Count == 0) return (0, 0);
+        static Tensor Flat(List<Tensor> parts) => cat(parts).to(ScalarType.Float64);
+        var gV = Flat(gradients).dot(Flat(velocities));
+        var gTheta = zeros_like(gV);
+        if (decayedGradients.Count > 0)
+        {
+            var gd = Flat(decayedGradients);
+            gTheta = gd.dot(Flat(decayedWeights)) + lr * gd.dot(Flat(decayedVelocities)); // <g, theta_t>
+        }
         // One host read for both numbers.
-        var both = stack(new[] { gTheta ?? zeros_like(gV), gV }).cpu().data<double>().ToArray();
+        var both = stack(new[] { gTheta, gV }).cpu().data<double>().ToArray();
         return (-lr * both[0], -both[1]);
     }
 

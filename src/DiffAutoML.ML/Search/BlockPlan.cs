@@ -7,8 +7,9 @@ namespace DiffAutoML.ML.Search;
 /// </summary>
 public sealed record BlockPlan(BlockChoice Choice, int InChannels, int OutChannels, int Stride, IReadOnlyList<ConvSpec> Main, IReadOnlyList<ConvSpec> Projection)
 {
-    /// <summary>The plan of a block.</summary>
-    public static BlockPlan Create(BlockChoice choice, int inChannels, int outChannels, int stride)
+    /// <summary>The plan of a block; <paramref name="projectionKernel"/> overrides the depthwise kernel of the
+    /// stride-2 projection (a projection shared by the layer's candidates, see <see cref="SearchSpaceOptions.SharedProjections"/>).</summary>
+    public static BlockPlan Create(BlockChoice choice, int inChannels, int outChannels, int stride, int? projectionKernel = null)
     {
         if (stride == 1 && inChannels != outChannels)
             throw new ArgumentException($"A stride-1 block keeps its channels ({inChannels} in, {outChannels} out).");
@@ -32,7 +33,7 @@ public sealed record BlockPlan(BlockChoice Choice, int InChannels, int OutChanne
             };
         var projection = stride == 1
             ? Array.Empty<ConvSpec>()
-            : new[] { new ConvSpec(inChannels, inChannels, Kernel(choice), 2, true, false), new ConvSpec(inChannels, inChannels, 1, 1, false, true) };
+            : new[] { new ConvSpec(inChannels, inChannels, projectionKernel ?? Kernel(choice), 2, true, false), new ConvSpec(inChannels, inChannels, 1, 1, false, true) };
         return new BlockPlan(choice, inChannels, outChannels, stride, main, projection);
     }
 

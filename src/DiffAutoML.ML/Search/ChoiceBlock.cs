@@ -9,12 +9,13 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
     private readonly Sequential main;
     private readonly Sequential? projection;
 
-    /// <summary>Builds the block on the CPU.</summary>
-    public ChoiceBlock(BlockPlan plan, double epsilon) : base(plan.Choice.ToString())
+    /// <summary>Builds the block on the CPU. Without <paramref name="withProjection"/> a stride-2 block returns its
+    /// main branch only (a supernet whose candidates share the layer's projection adds it).</summary>
+    public ChoiceBlock(BlockPlan plan, double epsilon, bool withProjection = true) : base(plan.Choice.ToString())
     {
         Plan = plan;
         main = ConvSequence.Build(plan.Main, epsilon);
-        projection = plan.Stride == 1 ? null : ConvSequence.Build(plan.Projection, epsilon);
+        projection = plan.Stride == 1 || !withProjection ? null : ConvSequence.Build(plan.Projection, epsilon);
         RegisterComponents();
     }
 
@@ -25,6 +26,7 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         if (projection is not null) return cat(new[] { projection.forward(input), main.forward(input) }, 1);
+        if (Plan.Stride == 2) return main.forward(input);
         // Channel split (the shuffle): even channels pass through, odd channels go through the main branch.
         long b = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3];
         var pairs = input.view(b, c / 2, 2, h, w);

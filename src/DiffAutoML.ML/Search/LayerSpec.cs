@@ -1,8 +1,13 @@
 namespace DiffAutoML.ML.Search;
 
-/// <summary>One choice layer: its channels, stride and input size.</summary>
-public sealed record LayerSpec(int Index, int InChannels, int OutChannels, int Stride, int InputHeight, int InputWidth)
+/// <summary>One choice layer: its channels, stride and input size, and whether its candidates share one projection
+/// branch (stride 2 only; <see cref="SearchSpaceOptions.SharedProjections"/>).</summary>
+public sealed record LayerSpec(int Index, int InChannels, int OutChannels, int Stride, int InputHeight, int InputWidth, bool SharedProjection = false)
 {
+    /// <summary>Depthwise kernel of the projection branch that the candidates share.</summary>
+    public const int SharedProjectionKernel = 3;
+
     /// <summary>The plan of candidate <paramref name="choice"/> in this layer.</summary>
-    public BlockPlan Plan(BlockChoice choice) => BlockPlan.Create(choice, InChannels, OutChannels, Stride);
+    public BlockPlan Plan(BlockChoice choice)
+        => BlockPlan.Create(choice, InChannels, OutChannels, Stride, SharedProjection && Stride == 2 ? SharedProjectionKernel : null);
 }

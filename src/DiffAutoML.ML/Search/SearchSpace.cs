@@ -42,7 +42,7 @@ public sealed class SearchSpace
             for (int r = 0; r < repeats[s]; r++)
             {
                 int stride = r == 0 ? 2 : 1;
-                layers.Add(new LayerSpec(layers.Count, inChannels, channels[s], stride, h, w));
+                layers.Add(new LayerSpec(layers.Count, inChannels, channels[s], stride, h, w, o.SharedProjections && stride == 2));
                 inChannels = channels[s];
                 if (stride == 2) { h = (h + 1) / 2; w = (w + 1) / 2; }
             }

@@ -39,6 +39,15 @@ public sealed record class SearchSpaceOptions
     /// <summary>Batch-norm epsilon.</summary>
     public double BatchNormEpsilon { get; set; } = 1e-5;
 
+    /// <summary>
+    /// The candidates of a stride-2 layer share one projection branch (depthwise 3x3 stride 2, BN, 1x1, BN, ReLU) in
+    /// the supernet, so half of the channels after every stride-2 layer are the same whichever block is sampled.
+    /// Default true. False is the DSNAS design (a kxk projection per candidate): there every channel after a stride-2
+    /// layer depends on the sampled block, and the supernet barely trains for its first hundreds of steps
+    /// (docs/algorithm.md, "Shared projections").
+    /// </summary>
+    public bool SharedProjections { get; set; } = true;
+
     /// <summary>Options with every value filled in from the preset.</summary>
     public SearchSpaceOptions Resolve()
     {

@@ -17,6 +17,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential stem;
     private readonly ModuleList<ModuleList<ChoiceBlock>> layers;
+    private readonly ModuleDict<Sequential> projections; // by layer index: the projection a stride-2 layer's candidates share
     private readonly Sequential tail;
     private readonly Dropout dropout;
     private readonly Linear classifier;
@@ -29,7 +30,9 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         double eps = space.Options.BatchNormEpsilon;
         stem = ConvSequence.Build(new[] { space.Stem }, eps);
         layers = nn.ModuleList(space.Layers.Select(l =>
-            nn.ModuleList(Enum.GetValues<BlockChoice>().Select(c => new ChoiceBlock(l.Plan(c), eps)).ToArray())).ToArray());
+            nn.ModuleList(Enum.GetValues<BlockChoice>().Select(c => new ChoiceBlock(l.Plan(c), eps, withProjection: !l.SharedProjection)).ToArray())).ToArray());
+        projections = nn.ModuleDict(space.Layers.Where(l => l.SharedProjection)
+            .Select(l => (Key(l.Index), ConvSequence.Build(l.Plan(BlockChoice.Shuffle3).Projection, eps))).ToArray());
         tail = ConvSequence.Build(new[] { space.Tail }, eps);
         dropout = nn.Dropout(space.Options.Dropout);
         classifier = nn.Linear(space.Tail.OutChannels, space.Classes);
@@ -58,7 +61,9 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         ReleaseRecorded();
         for (int l = 0; l < layers.Count; l++)
         {
-            var y = layers[l][path[l]].forward(x);
+            var y = projections.TryGetValue(Key(l), out var projection)
+                ? cat(new[] { projection.forward(x), layers[l][path[l]].forward(x) }, 1)
+                : layers[l][path[l]].forward(x);
             if (RecordGateGradients && y.requires_grad)
             {
                 y.retain_grad();
@@ -87,6 +92,8 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         return result;
     }
 
+    private static string Key(int layer) => layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     private void ReleaseRecorded()
     {
         foreach (var y in _recorded) y.Dispose();
@@ -106,13 +113,17 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         using var _ = no_grad();
         foreach (var (name, target) in child.state_dict())
         {
-            // blocks.{l}.rest -> layers.{l}.{path[l]}.rest; stem, tail and classifier keep their names.
+            // blocks.{l}.rest -> layers.{l}.{path[l]}.rest, or projections.{l}.rest for a shared projection; stem, tail
+            // and classifier keep their names.
             var key = name;
             if (name.StartsWith("blocks.", StringComparison.Ordinal))
             {
                 var parts = name.Split('.', 3);
                 int l = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
-                key = $"layers.{l}.{path[l]}.{parts[2]}";
+                const string projection = "projection.";
+                key = Space.Layers[l].SharedProjection && parts[2].StartsWith(projection, StringComparison.Ordinal)
+                    ? $"projections.{l}.{parts[2][projection.Length..]}"
+                    : $"layers.{l}.{path[l]}.{parts[2]}";
             }
             target.copy_(source[key]);
         }

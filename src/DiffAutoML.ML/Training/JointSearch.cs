@@ -60,7 +60,7 @@ internal sealed class JointSearch : IDisposable
         _validation = ReferenceEquals(setup.TrainCache, setup.ValidationCache) ? _train : new BatchAssembler(setup.ValidationCache, setup.Device);
         int batch = Math.Min(_o.BatchSize, setup.TrainRows.Length);
         _sampler = new MiniBatchSampler(setup.TrainRows, batch, _o.Seed, dropLast: true);
-        _validationSampler = new MiniBatchSampler(setup.ValidationRows, Math.Min(_o.ValidationBatchSize ?? Math.Max(1, batch / 2), setup.ValidationRows.Length), _o.Seed + 7, dropLast: true);
+        _validationSampler = new MiniBatchSampler(setup.ValidationRows, Math.Min(_o.EffectiveValidationBatchSize, setup.ValidationRows.Length), _o.Seed + 7, dropLast: true);
         _checkpoints = _o.CheckpointFolder is null ? null : new CheckpointStore(_o.CheckpointFolder);
         _lossSum = zeros(1, ScalarType.Float64, setup.Device).DetachFromDisposeScope();
         _correct = zeros(1, ScalarType.Int64, setup.Device).DetachFromDisposeScope();

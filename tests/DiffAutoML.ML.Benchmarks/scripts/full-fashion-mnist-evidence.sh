@@ -5,13 +5,15 @@
 # Usage: bash tests/DiffAutoML.ML.Benchmarks/scripts/full-fashion-mnist-evidence.sh [budget=30m] [rows="All None Architecture Augmentation,HyperParameters"]
 # EVIDENCE_CPUS=0 pins every row to CPU 0 with one thread (taskset), so that other work can use the other cores
 # without disturbing the rows (libtorch's thread pool slows down badly when it shares cores).
+# EVIDENCE_OUT=<folder> writes there instead of artifacts/evidence (two invocations pinned to different CPUs can then
+# run side by side; start the second after the first has published its CLI).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 budget=${1:-30m}
 rows=${2:-"All None Architecture Augmentation,HyperParameters"}
 data=$root/artifacts/data/fashion-mnist
 [ -f "$data/train-images-idx3-ubyte.gz" ] || { echo "Run samples/data/get-full-fashion-mnist.sh first." >&2; exit 1; }
-out=$root/artifacts/evidence
+out=${EVIDENCE_OUT:-$root/artifacts/evidence}
 cli=$out/cli
 mkdir -p "$out"
 dotnet publish "$root/src/DiffAutoML.Cli" -c Release -o "$cli" --nologo -v q

@@ -27,6 +27,19 @@ public class SearchSpaceTests
     }
 
     [Fact]
+    public void A_shared_projection_has_a_3x3_depthwise_kernel_for_every_candidate()
+    {
+        // Same block as above with the projection shared: its dw5 (3200 multiply-adds, 200 weights) becomes a dw3 (1152, 72).
+        var plan = new LayerSpec(0, 8, 16, 2, 8, 8, SharedProjection: true).Plan(BlockChoice.Shuffle5);
+        Assert.Equal(4096 + 3200 + 1024 + 1152 + 1024, plan.MultiplyAdds(8, 8));
+        Assert.Equal((64 + 16) + (200 + 16) + (64 + 16) + (72 + 16) + (64 + 16), plan.Parameters);
+        // Stride-1 layers have no projection to share; the Compact space shares those of its stride-2 layers by default.
+        Assert.Empty(new LayerSpec(0, 16, 16, 1, 8, 8, SharedProjection: true).Plan(BlockChoice.Shuffle7).Projection);
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = 28 });
+        Assert.Equal(space.Layers.Select(l => l.Stride == 2), space.Layers.Select(l => l.SharedProjection));
+    }
+
+    [Fact]
     public void Xception_block_matches_a_hand_count()
     {
         var plan = BlockPlan.Create(BlockChoice.Xception, 16, 16, 1);

@@ -11,12 +11,13 @@ public class SupernetTests
     public SupernetTests() => TorchRuntime.EnsureCpu();
 
     [Theory]
-    [InlineData(1, 0, 1, 2, 3)]
-    [InlineData(3, 3, 2, 1, 0)]
-    public void Extracted_child_forward_equals_the_supernet_forward_on_its_path(int channels, int a, int b, int c, int d)
+    [InlineData(1, 0, 1, 2, 3, true)]
+    [InlineData(3, 3, 2, 1, 0, true)]
+    [InlineData(1, 2, 3, 0, 1, false)]
+    public void Extracted_child_forward_equals_the_supernet_forward_on_its_path(int channels, int a, int b, int c, int d, bool sharedProjections)
     {
         manual_seed(7);
-        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 1, 1, 1, 1 }, InputChannels = channels, Height = 20, Width = 18 });
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 1, 1, 1, 1 }, InputChannels = channels, Height = 20, Width = 18, SharedProjections = sharedProjections });
         using var supernet = new Supernet(space);
         var path = new[] { a, b, c, d };
         // Train a little on the path so batch-norm statistics are not the defaults.
@@ -75,12 +76,37 @@ public class SupernetTests
         supernet.Path = new[] { 1, 3 };
         using var scope = NewDisposeScope();
         supernet.forward(randn(4, 1, 12, 12)).sum().backward();
+        int shared = 0;
         foreach (var (name, p) in supernet.named_parameters())
         {
+            bool hasGradient = p.grad is not null && p.grad.abs().sum().item<float>() > 0;
+            // Both Tiny layers have stride 2: their projections are shared and trained whichever block is sampled.
+            if (name.StartsWith("projections.")) { shared++; Assert.True(hasGradient, name); continue; }
             if (!name.StartsWith("layers.")) continue;
+            Assert.DoesNotContain(".projection.", name);
             bool chosen = name.StartsWith("layers.0.1.") || name.StartsWith("layers.1.3.");
-            Assert.Equal(chosen, p.grad is not null && p.grad.abs().sum().item<float>() > 0);
+            Assert.Equal(chosen, hasGradient);
         }
+        Assert.Equal(2 * 6, shared); // per layer: depthwise weight, BN scale and shift, 1x1 weight, BN scale and shift
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_supernet_holds_every_candidate_once_and_one_projection_per_stride2_layer_when_shared(bool sharedProjections)
+    {
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 2, 1 }, StageChannels = new[] { 32, 64 }, InputChannels = 1, Height = 14, SharedProjections = sharedProjections });
+        using var supernet = new Supernet(space);
+        long expected = space.Stem.Parameters + space.Tail.Parameters + space.Tail.OutChannels * space.Classes + space.Classes;
+        foreach (var layer in space.Layers)
+        {
+            var plans = Enum.GetValues<BlockChoice>().Select(layer.Plan).ToArray();
+            expected += plans.Sum(p => p.Parameters);
+            // Shared: the four plans each count the same projection; the supernet holds it once.
+            if (layer.SharedProjection) expected -= 3 * plans[0].Projection.Sum(c => c.Parameters);
+        }
+        Assert.Equal(expected, supernet.parameters().Sum(p => p.numel()));
+        Assert.Equal(sharedProjections ? 2 : 0, space.Layers.Count(l => l.SharedProjection)); // the two stride-2 layers
     }
 
     [Fact]

@@ -26,6 +26,9 @@ switch (command)
     case "hpo":
         HyperparameterBenchmark.Run(int.Parse(Arg(1, "128")), int.Parse(Arg(2, "5")));
         break;
+    case "subset-evidence":
+        SubsetEvidenceBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"), int.Parse(Arg(2, "240")));
+        break;
     case "supernet-training":
         SupernetTrainingBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"), int.Parse(Arg(2, "4")));
         break;
@@ -44,6 +47,7 @@ switch (command)
               augmentation [subset]           batched vs per-image augmentation, and its share of a training step
               search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
               hpo [batch] [rounds]            training step cost with hypergradient HPO against without
+              subset-evidence [subset] [budget s]  All and the three ablations, same seed and time budget, tested on the subset's test set
               supernet-training [subset] [epochs]  training accuracy per epoch: child, supernet with shared / per-candidate projections
               joint-step [subset] [rounds]    one joint search step (DA + NAS + HPO) against one plain step of the same child
               scoring [subset]                images/s: ML.NET chain vs ONNX Runtime directly vs TorchSharp eval

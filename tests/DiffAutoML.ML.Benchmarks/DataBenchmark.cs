@@ -29,7 +29,7 @@ internal static class DataBenchmark
             Report("PNG files (ImageSharp decode)", png.Count, clock.Elapsed.TotalSeconds);
 
         clock.Restart();
-        var idxData = IdxDataset.Load(ml, Path.Combine(folder, "train-images-idx3-ubyte.gz"), Path.Combine(folder, "train-labels-idx1-ubyte.gz"), IdxDataset.FashionMnistClassNames);
+        var idxData = DatasetTools.LoadFashionMnist(ml, folder, "train");
         using var cache = ImageDataLoader.Load(idxData, new ImageDataOptions());
         Report("IDX (gzip, pixel vectors)", cache.Count, clock.Elapsed.TotalSeconds);
 

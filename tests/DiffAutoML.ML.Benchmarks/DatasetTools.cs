@@ -9,6 +9,10 @@ internal static class DatasetTools
 {
     public const string DebianFolder = "/usr/share/datasets/fashion-mnist";
 
+    /// <summary>The IDX pair <paramref name="prefix"/> ("train" or "t10k") of a Fashion-MNIST folder, labelled with class names.</summary>
+    public static Microsoft.ML.IDataView LoadFashionMnist(Microsoft.ML.MLContext ml, string folder, string prefix)
+        => IdxDataset.Load(ml, Path.Combine(folder, $"{prefix}-images-idx3-ubyte.gz"), Path.Combine(folder, $"{prefix}-labels-idx1-ubyte.gz"), IdxDataset.FashionMnistClassNames);
+
     /// <summary>The first <paramref name="perClass"/> images of each class, in file order (reproducible).</summary>
     public static (byte[] Pixels, byte[] Labels) FirstPerClass(IdxDataset.Content content, int perClass)
     {

@@ -1,5 +1,4 @@
 using DiffAutoML.ML.Api;
-using DiffAutoML.ML.Data;
 using Microsoft.ML;
 
 namespace DiffAutoML.ML.Benchmarks;
@@ -16,7 +15,7 @@ internal static class JointStepBenchmark
     public static void Run(string subset, int rounds)
     {
         var ml = new MLContext(seed: 1);
-        var train = IdxDataset.Load(ml, Path.Combine(subset, "train-images-idx3-ubyte.gz"), Path.Combine(subset, "train-labels-idx1-ubyte.gz"), IdxDataset.FashionMnistClassNames);
+        var train = DatasetTools.LoadFashionMnist(ml, subset, "train");
         Console.WriteLine($"joint search step vs plain step: Compact space, batch 128, {Environment.ProcessorCount} CPU threads, {rounds} alternating rounds, subset {subset}");
         var joint = new List<double>();
         var tuning = new List<double>();

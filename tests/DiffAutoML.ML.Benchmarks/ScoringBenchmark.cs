@@ -30,7 +30,7 @@ internal static class ScoringBenchmark
     {
         TorchRuntime.EnsureCpu();
         var ml = new MLContext(seed: 1);
-        var data = IdxDataset.Load(ml, Path.Combine(subset, "t10k-images-idx3-ubyte.gz"), Path.Combine(subset, "t10k-labels-idx1-ubyte.gz"), IdxDataset.FashionMnistClassNames);
+        var data = DatasetTools.LoadFashionMnist(ml, subset, "t10k");
         using var cache = ImageDataLoader.Load(data, new ImageDataOptions());
         var stats = ChannelStatistics.Compute(cache.Images, Enumerable.Range(0, cache.Count).ToArray());
         var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = 28 });

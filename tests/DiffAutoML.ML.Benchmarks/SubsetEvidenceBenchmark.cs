@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using DiffAutoML.ML.Api;
-using DiffAutoML.ML.Data;
 using Microsoft.ML;
 
 namespace DiffAutoML.ML.Benchmarks;
@@ -15,8 +14,7 @@ internal static class SubsetEvidenceBenchmark
     public static void Run(string subset, int budgetSeconds)
     {
         var ml = new MLContext(seed: 1);
-        IDataView Load(string prefix) => IdxDataset.Load(ml, Path.Combine(subset, $"{prefix}-images-idx3-ubyte.gz"), Path.Combine(subset, $"{prefix}-labels-idx1-ubyte.gz"), IdxDataset.FashionMnistClassNames);
-        var (train, test) = (Load("train"), Load("t10k"));
+        var (train, test) = (DatasetTools.LoadFashionMnist(ml, subset, "train"), DatasetTools.LoadFashionMnist(ml, subset, "t10k"));
         Console.WriteLine($"subset evidence: {subset}, budget {budgetSeconds} s per row, seed 1, CPU threads {Environment.ProcessorCount}");
         Console.WriteLine("| components | test accuracy | validation | epochs (search) | wall time | architecture | MFLOPs |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");

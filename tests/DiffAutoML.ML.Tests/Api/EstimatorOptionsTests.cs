@@ -57,6 +57,14 @@ public class EstimatorOptionsTests
     }
 
     [Fact]
+    public void The_hypergradient_validation_batch_defaults_to_a_quarter_of_the_batch()
+    {
+        Assert.Equal(32, new DiffAutoMLOptions { BatchSize = 128 }.EffectiveValidationBatchSize);
+        Assert.Equal(1, new DiffAutoMLOptions { BatchSize = 2 }.EffectiveValidationBatchSize);
+        Assert.Equal(100, new DiffAutoMLOptions { BatchSize = 128, ValidationBatchSize = 100 }.EffectiveValidationBatchSize);
+    }
+
+    [Fact]
     public void Options_are_copied_on_construction()
     {
         var options = new DiffAutoMLOptions { BatchSize = 64 };

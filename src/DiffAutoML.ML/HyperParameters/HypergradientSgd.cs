@@ -108,34 +108,32 @@ public sealed class HypergradientSgd : IDisposable
         using var noGrad = no_grad();
         double lr = _lastLearningRate;
         // The dot products run once over the concatenated parameters: a per-parameter loop of small tensor calls cost
-        // more than a small validation batch's forward and backward on the CPU (about 150 parameter tensors).
-        var gradients = new List<Tensor>(_parameters.Length);
-        var velocities = new List<Tensor>(_parameters.Length);
-        var decayedGradients = new List<Tensor>(_parameters.Length);
-        var decayedWeights = new List<Tensor>(_parameters.Length);
-        var decayedVelocities = new List<Tensor>(_parameters.Length);
-        for (int i = 0; i < _parameters.Length; i++)
+        // more than a small validation batch's forward and backward on the CPU (about 150 parameter tensors). Decayed
+        // parameters come first, so their part of the concatenation is a prefix.
+        var order = Enumerable.Range(0, _parameters.Length).Where(i => _updated[i]).OrderBy(i => _decayed[i] ? 0 : 1).ToArray();
+        var gradients = new List<Tensor>(order.Length);
+        var velocities = new List<Tensor>(order.Length);
+        var decayedWeights = new List<Tensor>(order.Length);
+        long decayedLength = 0;
+        foreach (int i in order)
         {
-            if (!_updated[i]) continue;
             var grad = _parameters[i].grad;
             if (grad is null) continue;
-            var g = grad.reshape(-1);
-            var v = _velocity[i]!.reshape(-1);
-            gradients.Add(g);
-            velocities.Add(v);
+            gradients.Add(grad.reshape(-1));
+            velocities.Add(_velocity[i]!.reshape(-1));
             if (!_decayed[i]) continue;
-            decayedGradients.Add(g);
-            decayedVelocities.Add(v);
             decayedWeights.Add(_parameters[i].detach().reshape(-1));
+            decayedLength += grad.numel();
         }
         if (gradients.Count == 0) return (0, 0);
-        static Tensor Flat(List<Tensor> parts) => cat(parts).to(ScalarType.Float64);
-        var gV = Flat(gradients).dot(Flat(velocities));
+        var g = cat(gradients).to(ScalarType.Float64);
+        var v = cat(velocities).to(ScalarType.Float64);
+        var gV = g.dot(v);
         var gTheta = zeros_like(gV);
-        if (decayedGradients.Count > 0)
+        if (decayedLength > 0)
         {
-            var gd = Flat(decayedGradients);
-            gTheta = gd.dot(Flat(decayedWeights)) + lr * gd.dot(Flat(decayedVelocities)); // <g, theta_t>
+            var gd = g.narrow(0, 0, decayedLength);
+            gTheta = gd.dot(cat(decayedWeights).to(ScalarType.Float64)) + lr * gd.dot(v.narrow(0, 0, decayedLength)); // <g, theta_t>
         }
         // One host read for both numbers.
         var both = stack(new[] { gTheta, gV }).cpu().data<double>().ToArray();

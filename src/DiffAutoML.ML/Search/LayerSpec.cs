@@ -9,5 +9,5 @@ public sealed record LayerSpec(int Index, int InChannels, int OutChannels, int S
 
     /// <summary>The plan of candidate <paramref name="choice"/> in this layer.</summary>
     public BlockPlan Plan(BlockChoice choice)
-        => BlockPlan.Create(choice, InChannels, OutChannels, Stride, SharedProjection && Stride == 2 ? SharedProjectionKernel : null);
+        => BlockPlan.Create(choice, InChannels, OutChannels, Stride, SharedProjection ? SharedProjectionKernel : null);
 }

@@ -18,6 +18,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     private readonly Sequential stem;
     private readonly ModuleList<ModuleList<ChoiceBlock>> layers;
     private readonly ModuleDict<Sequential> projections; // by layer index: the projection a stride-2 layer's candidates share
+    private readonly Sequential?[] _sharedProjection; // the same modules by layer (null: none), for the forward pass
     private readonly Sequential tail;
     private readonly Dropout dropout;
     private readonly Linear classifier;
@@ -33,6 +34,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
             nn.ModuleList(Enum.GetValues<BlockChoice>().Select(c => new ChoiceBlock(l.Plan(c), eps, withProjection: !l.SharedProjection)).ToArray())).ToArray());
         projections = nn.ModuleDict(space.Layers.Where(l => l.SharedProjection)
             .Select(l => (Key(l.Index), ConvSequence.Build(l.Plan(BlockChoice.Shuffle3).Projection, eps))).ToArray());
+        _sharedProjection = space.Layers.Select(l => l.SharedProjection ? projections[Key(l.Index)] : null).ToArray();
         tail = ConvSequence.Build(new[] { space.Tail }, eps);
         dropout = nn.Dropout(space.Options.Dropout);
         classifier = nn.Linear(space.Tail.OutChannels, space.Classes);
@@ -61,7 +63,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         ReleaseRecorded();
         for (int l = 0; l < layers.Count; l++)
         {
-            var y = projections.TryGetValue(Key(l), out var projection)
+            var y = _sharedProjection[l] is { } projection
                 ? cat(new[] { projection.forward(x), layers[l][path[l]].forward(x) }, 1)
                 : layers[l][path[l]].forward(x);
             if (RecordGateGradients && y.requires_grad)

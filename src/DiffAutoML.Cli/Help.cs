@@ -26,6 +26,8 @@ internal static class Help
           --size <pixels>          resize images to this height and width (default: the first image's size)
           --channels <1|3>         grey or colour (default: grey when every image is grey)
           --batch <n>              mini-batch size (default 128)
+          --learning-rate <x>      peak learning rate of the cosine schedule (default 0.1)
+          --width <x>              multiply every channel count of the search space by x (default 1)
           --seed <n>               random seed (default 1)
           --max-mflops <x>         keep the model under x million multiply-adds per image
           --fashion-mnist          name the 10 classes of an IDX file as Fashion-MNIST's

@@ -33,6 +33,14 @@ internal static class TrainCommand
         options.SearchSpace.Preset = line.Parse("preset", s => Enum.Parse<SearchSpacePreset>(s, ignoreCase: true)) ?? SearchSpacePreset.Compact;
         if (line.Parse("size", int.Parse) is int size) (options.Data.Height, options.Data.Width) = (size, size);
         options.Data.Channels = line.Parse("channels", int.Parse);
+        _ = line.Parse("width", s => // inside Parse, so that an out-of-range multiplier is reported as a usage error
+        {
+            double width = double.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+            options.SearchSpace = options.SearchSpace.Widened(width);
+            return width;
+        });
+        if (line.Parse("learning-rate", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture)) is double rate)
+            options.HyperParameters = options.HyperParameters with { LearningRate = rate };
         options.Architecture.MaxMFlops = line.Parse("max-mflops", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
         line.RejectUnknown();
 

@@ -12,11 +12,11 @@ namespace DiffAutoML.ML.Benchmarks;
 /// </summary>
 internal static class JointStepBenchmark
 {
-    public static void Run(string subset, int rounds)
+    public static void Run(string subset, int rounds, string device)
     {
         var ml = new MLContext(seed: 1);
         var train = DatasetTools.LoadFashionMnist(ml, subset, "train");
-        Console.WriteLine($"joint search step vs plain step: Compact space, batch 128, {Environment.ProcessorCount} CPU threads, {rounds} alternating rounds, subset {subset}");
+        Console.WriteLine($"joint search step vs plain step: Compact space, batch 128, device {device}, {Environment.ProcessorCount} CPU threads, {rounds} alternating rounds, subset {subset}");
         var joint = new List<double>();
         var tuning = new List<double>();
         var plain = new List<double>();
@@ -24,11 +24,11 @@ internal static class JointStepBenchmark
         for (int round = 0; round < rounds; round++)
         {
             // Epochs 6 = 2 search epochs + 4 tuning epochs; the first epoch pays one-off start-up costs and is left out.
-            var all = Fit(ml, train, DiffAutoMLComponents.All, 6, null);
+            var all = Fit(ml, train, DiffAutoMLComponents.All, 6, null, device);
             architecture ??= all.Architecture;
             joint.Add(all.History.Where(e => e.Stage == "search").Skip(1).Average(e => e.ImagesPerSecond));
             tuning.Add(all.History.Where(e => e.Stage == "tuning").Average(e => e.ImagesPerSecond));
-            var none = Fit(ml, train, DiffAutoMLComponents.None, 3, architecture);
+            var none = Fit(ml, train, DiffAutoMLComponents.None, 3, architecture, device);
             plain.Add(none.History.Skip(1).Average(e => e.ImagesPerSecond));
             Console.WriteLine($"  round {round + 1}: joint search {joint[^1]:F0} images/s, joint tuning (DA + HPO) {tuning[^1]:F0}, plain {plain[^1]:F0} ({architecture})");
         }
@@ -36,9 +36,10 @@ internal static class JointStepBenchmark
         Console.WriteLine($"  median: joint search step {Median(plain) / Median(joint):F2}x the plain step; tuning-stage step (augmentation + HPO) {Median(plain) / Median(tuning):F2}x");
     }
 
-    private static Reporting.DiffAutoMLReport Fit(MLContext ml, IDataView train, DiffAutoMLComponents components, int epochs, string? architecture)
+    private static Reporting.DiffAutoMLReport Fit(MLContext ml, IDataView train, DiffAutoMLComponents components, int epochs, string? architecture, string device)
     {
-        var options = new DiffAutoMLOptions { Epochs = epochs, Components = components, FixedArchitecture = architecture, ProgressEverySteps = 100_000 };
+        var options = new DiffAutoMLOptions { Epochs = epochs, Components = components, FixedArchitecture = architecture, ProgressEverySteps = 100_000,
+            Device = device == "cuda" ? ComputeDevice.Cuda : ComputeDevice.Cpu };
         options.Data.ImageColumnName = "Image";
         return ml.Auto().DiffAutoML(options).Fit(train).Report;
     }

@@ -33,7 +33,10 @@ switch (command)
         SupernetTrainingBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"), int.Parse(Arg(2, "4")));
         break;
     case "joint-step":
-        JointStepBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"), int.Parse(Arg(2, "2")));
+        JointStepBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"), int.Parse(Arg(2, "2")), Arg(3, "cpu"));
+        break;
+    case "step-compare":
+        StepComparisonBenchmark.Run(Arg(1, "compact"), int.Parse(Arg(2, "128")), int.Parse(Arg(3, "50")), Arg(4, "cpu"), Arg(5, "") == "augment");
         break;
     case "search-step":
         SearchStepBenchmark.RunMode(args[1], args[2], int.Parse(args[3]));
@@ -49,7 +52,9 @@ switch (command)
               hpo [batch] [rounds]            training step cost with hypergradient HPO against without
               subset-evidence [subset] [budget s]  All and the three ablations, same seed and time budget, tested on the subset's test set
               supernet-training [subset] [epochs]  training accuracy per epoch: child, supernet with shared / per-candidate projections
-              joint-step [subset] [rounds]    one joint search step (DA + NAS + HPO) against one plain step of the same child
+              joint-step [subset] [rounds] [cpu|cuda]  one joint search step (DA + NAS + HPO) against one plain step of the same child
+              step-compare [compact|paper] [batch] [steps] [cpu|cuda] [augment]  the joint search step in TorchSharp, twin of
+                                              scripts/step_comparison.py (one JSON line: ms per step, images/s)
               scoring [subset]                images/s: ML.NET chain vs ONNX Runtime directly vs TorchSharp eval
             """);
         break;

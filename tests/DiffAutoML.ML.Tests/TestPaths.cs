@@ -11,8 +11,11 @@ internal static class TestPaths
 
     private static string FindRoot()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "DiffAutoML.ML.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Could not find the repository root (DiffAutoML.ML.sln) above " + AppContext.BaseDirectory);
+        // Above the test binaries when built in the repo; above the working directory when they were published elsewhere
+        // (the GPU machine runs them from /tmp/app with the repository as the working directory).
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "DiffAutoML.ML.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"Could not find the repository root (DiffAutoML.ML.sln) above {AppContext.BaseDirectory} or {Environment.CurrentDirectory}");
     }
 }

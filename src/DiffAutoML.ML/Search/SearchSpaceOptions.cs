@@ -48,6 +48,25 @@ public sealed record class SearchSpaceOptions
     /// </summary>
     public bool SharedProjections { get; set; } = true;
 
+    /// <summary>
+    /// These options with every channel count (stem, stages, tail) multiplied by <paramref name="multiplier"/> and
+    /// rounded to a multiple of 4 (at least 4): the width multiplier of MobileNet and ShuffleNet. Wider networks cost
+    /// about multiplier squared more multiply-adds; on a GPU, small images leave room for that.
+    /// </summary>
+    public SearchSpaceOptions Widened(double multiplier)
+    {
+        if (!(multiplier > 0 && multiplier <= 16))
+            throw new ArgumentOutOfRangeException(nameof(multiplier), multiplier, "The width multiplier must be greater than 0 and at most 16.");
+        var resolved = Resolve();
+        int Scale(int channels) => Math.Max(4, (int)Math.Round(channels * multiplier / 4) * 4);
+        return this with
+        {
+            StemChannels = Scale(resolved.StemChannels!.Value),
+            StageChannels = resolved.StageChannels!.Select(Scale).ToArray(),
+            TailChannels = Scale(resolved.TailChannels!.Value),
+        };
+    }
+
     /// <summary>Options with every value filled in from the preset.</summary>
     public SearchSpaceOptions Resolve()
     {

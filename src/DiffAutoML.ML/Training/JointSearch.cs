@@ -207,9 +207,10 @@ internal sealed class JointSearch : IDisposable
 
     /// <summary>
     /// With a time budget, re-sizes the plan from the epochs measured so far: shorter when it will not fit (the machine
-    /// may be busier than during the probe), longer after the first two epochs when the probe overestimated the cost
-    /// (it times a few steps and includes one-off start-up work). The search stage keeps its share and leaves at least
-    /// one tuning epoch; the cosine schedule is stretched over the new length.
+    /// may be busier than during the probe), longer while at most half of the plan is done when epochs turn out cheaper
+    /// (the probe times a few steps and includes one-off start-up work, and a tuning epoch costs less than a search
+    /// epoch). Later the plan only shrinks: stretching the cosine schedule late would raise the learning rate again.
+    /// The search stage keeps its share and leaves at least one tuning epoch.
     /// </summary>
     private void Replan(double epochSeconds)
     {
@@ -217,7 +218,7 @@ internal sealed class JointSearch : IDisposable
         double left = budget.TotalSeconds - _s.Clock.Elapsed.TotalSeconds - FinishingReserve(budget);
         int affordable = Math.Max(0, (int)Math.Floor(left / Math.Max(1e-3, epochSeconds)));
         int plan = Math.Min(_epochsCompleted + affordable, _o.Epochs ?? int.MaxValue);
-        bool shorten = plan < _plannedEpochs, lengthen = plan > _plannedEpochs && _epochsCompleted <= 2;
+        bool shorten = plan < _plannedEpochs, lengthen = plan > _plannedEpochs && 2 * _epochsCompleted <= _plannedEpochs;
         if (!shorten && !lengthen) return;
         // During the search at least one tuning epoch stays planned, even when the budget will cut it short: a child
         // tuned for part of an epoch beats one taken untuned from the supernet.

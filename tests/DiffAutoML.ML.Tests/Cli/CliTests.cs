@@ -34,6 +34,9 @@ public class CliTests
         var (badExit, badOutput) = Cli($"train \"{Path.Combine(TestPaths.Subset, "test-png")}\" --epoch 3", folder);
         Assert.Equal(2, badExit);
         Assert.Contains("Unknown option: --epoch", badOutput);
+        var (widthExit, widthOutput) = Cli($"train \"{Path.Combine(TestPaths.Subset, "test-png")}\" --width 0", folder);
+        Assert.Equal(2, widthExit);
+        Assert.Contains("--width '0' is not valid", widthOutput);
         var (missingExit, missingOutput) = Cli("train /nonexistent/images", folder);
         Assert.Equal(2, missingExit);
         Assert.Contains("/nonexistent/images", missingOutput);

@@ -1,6 +1,8 @@
 using DiffAutoML.ML.Api;
 using DiffAutoML.ML.Augmentation;
+using DiffAutoML.ML.HyperParameters;
 using DiffAutoML.ML.Native;
+using DiffAutoML.ML.Search;
 using DiffAutoML.ML.Tests.Api;
 using Microsoft.ML;
 using TorchSharp;
@@ -27,6 +29,51 @@ public class CudaTests
         var cpu = BatchAugmenter.Apply(images, ops, levels, signs);
         var gpu = BatchAugmenter.Apply(images.cuda(), ops.cuda(), levels.cuda(), signs.cuda()).cpu();
         Assert.True((cpu - gpu).abs().max().item<float>() <= 1, "CUDA and CPU differ by more than one grey level");
+    }
+
+    [Fact]
+    public void The_search_step_gives_the_same_logits_gate_gradients_and_hypergradients_on_cuda_and_cpu()
+    {
+        RequireCuda();
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        // No dropout: its random mask would differ between the devices. cuDNN may use TF32, hence the tolerances.
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Tiny, InputChannels = 1, Height = 16, Dropout = 0 });
+        var x = randn(32, 1, 16, 16);
+        var y = randint(0, 10, new long[] { 32 });
+        var xv = randn(8, 1, 16, 16);
+        var yv = randint(0, 10, new long[] { 8 });
+        var cpuNet = new Supernet(space) { RecordGateGradients = true, Path = new[] { 3, 1 } };
+        var gpuNet = new Supernet(space) { RecordGateGradients = true, Path = new[] { 3, 1 } };
+        using (no_grad())
+            foreach (var ((_, source), (_, target)) in cpuNet.state_dict().Zip(gpuNet.state_dict())) target.copy_(source);
+        gpuNet.to(CUDA);
+
+        (float[] Logits, float[] Gates, double Decay) Step(Supernet net, Device device)
+        {
+            var sgd = new HypergradientSgd(net.parameters(), new HyperparameterOptions(), new LearningRateSchedule(0.1, 0, 100));
+            net.train();
+            var logits = net.forward(x.to(device));
+            nn.functional.cross_entropy(logits, y.to(device)).backward();
+            var gates = net.GateGradients();
+            sgd.Step();
+            net.zero_grad();
+            nn.functional.cross_entropy(net.forward(xv.to(device)), yv.to(device)).backward();
+            var (decay, _) = sgd.Hypergradients();
+            return (logits.detach().cpu().data<float>().ToArray(), gates.cpu().data<float>().ToArray(), decay);
+        }
+
+        var cpu = Step(cpuNet, CPU);
+        var gpu = Step(gpuNet, CUDA);
+        static void Close(float[] expected, float[] actual, string what)
+        {
+            double scale = expected.Max(v => Math.Abs(v));
+            Assert.True(expected.Zip(actual).All(p => Math.Abs(p.First - p.Second) <= 0.02 * scale),
+                $"{what} differ between CPU and CUDA: [{string.Join(", ", expected.Take(6))}] vs [{string.Join(", ", actual.Take(6))}]");
+        }
+        Close(cpu.Logits, gpu.Logits, "logits");
+        Close(cpu.Gates, gpu.Gates, "gate gradients");
+        Assert.True(Math.Abs(cpu.Decay - gpu.Decay) <= 0.05 * Math.Abs(cpu.Decay), $"weight-decay hypergradients differ: {cpu.Decay} vs {gpu.Decay}");
     }
 
     [Fact]

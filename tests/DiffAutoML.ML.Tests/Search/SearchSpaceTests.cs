@@ -104,4 +104,23 @@ public class SearchSpaceTests
         Assert.Equal(new[] { 3, 0 }, BlockChoices.Parse("xc k3"));
         Assert.Throws<FormatException>(() => BlockChoices.Parse("k9"));
     }
+
+    [Fact]
+    public void Widened_multiplies_every_channel_count_and_rounds_to_a_multiple_of_4()
+    {
+        var wide = new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1 }.Widened(2);
+        Assert.Equal(32, wide.StemChannels);
+        Assert.Equal(new[] { 64, 128, 256, 512 }, wide.StageChannels);
+        Assert.Equal(1024, wide.TailChannels);
+        Assert.Null(wide.Height); // the image size still comes from the data or the preset
+        var narrow = new SearchSpaceOptions { Preset = SearchSpacePreset.Compact }.Widened(0.3);
+        Assert.Equal(new[] { 8, 20, 40, 76 }, narrow.StageChannels); // 9.6, 19.2, 38.4, 76.8 -> nearest multiples of 4
+        Assert.Equal(4, narrow.StemChannels); // 4.8 -> 4
+        // The widened space builds, and its parameters grow about with the square of the multiplier.
+        long Count(SearchSpaceOptions o) => new SearchSpace(o with { InputChannels = 1, Height = 28 }).Layers.Sum(l => l.Plan(BlockChoice.Shuffle3).Parameters);
+        double ratio = Count(wide) / (double)Count(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact });
+        Assert.InRange(ratio, 3.5, 4.1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SearchSpaceOptions().Widened(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SearchSpaceOptions().Widened(double.NaN));
+    }
 }

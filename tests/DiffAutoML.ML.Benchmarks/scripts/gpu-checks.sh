@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The GPU checks of issue 8, on the GPU machine, in two back-to-back device calls (docs/gpu.md says how to prepare them;
+# the .NET runtime, the apps and the full Fashion-MNIST do not fit in one call's 64 MiB):
+#   gpu-checks.sh steps   (carry .gpu: runtime and apps) unpacks them to /tmp, then
+#     - the joint search step, TorchSharp against its PyTorch twin (scripts/step_comparison.py), Compact at 32x32 and
+#       Paper at 224x224, one process per row, peak GPU memory sampled with nvidia-smi;
+#     - the joint step against the plain step through the library's loop on CUDA (JointStepBenchmark);
+#   gpu-checks.sh search  (carry .gpu-data: the data; the machine still warm from the first call, so /tmp has the apps)
+#     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
+#       the GPU, so each is a lower bound of what it would reach alone), and the CUDA tests beside them.
+# Results go to $OUT (default ./gpu-results): steps.jsonl, joint-step.txt, fmnist-*.txt and .json, cuda-tests.txt.
+set -uo pipefail
+stage=${1:?usage: gpu-checks.sh steps|search}
+root=$(pwd)
+out=${OUT:-$root/gpu-results}
+mkdir -p "$out"
+budget=${GPU_SEARCH_BUDGET:-5m}
+if [ "$stage" = steps ]; then
+  # run.sh unpacks the .NET runtime and the apps and prints the GPU; the later commands reuse what it unpacked.
+  bash .gpu/run.sh DiffAutoML.ML.Benchmarks.dll help > "$out/setup.txt" 2>&1
+elif [ ! -x /tmp/dotnet/dotnet ] || [ ! -f /tmp/app/diffautoml.dll ]; then
+  echo "no unpacked runtime and apps in /tmp: run 'gpu-checks.sh steps' first, on the same warm machine" | tee "$out/progress.txt"
+  exit 3
+fi
+torchlib=$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 DIFFAUTOML_LIBTORCH="$torchlib"
+export LD_LIBRARY_PATH="$torchlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+used() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1 | tr -d ' '; }
+stamp() { echo "$(date +%T) $*" | tee -a "$out/progress.txt"; }
+
+# Runs one benchmark process alone, samples the GPU's used memory meanwhile, and appends its JSON line to steps.jsonl
+# with the peak above the idle level (the same measure for both frameworks: CUDA context and allocator caches included).
+measure() {
+  local base max m pid
+  base=$(used); max=$base
+  timeout 150 "$@" > /tmp/measure.out 2> /tmp/measure.err &
+  pid=$!
+  while kill -0 $pid 2> /dev/null; do
+    m=$(used); [ -n "$m" ] && [ "$m" -gt "$max" ] && max=$m
+    sleep 0.05
+  done
+  wait $pid || { echo "failed: $*" >> "$out/steps-errors.txt"; tail -30 /tmp/measure.err >> "$out/steps-errors.txt"; }
+  line=$(grep '^{' /tmp/measure.out | tail -1)
+  [ -n "$line" ] && python3 -c 'import json, sys; d = json.loads(sys.argv[1]); d["gpu_memory_peak_mib"] = int(sys.argv[2]) - int(sys.argv[3]); print(json.dumps(d))' \
+    "$line" "$max" "$base" | tee -a "$out/steps.jsonl"
+}
+
+if [ "$stage" = steps ]; then
+stamp "step comparison"
+py="$root/tests/DiffAutoML.ML.Benchmarks/scripts/step_comparison.py"
+for row in "compact 256 100" "paper 128 30"; do
+  set -- $row
+  measure dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll step-compare "$1" "$2" "$3" cuda
+  measure python3 "$py" "$1" "$2" "$3" cuda
+done
+measure dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll step-compare compact 256 100 cuda augment
+
+stamp "joint step vs plain step on CUDA"
+timeout 120 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll joint-step "$root/samples/data/fashion-mnist-subset" 1 cuda > "$out/joint-step.txt" 2>&1
+stamp "done"
+exit 0
+fi
+
+mkdir -p /tmp/data && tar -C /tmp/data -xJf .gpu-data/data.tar.xz
+
+stamp "full Fashion-MNIST searches ($budget each) and CUDA tests"
+configs=${GPU_CONFIGS:-"a:--batch 256|b:--width 2 --batch 256|c:--width 2 --batch 512 --learning-rate 0.2"}
+IFS='|' read -ra variants <<< "$configs"
+pids=()
+for v in "${variants[@]}"; do
+  name=${v%%:*}; args=${v#*:}
+  echo "$args" > "$out/fmnist-$name.args"
+  ( timeout 420 dotnet /tmp/app/diffautoml.dll train /tmp/data/train-images-idx3-ubyte --test /tmp/data/t10k-images-idx3-ubyte --fashion-mnist \
+      --device cuda --time-budget "$budget" --seed 1 --quiet --fresh --out "/tmp/fmnist-$name" $args > "$out/fmnist-$name.txt" 2>&1
+    cp "/tmp/fmnist-$name/report.json" "$out/fmnist-$name.json" 2> /dev/null ) &
+  pids+=($!)
+done
+# The tests find the shipped subset above the working directory (the repository root here).
+timeout 300 dotnet /tmp/app/DiffAutoML.ML.Tests.dll --filter-class DiffAutoML.ML.Tests.Gpu.CudaTests > "$out/cuda-tests.txt" 2>&1
+echo "exit $?" >> "$out/cuda-tests.txt"
+nvidia-smi >> "$out/progress.txt" 2>&1
+wait "${pids[@]}"
+stamp "searches done"
+grep -h 'test accuracy' "$out"/fmnist-*.txt | tee -a "$out/progress.txt"
+
+stamp "done"

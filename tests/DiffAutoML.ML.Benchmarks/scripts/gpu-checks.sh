@@ -64,7 +64,7 @@ fi
 mkdir -p /tmp/data && tar -C /tmp/data -xJf .gpu-data/data.tar.xz
 
 stamp "full Fashion-MNIST searches ($budget each) and CUDA tests"
-configs=${GPU_CONFIGS:-"a:--batch 256|b:--width 2 --batch 256|c:--width 2 --batch 512 --learning-rate 0.2"}
+configs=${GPU_CONFIGS:-"a:--batch 256|b:--width 2 --batch 256|c:--width 2 --batch 512 --learning-rate 0.15"}
 IFS='|' read -ra variants <<< "$configs"
 pids=()
 for v in "${variants[@]}"; do

@@ -17,7 +17,10 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential stem;
     private readonly ModuleList<ModuleList<ChoiceBlock>> layers;
-    private readonly ModuleDict<Sequential> projections; // by layer index: the projection a stride-2 layer's candidates share
+    // The projection each stride-2 layer's candidates share, in layer order (a list, not a ModuleDict: TorchSharp 0.107
+    // cannot move a ModuleDict to another device or dtype, its two indexers break Module.to).
+    private readonly ModuleList<Sequential> projections;
+    private readonly int[] _projectionIndex; // by layer: its entry in projections, or -1
     private readonly Sequential?[] _sharedProjection; // the same modules by layer (null: none), for the forward pass
     private readonly Sequential tail;
     private readonly Dropout dropout;
@@ -32,9 +35,10 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         stem = ConvSequence.Build(new[] { space.Stem }, eps);
         layers = nn.ModuleList(space.Layers.Select(l =>
             nn.ModuleList(Enum.GetValues<BlockChoice>().Select(c => new ChoiceBlock(l.Plan(c), eps, withProjection: !l.SharedProjection)).ToArray())).ToArray());
-        projections = nn.ModuleDict(space.Layers.Where(l => l.SharedProjection)
-            .Select(l => (Key(l.Index), ConvSequence.Build(l.Plan(BlockChoice.Shuffle3).Projection, eps))).ToArray());
-        _sharedProjection = space.Layers.Select(l => l.SharedProjection ? projections[Key(l.Index)] : null).ToArray();
+        var shared = space.Layers.Where(l => l.SharedProjection).ToArray();
+        projections = nn.ModuleList(shared.Select(l => ConvSequence.Build(l.Plan(BlockChoice.Shuffle3).Projection, eps)).ToArray());
+        _projectionIndex = space.Layers.Select(l => Array.IndexOf(shared, l)).ToArray();
+        _sharedProjection = _projectionIndex.Select(j => j >= 0 ? projections[j] : null).ToArray();
         tail = ConvSequence.Build(new[] { space.Tail }, eps);
         dropout = nn.Dropout(space.Options.Dropout);
         classifier = nn.Linear(space.Tail.OutChannels, space.Classes);
@@ -94,8 +98,6 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         return result;
     }
 
-    private static string Key(int layer) => layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
     private void ReleaseRecorded()
     {
         foreach (var y in _recorded) y.Dispose();
@@ -115,7 +117,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         using var _ = no_grad();
         foreach (var (name, target) in child.state_dict())
         {
-            // blocks.{l}.rest -> layers.{l}.{path[l]}.rest, or projections.{l}.rest for a shared projection; stem, tail
+            // blocks.{l}.rest -> layers.{l}.{path[l]}.rest, or projections.{j}.rest for a shared projection (j: its entry); stem, tail
             // and classifier keep their names.
             var key = name;
             if (name.StartsWith("blocks.", StringComparison.Ordinal))
@@ -124,7 +126,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
                 int l = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
                 const string projection = "projection.";
                 key = Space.Layers[l].SharedProjection && parts[2].StartsWith(projection, StringComparison.Ordinal)
-                    ? $"projections.{l}.{parts[2][projection.Length..]}"
+                    ? $"projections.{_projectionIndex[l]}.{parts[2][projection.Length..]}"
                     : $"layers.{l}.{path[l]}.{parts[2]}";
             }
             target.copy_(source[key]);

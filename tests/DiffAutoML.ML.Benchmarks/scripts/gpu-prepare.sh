@@ -22,10 +22,12 @@ tar -C "$work" -cf - app | xz -9 -T2 > .gpu/app.tar.xz
 rm -rf "$work"
 
 mkdir -p .gpu-data
-work=$(mktemp -d)
-for f in "$data"/*-ubyte.gz; do gzip -dc "$f" > "$work/$(basename "${f%.gz}")"; done
-tar -C "$work" -cf - . | xz -9e -T2 > .gpu-data/data.tar.xz
-rm -rf "$work"
+if [ ! -f .gpu-data/data.tar.xz ]; then # the data does not change between preparations
+  work=$(mktemp -d)
+  for f in "$data"/*-ubyte.gz; do gzip -dc "$f" > "$work/$(basename "${f%.gz}")"; done
+  tar -C "$work" -cf - . | xz -9e -T2 > .gpu-data/data.tar.xz.tmp && mv .gpu-data/data.tar.xz.tmp .gpu-data/data.tar.xz
+  rm -rf "$work"
+fi
 
 tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 -r stat -c %s 2> /dev/null | awk '{s+=$1} END {print s+0}')
 mib() { echo $(( ($1 + $(du -cb "${@:2}" | tail -1 | cut -f1)) / 1048576 )); }

@@ -8,6 +8,24 @@ namespace DiffAutoML.ML.Tests.Search;
 
 public class SupernetTests
 {
+    [Fact]
+    public void The_supernet_and_a_child_can_be_moved_with_every_parameter_following()
+    {
+        // Module.to walks every module's members by name; a TorchSharp container with two indexers (ModuleDict) made
+        // that throw, so the supernet could not be moved to a GPU. A dtype change takes the same path on the CPU.
+        TorchRuntime.EnsureCpu();
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = 28 });
+        using var supernet = new Supernet(space) { Path = new[] { 0, 1, 2, 3, 0, 1, 2, 3, 0, 1 } };
+        supernet.to(ScalarType.Float64);
+        Assert.All(supernet.parameters(), p => Assert.Equal(ScalarType.Float64, p.dtype));
+        using var scope = NewDisposeScope();
+        supernet.eval();
+        Assert.Equal(new long[] { 2, 10 }, supernet.forward(zeros(2, 1, 28, 28, ScalarType.Float64)).shape);
+        using var child = supernet.ExtractChild(supernet.Path);
+        child.to(ScalarType.Float64);
+        Assert.All(child.parameters(), p => Assert.Equal(ScalarType.Float64, p.dtype));
+    }
+
     public SupernetTests() => TorchRuntime.EnsureCpu();
 
     [Theory]

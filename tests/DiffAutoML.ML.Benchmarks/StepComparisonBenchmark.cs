@@ -38,7 +38,7 @@ internal static class StepComparisonBenchmark
         var hyper = new HyperparameterOptions { LearningRate = 0.1, WeightDecay = 4e-5 };
         using var sgd = new HypergradientSgd(supernet.parameters(), hyper, new LearningRateSchedule(0.1, 0, 1_000_000));
         using var policy = augment ? new AugmentationPolicy(new AugmentationOptions(), device) : null;
-        using var generator = new Generator(1, device);
+        using var generator = new Generator(1); // CPU: AugmentationPolicy.Sample draws there
         using var x = (rand(batch, 3, h, w, device: device) * 255).floor_();
         using var y = randint(0, space.Classes, new long[] { batch }, device: device);
         int validationBatch = Math.Max(1, batch / 4);

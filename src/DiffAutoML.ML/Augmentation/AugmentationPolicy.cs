@@ -46,17 +46,20 @@ public sealed class AugmentationPolicy : IDisposable
 
     /// <summary>
     /// Draws k_i ~ softmax(tau) by Gumbel-max, two levels ~ Uniform[0, 10] and two random signs per sample, from
-    /// <paramref name="generator"/> (so a seed fixes them). Everything stays on the device: no synchronization.
+    /// <paramref name="generator"/> (so a seed fixes them), then moved to the policy's device. TorchSharp's generators
+    /// are CPU generators whatever device they are given (dotnet/TorchSharp#1194), and a CUDA draw from one crashes the
+    /// process, so the numbers are drawn on the CPU: the same seed gives the same sample on every device. No
+    /// synchronization: the copies to the device are small and need no host read.
     /// </summary>
     public AugmentationSample Sample(int batch, Generator generator)
     {
         var device = Logits.device;
-        var uniform = rand(new long[] { batch, SubPolicyCount }, generator: generator, device: device).clamp_(1e-10, 1 - 1e-7);
+        var uniform = rand(new long[] { batch, SubPolicyCount }, generator: generator).to(device).clamp_(1e-10, 1 - 1e-7);
         var gumbel = uniform.log_().neg_().log_().neg_();
         Tensor k;
         using (no_grad()) k = (Logits.detach().unsqueeze(0) + gumbel).argmax(1);
-        var levels = rand(new long[] { batch, 2 }, generator: generator, device: device).mul_(AugmentationMagnitudes.MaxLevel);
-        var signs = rand(new long[] { batch, 2 }, generator: generator, device: device).lt(0.5).to(ScalarType.Float32).mul_(2).sub_(1);
+        var levels = rand(new long[] { batch, 2 }, generator: generator).to(device).mul_(AugmentationMagnitudes.MaxLevel);
+        var signs = rand(new long[] { batch, 2 }, generator: generator).to(device).lt(0.5).to(ScalarType.Float32).mul_(2).sub_(1);
         var first = _operationIds.index_select(0, k.div(Operations.Count, rounding_mode: RoundingMode.floor));
         var second = _operationIds.index_select(0, k.remainder(Operations.Count));
         return new AugmentationSample(k, first, second, levels, signs);

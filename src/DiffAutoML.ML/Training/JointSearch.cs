@@ -190,7 +190,7 @@ internal sealed class JointSearch : IDisposable
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
             var (x, y) = _train.Gather(rows);
-            if (_policy is not null) x = _policy.Augment(x, _policy.Sample(rows.Length, new Generator(1, _s.Device)));
+            if (_policy is not null) x = _policy.Augment(x, _policy.Sample(rows.Length, new Generator(1)));
             nn.functional.cross_entropy(net.forward(_s.Statistics.Normalize(x)), y).backward();
             _ = y.cpu();
             if (i >= 2) probes.Add(clock.Elapsed.TotalSeconds); // the first passes pay one-off start-up costs
@@ -239,7 +239,7 @@ internal sealed class JointSearch : IDisposable
         manual_seed(_o.Seed * 7919L + epoch);
         _alpha?.Reseed(_o.Seed * 7919 + epoch);
         _augmentGenerator?.Dispose();
-        _augmentGenerator = new Generator((ulong)(_o.Seed * 7919L + epoch + 1), _s.Device);
+        _augmentGenerator = new Generator((ulong)(_o.Seed * 7919L + epoch + 1)); // a CPU generator: AugmentationPolicy.Sample
         _validationBatches = ValidationBatches(epoch).GetEnumerator();
         _windowStart = Stopwatch.GetTimestamp();
     }

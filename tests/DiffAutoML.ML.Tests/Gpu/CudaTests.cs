@@ -32,6 +32,23 @@ public class CudaTests
     }
 
     [Fact]
+    public void A_seed_gives_the_same_augmentation_sample_on_cuda_as_on_the_cpu()
+    {
+        RequireCuda();
+        using var scope = NewDisposeScope();
+        using var cpuPolicy = new AugmentationPolicy(new AugmentationOptions(), CPU);
+        using var gpuPolicy = new AugmentationPolicy(new AugmentationOptions(), CUDA);
+        var cpu = cpuPolicy.Sample(64, new Generator(11));
+        var gpu = gpuPolicy.Sample(64, new Generator(11));
+        Assert.Equal(DeviceType.CUDA, gpu.Levels.device.type);
+        Assert.Equal(cpu.SubPolicies.data<long>().ToArray(), gpu.SubPolicies.cpu().data<long>().ToArray());
+        Assert.Equal(cpu.Levels.data<float>().ToArray(), gpu.Levels.cpu().data<float>().ToArray());
+        var images = randint(0, 256, new long[] { 64, 1, 12, 12 }).to(ScalarType.Float32);
+        var augmented = gpuPolicy.Augment(images.cuda(), gpu).cpu();
+        Assert.True((cpuPolicy.Augment(images, cpu) - augmented).abs().max().item<float>() <= 1, "CUDA and CPU augmentations differ by more than one grey level");
+    }
+
+    [Fact]
     public void The_search_step_gives_the_same_logits_gate_gradients_and_hypergradients_on_cuda_and_cpu()
     {
         RequireCuda();

@@ -49,7 +49,7 @@ public class CudaTests
     }
 
     [Fact]
-    public void The_search_step_gives_the_same_logits_gate_gradients_and_hypergradients_on_cuda_and_cpu()
+    public void The_search_step_gives_the_same_logits_gradients_and_hypergradient_on_cuda_and_cpu()
     {
         RequireCuda();
         using var scope = NewDisposeScope();
@@ -66,31 +66,37 @@ public class CudaTests
             foreach (var ((_, source), (_, target)) in cpuNet.state_dict().Zip(gpuNet.state_dict())) target.copy_(source);
         gpuNet.to(CUDA);
 
-        (float[] Logits, float[] Gates, double Decay) Step(Supernet net, Device device)
+        // Compared: logits, the weight gradients of the validation batch, and the learning-rate hypergradient -<g, v>.
+        // Not compared: gate gradients and the weight-decay hypergradient's <g, theta>. Both are (near) zero sums here by
+        // batch-norm scale invariance (docs/algorithm.md, "Gate gradients and batch norm"), so their CPU and CUDA values
+        // are rounding noise of different sign and size (measured on an H200: 7.8e-8 vs 6.5e-6).
+        (float[] Logits, float[] Gradients, double LearningRate) Step(Supernet net, Device device)
         {
             var sgd = new HypergradientSgd(net.parameters(), new HyperparameterOptions(), new LearningRateSchedule(0.1, 0, 100));
             net.train();
             var logits = net.forward(x.to(device));
             nn.functional.cross_entropy(logits, y.to(device)).backward();
-            var gates = net.GateGradients();
             sgd.Step();
             net.zero_grad();
             nn.functional.cross_entropy(net.forward(xv.to(device)), yv.to(device)).backward();
-            var (decay, _) = sgd.Hypergradients();
-            return (logits.detach().cpu().data<float>().ToArray(), gates.cpu().data<float>().ToArray(), decay);
+            var gradients = cat(net.parameters().Where(p => p.grad is not null).Select(p => p.grad!.flatten().cpu()).ToArray());
+            var (_, learningRate) = sgd.Hypergradients();
+            return (logits.detach().cpu().data<float>().ToArray(), gradients.data<float>().ToArray(), learningRate);
         }
 
         var cpu = Step(cpuNet, CPU);
         var gpu = Step(gpuNet, CUDA);
         static void Close(float[] expected, float[] actual, string what)
         {
+            Assert.Equal(expected.Length, actual.Length);
             double scale = expected.Max(v => Math.Abs(v));
             Assert.True(expected.Zip(actual).All(p => Math.Abs(p.First - p.Second) <= 0.02 * scale),
                 $"{what} differ between CPU and CUDA: [{string.Join(", ", expected.Take(6))}] vs [{string.Join(", ", actual.Take(6))}]");
         }
         Close(cpu.Logits, gpu.Logits, "logits");
-        Close(cpu.Gates, gpu.Gates, "gate gradients");
-        Assert.True(Math.Abs(cpu.Decay - gpu.Decay) <= 0.05 * Math.Abs(cpu.Decay), $"weight-decay hypergradients differ: {cpu.Decay} vs {gpu.Decay}");
+        Close(cpu.Gradients, gpu.Gradients, "validation gradients");
+        Assert.True(Math.Abs(cpu.LearningRate - gpu.LearningRate) <= 0.05 * Math.Abs(cpu.LearningRate),
+            $"learning-rate hypergradients differ: {cpu.LearningRate} vs {gpu.LearningRate}");
     }
 
     [Fact]

@@ -25,11 +25,22 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
-        if (projection is not null) return cat(new[] { projection.forward(input), main.forward(input) }, 1);
-        if (Plan.Stride == 2) return main.forward(input);
+        var (shared, candidate) = ForwardParts(input);
+        return shared is null ? candidate : cat(new[] { shared, candidate }, 1);
+    }
+
+    /// <summary>
+    /// The block's output in two parts, concatenated in this order along the channels: what every candidate of the layer
+    /// would output alike (the pass-through half of a stride-1 block; null for a stride-2 block) and the candidate's own
+    /// channels (its main branch, with its own projection in front when it has one). The supernet gates only the second.
+    /// </summary>
+    public (Tensor? Shared, Tensor Candidate) ForwardParts(Tensor input)
+    {
+        if (projection is not null) return (null, cat(new[] { projection.forward(input), main.forward(input) }, 1));
+        if (Plan.Stride == 2) return (null, main.forward(input));
         // Channel split (the shuffle): even channels pass through, odd channels go through the main branch.
         long b = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3];
         var pairs = input.view(b, c / 2, 2, h, w);
-        return cat(new[] { pairs.select(2, 0), main.forward(pairs.select(2, 1)) }, 1);
+        return (pairs.select(2, 0), main.forward(pairs.select(2, 1)));
     }
 }

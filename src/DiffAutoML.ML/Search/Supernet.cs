@@ -10,8 +10,13 @@ namespace DiffAutoML.ML.Search;
 /// to the one-hot gate Z that multiplies each sampled block's output. Two ways give it from the one backward pass:
 /// <see cref="Gates"/> multiplies by Z literally (a leaf that requires grad: the paper's formulation), and
 /// <see cref="RecordGateGradients"/> computes the same number without the multiplication: at Z = 1,
-/// dL/dZ_l = sum(y_l * dL/dy_l) for block output y_l, read from the retained gradient of y_l. The second saves one
+/// dL/dZ_l = sum(y_l * dL/dy_l) for the gated output y_l, read from the retained gradient of y_l. The second saves one
 /// activation-sized tensor per layer and two element-wise passes; the tests check that both agree.
+/// Z gates only the candidate's own channels (<see cref="ChoiceBlock.ForwardParts"/>), not what all candidates share
+/// (a stride-1 block's pass-through half, a shared projection): gating the whole output made dL/dZ exactly zero, up to
+/// batch-norm epsilon, for every layer whose output feeds only batch-normalized convolutions (the layer before each
+/// stride-2 layer and the last layer: 4 of the Compact space's 10), so their alpha learned from rounding noise
+/// (docs/algorithm.md, "Gate gradients and batch norm").
 /// </summary>
 public sealed class Supernet : nn.Module<Tensor, Tensor>
 {
@@ -67,15 +72,15 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         ReleaseRecorded();
         for (int l = 0; l < layers.Count; l++)
         {
-            var y = _sharedProjection[l] is { } projection
-                ? cat(new[] { projection.forward(x), layers[l][path[l]].forward(x) }, 1)
-                : layers[l][path[l]].forward(x);
-            if (RecordGateGradients && y.requires_grad)
+            var (shared, candidate) = layers[l][path[l]].ForwardParts(x);
+            if (_sharedProjection[l] is { } projection) shared = projection.forward(x);
+            if (RecordGateGradients && candidate.requires_grad)
             {
-                y.retain_grad();
-                _recorded.Add(y);
+                candidate.retain_grad();
+                _recorded.Add(candidate);
             }
-            x = Gates is null ? y : y * Gates[l, path[l]];
+            if (Gates is not null) candidate = candidate * Gates[l, path[l]];
+            x = shared is null ? candidate : cat(new[] { shared, candidate }, 1);
         }
         x = tail.forward(x).mean(new long[] { 2, 3 });
         return classifier.forward(dropout.forward(x));
@@ -83,7 +88,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// dL/dZ_l[s_l] for every layer, float [L], after backward of a forward with <see cref="RecordGateGradients"/>:
-    /// sum(y_l * dL/dy_l). Releases the recorded outputs. The result belongs to the caller's dispose scope.
+    /// sum(y_l * dL/dy_l) over the gated channels y_l. Releases the recorded outputs. The result belongs to the caller's dispose scope.
     /// </summary>
     public Tensor GateGradients()
     {

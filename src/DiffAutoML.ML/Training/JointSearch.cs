@@ -503,7 +503,7 @@ internal sealed class JointSearch : IDisposable
         var (header, reader) = _checkpoints.Load();
         using var _ = reader;
         if (header.Fingerprint != _s.Fingerprint)
-            throw new InvalidOperationException($"The checkpoint in '{_checkpoints.Folder}' was written for other data or options; " +
+            throw new InvalidOperationException($"The checkpoint in '{_checkpoints.Folder}' was written for other data or options, or by another version of DiffAutoML.ML; " +
                 "use another CheckpointFolder (or delete it) to start a new search.");
         _plannedEpochs = header.PlannedEpochs;
         _searchEpochs = header.SearchEpochs;

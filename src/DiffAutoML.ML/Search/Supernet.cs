@@ -26,7 +26,6 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     // cannot move a ModuleDict to another device or dtype, its two indexers break Module.to).
     private readonly ModuleList<Sequential> projections;
     private readonly int[] _projectionIndex; // by layer: its entry in projections, or -1
-    private readonly Sequential?[] _sharedProjection; // the same modules by layer (null: none), for the forward pass
     private readonly Sequential tail;
     private readonly Dropout dropout;
     private readonly Linear classifier;
@@ -43,7 +42,6 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         var shared = space.Layers.Where(l => l.SharedProjection).ToArray();
         projections = nn.ModuleList(shared.Select(l => ConvSequence.Build(l.Plan(BlockChoice.Shuffle3).Projection, eps)).ToArray());
         _projectionIndex = space.Layers.Select(l => Array.IndexOf(shared, l)).ToArray();
-        _sharedProjection = _projectionIndex.Select(j => j >= 0 ? projections[j] : null).ToArray();
         tail = ConvSequence.Build(new[] { space.Tail }, eps);
         dropout = nn.Dropout(space.Options.Dropout);
         classifier = nn.Linear(space.Tail.OutChannels, space.Classes);
@@ -73,7 +71,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         for (int l = 0; l < layers.Count; l++)
         {
             var (shared, candidate) = layers[l][path[l]].ForwardParts(x);
-            if (_sharedProjection[l] is { } projection) shared = projection.forward(x);
+            if (_projectionIndex[l] is var j and >= 0) shared = projections[j].forward(x);
             if (RecordGateGradients && candidate.requires_grad)
             {
                 candidate.retain_grad();

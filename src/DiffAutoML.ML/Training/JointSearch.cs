@@ -190,7 +190,11 @@ internal sealed class JointSearch : IDisposable
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
             var (x, y) = _train.Gather(rows);
-            if (_policy is not null) x = _policy.Augment(x, _policy.Sample(rows.Length, new Generator(1)));
+            if (_policy is not null)
+            {
+                using var generator = new Generator(1);
+                x = _policy.Augment(x, _policy.Sample(rows.Length, generator));
+            }
             nn.functional.cross_entropy(net.forward(_s.Statistics.Normalize(x)), y).backward();
             _ = y.cpu();
             if (i >= 2) probes.Add(clock.Elapsed.TotalSeconds); // the first passes pay one-off start-up costs

@@ -7,7 +7,7 @@ namespace DiffAutoML.ML.Benchmarks;
 /// Cost of one joint search step (augmentation sampled and applied, tau's step, the single-path supernet step with
 /// alpha's step, the weight step and the hypergradient step on a validation batch, every step) against one plain
 /// training step of the child the search chose, through the library's own training loop: each is read from the
-/// images per second of a real Fit on the shipped subset (epoch time including its validation pass). The two runs
+/// training images per second of a real Fit on the shipped subset (the epochs' training time, without their validation pass). The two runs
 /// alternate, twice, so that machine noise hits both alike. Target: joint search step at most 1.3x the plain step.
 /// </summary>
 internal static class JointStepBenchmark

@@ -15,7 +15,7 @@ namespace DiffAutoML.ML.Training;
 /// hyper-parameters (eta) are learned with it. Each step: draw a training batch; augment it with per-sample
 /// sub-policies; forward the sampled path; one backward pass gives the weights' gradient, dL/dZ for alpha (eq. 5)
 /// and the per-sample losses for tau (eq. 2); update tau, alpha and the weights (eq. 6); then a held-out, un-augmented
-/// validation batch at the new weights gives the hypergradients (eq. 7). After the search stage the architecture is
+/// validation batch at the new weights gives the hypergradients (eq. 7, <see cref="HypergradientValidationPass"/>). After the search stage the architecture is
 /// fixed, its batch-norm statistics are re-estimated, and the child keeps training (tuning stage) with the same
 /// augmentation and hyper-parameter learning. The final weights are the model: no retraining.
 /// </summary>
@@ -107,11 +107,12 @@ internal sealed class JointSearch : IDisposable
                 epochCorrect += accuracy * _lastWindowImages;
             }
             if (stoppedBy != "completed") break;
+            double trainingSeconds = epochClock.Elapsed.TotalSeconds; // the images per second of training, without the validation pass
             AddStageTime(stageClock);
             var (validationLoss, validationAccuracy) = EvaluateValidation();
             _epochsCompleted = epoch + 1;
             var record = Record(epoch + 1, epochLoss / Math.Max(1, epochImages), epochCorrect / Math.Max(1, epochImages),
-                validationLoss, validationAccuracy, epochImages / epochClock.Elapsed.TotalSeconds);
+                validationLoss, validationAccuracy, epochImages / trainingSeconds);
             _history.Add(record);
             if (_stage == TuningStage && validationAccuracy > _bestAccuracy) KeepBest(epoch + 1, validationAccuracy, validationLoss);
             Replan(epochClock.Elapsed.TotalSeconds);
@@ -283,7 +284,7 @@ internal sealed class JointSearch : IDisposable
             _validationBatches!.MoveNext();
             var (xv, yv) = _validation.Gather(_validationBatches.Current);
             net.zero_grad();
-            nn.functional.cross_entropy(net.forward(_s.Statistics.Normalize(xv)), yv).backward();
+            HypergradientValidationPass.Backward(net, _s.Statistics.Normalize(xv), yv, useRunningStatistics: _stage == TuningStage);
             _sgd.HyperStep();
             net.zero_grad();
         }

@@ -28,8 +28,11 @@ internal static class Help
           --batch <n>              mini-batch size (default 128)
           --learning-rate <x>      peak learning rate of the cosine schedule (default 0.1)
           --width <x>              multiply every channel count of the search space by x (default 1)
+          --search-fraction <x>    share of the epochs spent searching the architecture (default 0.333)
           --seed <n>               random seed (default 1)
           --max-mflops <x>         keep the model under x million multiply-adds per image
+          --max-relative-cost <x>  keep the model's measured training cost within x times the cheapest
+                                   model's (e.g. 1.2; every candidate block is timed on this machine)
           --fashion-mnist          name the 10 classes of an IDX file as Fashion-MNIST's
           --fresh                  ignore the checkpoint of an earlier run in <out>/checkpoints
           --quiet                  no progress display

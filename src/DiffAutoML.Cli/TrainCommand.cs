@@ -41,8 +41,24 @@ internal static class TrainCommand
         });
         if (line.Parse("learning-rate", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture)) is double rate)
             options.HyperParameters = options.HyperParameters with { LearningRate = rate };
+        _ = line.Parse("search-fraction", s => // inside Parse, so that a value outside (0, 1] is reported as a usage error
+        {
+            double fraction = double.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+            if (fraction is not (> 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "must be in (0, 1]");
+            options.SearchFraction = fraction;
+            return fraction;
+        });
         options.Architecture.MaxMFlops = line.Parse("max-mflops", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
+        options.Architecture.MaxRelativeCost = line.Parse("max-relative-cost", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
         line.RejectUnknown();
+        try
+        {
+            options.Validate(); // before the data is read: a bad value is a usage error, not a crash after minutes of loading
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message.ReplaceLineEndings(" "));
+        }
 
         var ml = new MLContext(seed: options.Seed) { GpuDeviceId = options.Device == ComputeDevice.Cpu ? null : 0, FallbackToCpu = options.Device != ComputeDevice.Cuda };
         var (train, imageColumn) = DataSource.Load(ml, line.Positional[0], fashion);

@@ -140,6 +140,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             {
                 Architecture = child.Architecture,
                 MFlops = child.MultiplyAdds / 1e6,
+                RelativeCost = outcome.RelativeCost,
                 Parameters = child.ParameterCount,
                 Classes = trainCache.LabelMapping.ClassNames.ToArray(),
                 InputShape = $"{trainCache.Channels}x{trainCache.Height}x{trainCache.Width}",
@@ -217,7 +218,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             ["Device"] = o.Device.ToString(),
             ["SearchSpace"] = $"{so.Preset}: stem {so.StemChannels}/{so.StemStride}, repeats [{string.Join(",", so.StageRepeats!)}], channels [{string.Join(",", so.StageChannels!)}], tail {so.TailChannels}",
             ["Augmentation"] = $"{o.Augmentation.ResolveOperations().Count} operations, lr {o.Augmentation.LearningRate:G3}, momentum {o.Augmentation.Momentum:G3}, decay {o.Augmentation.WeightDecay:G3}",
-            ["Architecture"] = $"{o.Architecture.Optimizer} lr {o.Architecture.LearningRate:G3}, early fix {o.Architecture.EarlyFixMargin:G3}, MaxMFlops {o.Architecture.MaxMFlops?.ToString("G4") ?? "none"}, MaxParameters {o.Architecture.MaxParameters?.ToString() ?? "none"}",
+            ["Architecture"] = $"{o.Architecture.Optimizer} lr {o.Architecture.LearningRate:G3}, early fix {o.Architecture.EarlyFixMargin:G3}, MaxMFlops {o.Architecture.MaxMFlops?.ToString("G4") ?? "none"}, MaxParameters {o.Architecture.MaxParameters?.ToString() ?? "none"}, MaxRelativeCost {o.Architecture.MaxRelativeCost?.ToString("G4") ?? "none"}",
             ["HyperParameters"] = $"lr {o.HyperParameters.LearningRate:G3}, momentum {o.HyperParameters.Momentum:G3}, weight decay {o.HyperParameters.WeightDecay:G3}, tune decay {o.HyperParameters.TuneWeightDecay}, tune lr {o.HyperParameters.TuneLearningRate}, every {o.HyperParameters.UpdateEvery}",
         };
     }

@@ -15,6 +15,8 @@ public sealed class ArchitectureParameters : IDisposable
     private readonly long[][] _flops;
     private readonly long[][] _parameters;
     private readonly int?[] _fixed;
+    private BlockCostTable? _costs;
+    private long[][]? _costThousandths;
 
     /// <summary>Creates alpha on <paramref name="device"/> (uniform unless InitialStd &gt; 0).</summary>
     public ArchitectureParameters(SearchSpace space, ArchitectureSearchOptions options, Device device, int seed)
@@ -46,6 +48,37 @@ public sealed class ArchitectureParameters : IDisposable
 
     /// <summary>alpha: logits [L, 4]. Change it through <see cref="Step"/> or <see cref="LoadState"/> (they refresh the cached probabilities).</summary>
     public Parameter Alpha { get; }
+
+    /// <summary>The measured block costs that <see cref="ArchitectureSearchOptions.MaxRelativeCost"/> applies to; null until
+    /// <see cref="UseMeasuredCosts"/>.</summary>
+    public BlockCostTable? MeasuredCosts => _costs;
+
+    /// <summary>Sets the block costs that <see cref="ArchitectureSearchOptions.MaxRelativeCost"/> limits (measured with
+    /// <see cref="BlockCostTable.Measure"/>, or saved from an earlier run of the same search).</summary>
+    public void UseMeasuredCosts(BlockCostTable costs)
+    {
+        ArgumentNullException.ThrowIfNull(costs);
+        if (costs.Layers != _fixed.Length) throw new ArgumentException($"The cost table has {costs.Layers} layers; the search space has {_fixed.Length}.", nameof(costs));
+        _costs = costs;
+        _costThousandths = costs.Thousandths();
+        CheckBudgetsReachable();
+    }
+
+    // The cost budget in the units of _costThousandths, relative to the cheapest child's rounded total, so that a
+    // budget of 1 admits the cheapest child exactly.
+    private long CostLimit => (long)Math.Floor(Options.MaxRelativeCost!.Value * _costThousandths!.Sum(row => row.Min()) + 1e-9);
+
+    private bool CostBudgetApplies
+    {
+        get
+        {
+            if (Options.MaxRelativeCost is null) return false;
+            if (_costThousandths is null) throw new InvalidOperationException("MaxRelativeCost needs the measured block costs: call UseMeasuredCosts first.");
+            return true;
+        }
+    }
+
+    private long ChildCost(IReadOnlyList<int> path) => path.Select((c, l) => _costThousandths![l][c]).Sum();
 
     /// <summary>Layers fixed so far (early fixing, or <see cref="Freeze"/>): their block, or null while searched.</summary>
     public IReadOnlyList<int?> FixedChoices => _fixed;
@@ -131,7 +164,8 @@ public sealed class ArchitectureParameters : IDisposable
         double penalty = 0;
         var overFlops = Options.MaxMFlops is double mf && ChildFlops(path) > mf * 1e6;
         var overParams = Options.MaxParameters is long mp && ChildParameterCount(path) > mp;
-        if ((overFlops || overParams) && Options.PenaltyCoefficient > 0)
+        var overCost = CostBudgetApplies && ChildCost(path) > CostLimit;
+        if ((overFlops || overParams || overCost) && Options.PenaltyCoefficient > 0)
         {
             // DSNAS: coef * sum_l p_l[s] * cost_l[s], costs relative to an equal per-layer share of the budget.
             var p = Alpha.softmax(1);
@@ -141,6 +175,7 @@ public sealed class ArchitectureParameters : IDisposable
                 double c = 0;
                 if (overFlops) c += _flops[l][path[l]] / (Options.MaxMFlops!.Value * 1e6 / _fixed.Length);
                 if (overParams) c += _parameters[l][path[l]] / ((double)Options.MaxParameters!.Value / _fixed.Length);
+                if (overCost) c += _costThousandths![l][path[l]] / ((double)CostLimit / _fixed.Length);
                 cost[l, path[l]] = c;
             }
             var loss = Options.PenaltyCoefficient * (p * cost.to(Alpha.device)).sum();
@@ -195,7 +230,8 @@ public sealed class ArchitectureParameters : IDisposable
     /// <summary>Whether a child meets the budgets.</summary>
     public bool WithinBudget(IReadOnlyList<int> path)
         => (Options.MaxMFlops is not double mf || ChildFlops(path) <= mf * 1e6)
-        && (Options.MaxParameters is not long mp || ChildParameterCount(path) <= mp);
+        && (Options.MaxParameters is not long mp || ChildParameterCount(path) <= mp)
+        && (!CostBudgetApplies || ChildCost(path) <= CostLimit);
 
     // The same totals as SearchSpace.ChildMultiplyAdds/ChildParameters, from the per-block tables built once.
     private long ChildFlops(IReadOnlyList<int> path) => Space.FixedMultiplyAdds + path.Select((c, l) => _flops[l][c]).Sum();
@@ -208,14 +244,17 @@ public sealed class ArchitectureParameters : IDisposable
         var allowed = _fixed.Select(f => Enumerable.Range(0, BlockChoices.Count).Select(c => f is null || f == c).ToArray()).ToArray();
         long flopBudget = Options.MaxMFlops is double mf ? (long)Math.Floor(mf * 1e6) - Space.FixedMultiplyAdds : long.MaxValue;
         long paramBudget = Options.MaxParameters is long mp ? mp - Space.FixedParameters : long.MaxValue;
-        var zero = _flops.Select(r => new long[r.Length]).ToArray();
-        return ChildSelector.MostProbableWithin(Probabilities(), Options.MaxMFlops is null ? zero : _flops,
-            Options.MaxParameters is null ? zero : _parameters, flopBudget, paramBudget, allowed);
+        var budgets = new List<ResourceBudget>();
+        if (Options.MaxMFlops is not null) budgets.Add(new ResourceBudget(_flops, flopBudget));
+        if (Options.MaxParameters is not null) budgets.Add(new ResourceBudget(_parameters, paramBudget));
+        if (CostBudgetApplies) budgets.Add(new ResourceBudget(_costThousandths!, CostLimit));
+        return ChildSelector.MostProbableWithin(Probabilities(), budgets, allowed);
     }
 
     private void CheckBudgetsReachable()
     {
         if (Options.MaxMFlops is null && Options.MaxParameters is null) return;
+        if (Options.MaxRelativeCost is not null && _costThousandths is null) return; // checked again once the costs are known
         if (MostProbableWithinBudget() is null) throw new ArgumentOutOfRangeException(
             Options.MaxMFlops is not null ? nameof(Options.MaxMFlops) : nameof(Options.MaxParameters), BudgetError());
     }
@@ -226,8 +265,8 @@ public sealed class ArchitectureParameters : IDisposable
         var cheapestFlops = Space.FixedMultiplyAdds + _flops.Sum(r => r.Min());
         var cheapestParams = Space.FixedParameters + _parameters.Sum(r => r.Min());
         return $"No child of this search space meets the budgets (MaxMFlops {Options.MaxMFlops?.ToString() ?? "none"}, " +
-               $"MaxParameters {Options.MaxParameters?.ToString() ?? "none"}): the smallest child has {cheapestFlops / 1e6:F2} MFLOPs " +
-               $"and {cheapestParams} parameters over {layers} layers.";
+               $"MaxParameters {Options.MaxParameters?.ToString() ?? "none"}, MaxRelativeCost {Options.MaxRelativeCost?.ToString() ?? "none"}): " +
+               $"the smallest child has {cheapestFlops / 1e6:F2} MFLOPs and {cheapestParams} parameters over {layers} layers.";
     }
 
     /// <summary>Alpha's values, for checkpoints.</summary>

@@ -32,6 +32,13 @@ public sealed record class ArchitectureSearchOptions
     /// <summary>Largest child in parameters; null = no limit.</summary>
     public long? MaxParameters { get; set; }
 
+    /// <summary>Largest measured training cost of the child relative to the cheapest child of the space (1.2 = at most
+    /// 20% slower; <see cref="BlockCostTable"/>): every candidate block is timed on the training device when the search
+    /// starts (a second or two on a CPU, within the time budget). Null = no limit. Unlike multiply-adds, it sees what
+    /// large depthwise kernels cost on a CPU; unlike them it depends on the machine, so a search with this budget
+    /// can choose another child on another machine or when the machine is busy (a resumed search reuses the saved costs).</summary>
+    public double? MaxRelativeCost { get; set; }
+
     /// <summary>Weight of the resource penalty, applied while a sampled child exceeds a budget. Costs are measured
     /// relative to an equal share of the budget per layer, so the weight does not depend on the network's size.</summary>
     public double PenaltyCoefficient { get; set; } = 0.1;
@@ -49,6 +56,7 @@ public sealed record class ArchitectureSearchOptions
         Check(InitialStd >= 0 && double.IsFinite(InitialStd), nameof(InitialStd), InitialStd, "must be a finite number >= 0");
         Check(MaxMFlops is null or > 0, nameof(MaxMFlops), MaxMFlops, "must be positive");
         Check(MaxParameters is null or > 0, nameof(MaxParameters), MaxParameters, "must be positive");
-        Check(PenaltyCoefficient >= 0 && double.IsFinite(PenaltyCoefficient), nameof(PenaltyCoefficient), PenaltyCoefficient, "must be a finite number >= 0");
+        Check(MaxRelativeCost is null || (MaxRelativeCost >= 1 && double.IsFinite(MaxRelativeCost.Value)), nameof(MaxRelativeCost), MaxRelativeCost, "must be a finite number >= 1 (the cheapest child's cost is 1)");
+                Check(PenaltyCoefficient >= 0 && double.IsFinite(PenaltyCoefficient), nameof(PenaltyCoefficient), PenaltyCoefficient, "must be a finite number >= 0");
     }
 }

@@ -51,6 +51,9 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     /// <summary>The search space.</summary>
     public SearchSpace Space { get; }
 
+    /// <summary>Candidate <paramref name="choice"/> of layer <paramref name="layer"/> (for measuring its cost).</summary>
+    public ChoiceBlock Block(int layer, int choice) => layers[layer][choice];
+
     /// <summary>The path <see cref="forward"/> uses (set it before each forward).</summary>
     public IReadOnlyList<int>? Path { get; set; }
 

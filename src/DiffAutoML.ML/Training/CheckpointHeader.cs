@@ -13,6 +13,7 @@ internal sealed record CheckpointHeader
     public int PlannedEpochs { get; init; }
     public int SearchEpochs { get; init; }
     public int[]? ChildPath { get; init; }
+    public double[][]? BlockCosts { get; init; }
     public bool HasBest { get; init; }
     public int BestEpoch { get; init; }
     public double BestValidationAccuracy { get; init; }

@@ -26,6 +26,7 @@ internal sealed class JointSearch : IDisposable
     private readonly JointSearchSetup _s;
     private readonly DiffAutoMLOptions _o;
     private readonly bool _augment, _searchArchitecture, _tune;
+    private readonly int _batchSize;
     private readonly BatchAssembler _train, _validation;
     private readonly MiniBatchSampler _sampler, _validationSampler;
     private readonly CheckpointStore? _checkpoints;
@@ -58,8 +59,8 @@ internal sealed class JointSearch : IDisposable
         _tune = _o.Components.HasFlag(DiffAutoMLComponents.HyperParameters);
         _train = new BatchAssembler(setup.TrainCache, setup.Device);
         _validation = ReferenceEquals(setup.TrainCache, setup.ValidationCache) ? _train : new BatchAssembler(setup.ValidationCache, setup.Device);
-        int batch = Math.Min(_o.BatchSize, setup.TrainRows.Length);
-        _sampler = new MiniBatchSampler(setup.TrainRows, batch, _o.Seed, dropLast: true);
+        _batchSize = Math.Min(_o.BatchSize, setup.TrainRows.Length);
+        _sampler = new MiniBatchSampler(setup.TrainRows, _batchSize, _o.Seed, dropLast: true);
         _validationSampler = new MiniBatchSampler(setup.ValidationRows, Math.Min(_o.EffectiveValidationBatchSize, setup.ValidationRows.Length), _o.Seed + 7, dropLast: true);
         _checkpoints = _o.CheckpointFolder is null ? null : new CheckpointStore(_o.CheckpointFolder);
         _lossSum = zeros(1, ScalarType.Float64, setup.Device).DetachFromDisposeScope();
@@ -75,6 +76,7 @@ internal sealed class JointSearch : IDisposable
         manual_seed(_o.Seed);
         BuildComponents();
         _resumed = TryResume();
+        if (_supernet is not null && _o.Architecture.MaxRelativeCost is not null && _alpha!.MeasuredCosts is null) MeasureBlockCosts();
         // With a time budget the plan is sized to fit it (never beyond Epochs), so that the search stage ends and the
         // child is tuned before the budget runs out.
         if (!_resumed) PlanSchedule(_o.TimeBudget is null ? _o.Epochs!.Value : Math.Min(_o.Epochs ?? int.MaxValue, EstimateEpochs()));
@@ -148,6 +150,18 @@ internal sealed class JointSearch : IDisposable
             _stage = TuningStage;
         }
         if (_augment) _policy = new AugmentationPolicy(_o.Augmentation, _s.Device);
+    }
+
+    /// <summary>Times every candidate block on the training device for <see cref="ArchitectureSearchOptions.MaxRelativeCost"/>
+    /// (within the time budget: it runs before the plan is sized).</summary>
+    private void MeasureBlockCosts()
+    {
+        var clock = Stopwatch.StartNew();
+        var costs = BlockCostTable.Measure(_supernet!, _batchSize);
+        _alpha!.UseMeasuredCosts(costs);
+        var relative = Enum.GetValues<BlockChoice>().Select(c => $"all-{c.ShortName()} {costs.RelativeCost(Enumerable.Repeat((int)c, costs.Layers).ToArray()):F2}x");
+        _s.Log($"Measured every candidate block in {clock.Elapsed.TotalSeconds:F1} s; training cost relative to the cheapest child: {string.Join(", ", relative)}; " +
+               $"the search keeps the child within {_o.Architecture.MaxRelativeCost:G3}x.");
     }
 
     private void PlanSchedule(int epochs)
@@ -344,8 +358,9 @@ internal sealed class JointSearch : IDisposable
     {
         AddStageTime(stageClock);
         var path = _alpha!.Freeze();
+        var cost = _alpha.MeasuredCosts is { } costs ? $", measured cost {costs.RelativeCost(path):F2}x the cheapest child's" : "";
         _s.Log($"Architecture fixed after {_epochsCompleted} epochs: {BlockChoices.Describe(path)} " +
-               $"({_s.Space.ChildMultiplyAdds(path) / 1e6:F2} MFLOPs, {_s.Space.ChildParameters(path)} parameters).");
+               $"({_s.Space.ChildMultiplyAdds(path) / 1e6:F2} MFLOPs, {_s.Space.ChildParameters(path)} parameters{cost}).");
         _child = _supernet!.ExtractChild(path);
         _supernet.Dispose();
         _supernet = null;
@@ -403,7 +418,8 @@ internal sealed class JointSearch : IDisposable
         _child = null; // ownership passes to the caller
         var subPolicies = _policy is null ? Array.Empty<string>() : Enumerable.Range(0, _policy.SubPolicyCount).Select(_policy.SubPolicyName).ToArray();
         return new JointSearchOutcome(child, _history.ToArray(), Downsample(_sgd.Trajectory, 500), _plannedEpochs, _epochsCompleted,
-            _searchEpochs, stoppedBy, returnedEpoch, accuracy, loss, _searchSeconds, _tuningSeconds, _resumed, subPolicies);
+            _searchEpochs, stoppedBy, returnedEpoch, accuracy, loss, _searchSeconds, _tuningSeconds, _resumed, subPolicies,
+            _alpha?.MeasuredCosts?.RelativeCost(child.Path));
     }
 
     private static IReadOnlyList<HyperparameterRecord> Downsample(IReadOnlyList<HyperparameterRecord> records, int count)
@@ -483,6 +499,7 @@ internal sealed class JointSearch : IDisposable
             PlannedEpochs = _plannedEpochs,
             SearchEpochs = _searchEpochs,
             ChildPath = _child?.Path.ToArray(),
+            BlockCosts = _alpha?.MeasuredCosts?.Milliseconds,
             HasBest = _best is not null,
             BestEpoch = _bestEpoch,
             BestValidationAccuracy = _best is null ? 0 : _bestAccuracy,
@@ -524,6 +541,7 @@ internal sealed class JointSearch : IDisposable
             _child = new ChildNetwork(_s.Space, header.ChildPath!);
             _child.to(_s.Device);
         }
+        if (header.BlockCosts is not null) _alpha?.UseMeasuredCosts(new BlockCostTable(header.BlockCosts));
         _stage = header.Stage;
         Network.load(reader);
         _policy?.ReadState(reader);

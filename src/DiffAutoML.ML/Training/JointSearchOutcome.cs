@@ -19,4 +19,5 @@ internal sealed record JointSearchOutcome(
     double SearchSeconds,
     double TuningSeconds,
     bool Resumed,
-    IReadOnlyList<string> SubPolicies);
+    IReadOnlyList<string> SubPolicies,
+    double? RelativeCost);

@@ -132,6 +132,21 @@ public class FitEndToEndTests
     }
 
     [Fact]
+    public void A_measured_cost_budget_of_one_returns_the_cheapest_child_on_this_machine()
+    {
+        var ml = new MLContext(seed: 1);
+        var messages = new List<string>();
+        ml.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
+        var options = Small(epochs: 2);
+        options.Architecture.MaxRelativeCost = 1;
+        var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 1500));
+        Assert.NotNull(model.Report.RelativeCost);
+        // Costs are compared in thousandths of the cheapest child's, so a block within rounding of the cheapest can stand in for it.
+        Assert.InRange(model.Report.RelativeCost!.Value, 1, 1.005);
+        Assert.Contains(messages, m => m.Contains("Measured every candidate block", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Same_seed_on_one_cpu_thread_gives_the_same_architecture_and_scores()
     {
         float[] Run()

@@ -37,6 +37,13 @@ public class CliTests
         var (widthExit, widthOutput) = Cli($"train \"{Path.Combine(TestPaths.Subset, "test-png")}\" --width 0", folder);
         Assert.Equal(2, widthExit);
         Assert.Contains("--width '0' is not valid", widthOutput);
+        var (fractionExit, fractionOutput) = Cli($"train \"{Path.Combine(TestPaths.Subset, "test-png")}\" --search-fraction 1.5", folder);
+        Assert.Equal(2, fractionExit);
+        Assert.Contains("--search-fraction '1.5' is not valid", fractionOutput);
+        // A value the library rejects is a usage error too (it used to end in an unhandled exception).
+        var (costExit, costOutput) = Cli($"train \"{Path.Combine(TestPaths.Subset, "test-png")}\" --max-relative-cost 0.5", folder);
+        Assert.Equal(2, costExit);
+        Assert.Contains("MaxRelativeCost must be a finite number >= 1", costOutput);
         var (missingExit, missingOutput) = Cli("train /nonexistent/images", folder);
         Assert.Equal(2, missingExit);
         Assert.Contains("/nonexistent/images", missingOutput);

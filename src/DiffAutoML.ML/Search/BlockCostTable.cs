@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Search;
+
+/// <summary>
+/// The measured training cost of every candidate block: milliseconds of one forward and backward pass of the block
+/// alone, at the training batch size, on the training device [layer][choice]. Multiply-adds miss what a block costs on
+/// a real device: on one CPU core the all-7x7 Compact child costs about 1.7x the all-3x3 child's training step for
+/// a few percent more multiply-adds (docs/benchmarks.md), and under a time budget a slower child gets fewer epochs.
+/// </summary>
+public sealed class BlockCostTable
+{
+    private readonly double[][] _milliseconds;
+
+    /// <summary>Wraps measured (or saved) costs [layer][choice], in milliseconds; every entry must be positive.</summary>
+    public BlockCostTable(double[][] milliseconds)
+    {
+        ArgumentNullException.ThrowIfNull(milliseconds);
+        if (milliseconds.Length == 0 || milliseconds.Any(row => row is null || row.Length != BlockChoices.Count || row.Any(v => !(v > 0) || !double.IsFinite(v))))
+            throw new ArgumentException($"Block costs need one row of {BlockChoices.Count} positive, finite milliseconds per layer.", nameof(milliseconds));
+        _milliseconds = milliseconds.Select(row => (double[])row.Clone()).ToArray();
+    }
+
+    /// <summary>Milliseconds per [layer][choice] (a copy).</summary>
+    public double[][] Milliseconds => _milliseconds.Select(row => (double[])row.Clone()).ToArray();
+
+    /// <summary>Layers in the table.</summary>
+    public int Layers => _milliseconds.Length;
+
+    /// <summary>The summed cost of the chosen blocks of <paramref name="path"/>.</summary>
+    public double ChildMilliseconds(IReadOnlyList<int> path) => path.Select((c, l) => _milliseconds[l][c]).Sum();
+
+    /// <summary>The summed cost of the cheapest block of every layer.</summary>
+    public double CheapestMilliseconds => _milliseconds.Sum(row => row.Min());
+
+    /// <summary>The chosen blocks' cost relative to the cheapest child's (1 = as cheap as any child can be).</summary>
+    public double RelativeCost(IReadOnlyList<int> path) => ChildMilliseconds(path) / CheapestMilliseconds;
+
+    /// <summary>The costs in whole thousandths of the cheapest child's (for the exact budgeted choice, which adds integers).</summary>
+    internal long[][] Thousandths()
+    {
+        double unit = CheapestMilliseconds / 1000;
+        return _milliseconds.Select(row => row.Select(v => (long)Math.Round(v / unit)).ToArray()).ToArray();
+    }
+
+    /// <summary>
+    /// Times every candidate block of <paramref name="supernet"/> (on its device, in training mode): one warm-up and
+    /// <paramref name="repeats"/> timed forward and backward passes on random inputs of the layer's shape, the median kept.
+    /// The candidates' shared parts (a stride-1 block's pass-through half, a shared projection) cost every candidate the
+    /// same and are left out. Leaves no gradients behind.
+    /// </summary>
+    public static BlockCostTable Measure(Supernet supernet, int batchSize, int repeats = 3)
+    {
+        ArgumentNullException.ThrowIfNull(supernet);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        var device = supernet.parameters().First().device;
+        var layers = supernet.Space.Layers;
+        var table = new double[layers.Count][];
+        supernet.train();
+        using var generator = new TorchSharp.torch.Generator(1); // a CPU generator: the inputs are drawn on the CPU, then moved
+        foreach (var layer in layers)
+        {
+            table[layer.Index] = new double[BlockChoices.Count];
+            for (int c = 0; c < BlockChoices.Count; c++)
+            {
+                var block = supernet.Block(layer.Index, c);
+                var times = new double[repeats];
+                for (int r = -1; r < repeats; r++)
+                {
+                    using var scope = NewDisposeScope();
+                    var input = randn(new long[] { batchSize, layer.InChannels, layer.InputHeight, layer.InputWidth }, generator: generator).to(device).requires_grad_(true);
+                    Synchronize(device);
+                    long start = Stopwatch.GetTimestamp();
+                    block.ForwardParts(input).Candidate.sum().backward();
+                    Synchronize(device);
+                    if (r >= 0) times[r] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                }
+                Array.Sort(times);
+                // A block too quick for the clock still gets a positive cost.
+                table[layer.Index][c] = Math.Max(times[repeats / 2], 1e-3);
+            }
+        }
+        supernet.zero_grad();
+        return new BlockCostTable(table);
+    }
+
+    private static void Synchronize(Device device)
+    {
+        if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(device);
+    }
+}

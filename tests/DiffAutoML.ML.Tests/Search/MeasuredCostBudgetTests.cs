@@ -1,0 +1,123 @@
+using DiffAutoML.ML.Native;
+using DiffAutoML.ML.Search;
+using static TorchSharp.torch;
+
+namespace DiffAutoML.ML.Tests.Search;
+
+/// <summary>The measured-cost budget (<see cref="ArchitectureSearchOptions.MaxRelativeCost"/>): the table, the exact
+/// budgeted choice, the penalty and the option's checks.</summary>
+public class MeasuredCostBudgetTests
+{
+    public MeasuredCostBudgetTests() => TorchRuntime.EnsureCpu();
+
+    // Four layers; per layer k3 = 1 ms, k5 = 1.2, k7 = 2, xc = 1.3 (the cheapest child costs 4 ms).
+    private static readonly double[] LayerCosts = { 1, 1.2, 2, 1.3 };
+
+    private static SearchSpace FourLayers() => new(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 2, 2 }, StageChannels = new[] { 32, 64 }, InputChannels = 1, Height = 16 });
+
+    private static BlockCostTable Costs() => new(Enumerable.Range(0, 4).Select(_ => (double[])LayerCosts.Clone()).ToArray());
+
+    private static IEnumerable<int[]> AllPaths() => Enumerable.Range(0, 256).Select(code => Enumerable.Range(0, 4).Select(l => code >> (2 * l) & 3).ToArray());
+
+    [Fact]
+    public void The_table_sums_the_chosen_blocks_relative_to_the_cheapest_child()
+    {
+        var costs = Costs();
+        Assert.Equal(4, costs.CheapestMilliseconds, 12);
+        Assert.Equal((1 + 2 + 1.3 + 1.2) / 4, costs.RelativeCost(new[] { 0, 2, 3, 1 }), 12);
+        Assert.Equal(2, costs.RelativeCost(new[] { 2, 2, 2, 2 }), 12);
+        Assert.Throws<ArgumentException>(() => new BlockCostTable(new[] { new double[] { 1, 2, 3 } }));
+        Assert.Throws<ArgumentException>(() => new BlockCostTable(new[] { new double[] { 1, 2, 0, 3 } }));
+        Assert.Throws<ArgumentException>(() => new BlockCostTable(new[] { new double[] { 1, 2, double.NaN, 3 } }));
+    }
+
+    [Fact]
+    public void Freeze_chooses_the_most_probable_child_within_the_measured_cost_budget()
+    {
+        var space = FourLayers();
+        using var alpha = new ArchitectureParameters(space, new ArchitectureSearchOptions { MaxRelativeCost = 1.2 }, CPU, seed: 1);
+        alpha.UseMeasuredCosts(Costs());
+        var random = new Random(3);
+        // k7 (choice 2) most probable everywhere: the argmax child costs 2x the cheapest.
+        alpha.LoadState(Enumerable.Range(0, 16).Select(i => (float)(i % 4 == 2 ? 2 + random.NextDouble() : random.NextDouble())).ToArray(), new int?[4]);
+        Assert.False(alpha.WithinBudget(new[] { 2, 2, 2, 2 }));
+
+        var chosen = alpha.Freeze();
+
+        var p = alpha.Probabilities();
+        var best = AllPaths().Where(path => Costs().RelativeCost(path) <= 1.2 + 1e-9).MaxBy(path => path.Select((c, l) => Math.Log(p[l][c])).Sum());
+        Assert.Equal(best, chosen);
+        Assert.True(Costs().RelativeCost(chosen) <= 1.2 + 1e-9);
+    }
+
+    [Fact]
+    public void A_budget_of_one_admits_only_the_cheapest_child()
+    {
+        using var alpha = new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions { MaxRelativeCost = 1 }, CPU, seed: 1);
+        alpha.UseMeasuredCosts(Costs());
+        alpha.LoadState(Enumerable.Range(0, 16).Select(i => i % 4 == 3 ? 5f : 0f).ToArray(), new int?[4]);
+        Assert.Equal(new[] { 0, 0, 0, 0 }, alpha.Freeze());
+    }
+
+    [Fact]
+    public void Over_the_budget_the_penalty_moves_probability_away_from_the_costly_blocks()
+    {
+        using var alpha = new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions { MaxRelativeCost = 1.2, EarlyFixMargin = 2, Optimizer = ArchitectureOptimizer.Sgd, Momentum = 0, LearningRate = 0.1 }, CPU, seed: 1);
+        alpha.UseMeasuredCosts(Costs());
+        var allK7 = new[] { 2, 2, 2, 2 };
+        double before = alpha.Probabilities().Average(p => p[2]);
+        // No signal from the loss: only the penalty moves alpha.
+        double penalty = alpha.Step(zeros(4), allK7);
+        Assert.True(penalty > 0);
+        Assert.True(alpha.Probabilities().Average(p => p[2]) < before);
+        // Within the budget there is no penalty and, with no loss signal (and plain SGD), alpha stays where it is.
+        var probabilities = alpha.Probabilities();
+        Assert.Equal(0, alpha.Step(zeros(4), new[] { 0, 0, 0, 1 }));
+        var after = alpha.Probabilities();
+        for (int l = 0; l < 4; l++) Assert.Equal(probabilities[l][2], after[l][2], 6);
+    }
+
+    [Fact]
+    public void The_option_is_checked_and_needs_the_measured_costs()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions { MaxRelativeCost = 0.9 }, CPU, 1));
+        Assert.Contains("MaxRelativeCost", e.Message);
+        using var alpha = new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions { MaxRelativeCost = 1.5 }, CPU, 1);
+        Assert.Contains("UseMeasuredCosts", Assert.Throws<InvalidOperationException>(() => alpha.Freeze()).Message);
+        Assert.Throws<ArgumentException>(() => alpha.UseMeasuredCosts(new BlockCostTable(new[] { (double[])LayerCosts.Clone() })));
+    }
+
+    [Fact]
+    public void Measuring_the_supernet_gives_a_positive_cost_for_every_block_and_leaves_no_gradients()
+    {
+        var space = FourLayers();
+        using var supernet = new Supernet(space);
+
+        var costs = BlockCostTable.Measure(supernet, batchSize: 16, repeats: 1);
+
+        Assert.Equal(space.Layers.Count, costs.Layers);
+        Assert.All(costs.Milliseconds, row => Assert.All(row, v => Assert.True(v > 0 && double.IsFinite(v))));
+        Assert.All(supernet.parameters(), p => Assert.True(p.grad is null || p.grad.abs().sum().item<float>() == 0));
+    }
+
+    [Fact]
+    public void The_selector_matches_exact_enumeration_with_three_budgets()
+    {
+        var random = new Random(11);
+        for (int trial = 0; trial < 30; trial++)
+        {
+            int layers = 5;
+            var p = Enumerable.Range(0, layers).Select(_ => { var v = Enumerable.Range(0, 4).Select(_ => random.NextDouble() + 0.05).ToArray(); var s = v.Sum(); return v.Select(x => x / s).ToArray(); }).ToArray();
+            var costs = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, layers).Select(_ => Enumerable.Range(0, 4).Select(_ => (long)random.Next(10, 100)).ToArray()).ToArray()).ToArray();
+            var limits = Enumerable.Range(0, 3).Select(_ => (long)random.Next(150, 400)).ToArray();
+            var best = Enumerable.Range(0, 1 << (2 * layers)).Select(code => Enumerable.Range(0, layers).Select(l => code >> (2 * l) & 3).ToArray())
+                .Where(path => Enumerable.Range(0, 3).All(r => path.Select((c, l) => costs[r][l][c]).Sum() <= limits[r]))
+                .Select(path => (path, score: path.Select((c, l) => Math.Log(p[l][c])).Sum()))
+                .OrderByDescending(t => t.score).FirstOrDefault();
+            var chosen = ChildSelector.MostProbableWithin(p, Enumerable.Range(0, 3).Select(r => new ResourceBudget(costs[r], limits[r])).ToArray());
+            if (best.path is null) { Assert.Null(chosen); continue; }
+            Assert.NotNull(chosen);
+            Assert.Equal(best.score, chosen!.Select((c, l) => Math.Log(p[l][c])).Sum(), 9);
+        }
+    }
+}

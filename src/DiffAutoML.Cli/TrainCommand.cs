@@ -76,8 +76,9 @@ internal static class TrainCommand
         options.CancellationToken = cancel.Token;
         ml.Log += (_, e) =>
         {
-            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info && e.Source.StartsWith("DiffAutoML", StringComparison.Ordinal) && !e.Message.StartsWith("[", StringComparison.Ordinal))
-                AnsiConsole.MarkupLineInterpolated($"[grey]{e.Message}[/]");
+            // RawMessage: Message starts with "[Source=..., Kind=...]", so testing it for the progress lines' "[stage]" hid every line.
+            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info && e.Source.StartsWith("DiffAutoML", StringComparison.Ordinal) && !e.RawMessage.StartsWith("[", StringComparison.Ordinal))
+                AnsiConsole.MarkupLineInterpolated($"[grey]{e.RawMessage}[/]");
         };
 
         var clock = Stopwatch.StartNew();

@@ -61,6 +61,8 @@ public class CliTests
         var report = DiffAutoMLReport.FromJson(File.ReadAllText(Path.Combine(folder, "report.json")));
         Assert.Equal(2, report.History.Count);
         Assert.Contains("test accuracy", output);
+        // The library's log lines reach the console (the messages of Fit, not only the final table).
+        Assert.Contains("Architecture fixed after", output);
         var html = File.ReadAllText(Path.Combine(folder, "report.html"));
         Assert.Contains("data:image/png;base64,", html);
         Assert.Contains(report.Architecture, html);

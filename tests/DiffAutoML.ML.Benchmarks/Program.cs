@@ -39,7 +39,10 @@ switch (command)
         StepComparisonBenchmark.Run(Arg(1, "compact"), int.Parse(Arg(2, "128")), int.Parse(Arg(3, "50")), Arg(4, "cpu"), Arg(5, "") == "augment");
         break;
     case "search-step":
-        SearchStepBenchmark.RunMode(args[1], args[2], int.Parse(args[3]));
+        SearchStepBenchmark.RunMode(args[1], args[2], int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : null);
+        break;
+    case "block-costs":
+        BlockCostBenchmark.Run(int.Parse(Arg(1, "128")));
         break;
     default:
         Console.WriteLine("""
@@ -49,6 +52,7 @@ switch (command)
               data [folder]                   decode-and-cache throughput (PNG vs IDX) and batch assembly share of a step
               augmentation [subset]           batched vs per-image augmentation, and its share of a training step
               search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
+              block-costs [batch]             measured block costs (BlockCostTable) against the training steps of the all-k3/k5/k7/xc children
               hpo [batch] [rounds]            training step cost with hypergradient HPO against without
               subset-evidence [subset] [budget s]  All and the three ablations, same seed and time budget, tested on the subset's test set
               supernet-training [subset] [epochs]  training accuracy per epoch: child, supernet with shared / per-candidate projections

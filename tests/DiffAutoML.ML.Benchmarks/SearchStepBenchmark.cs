@@ -35,13 +35,15 @@ internal static class SearchStepBenchmark
         ? new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Paper, Classes = 1000 })
         : new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = 28 });
 
-    public static void RunMode(string mode, string preset, int batch)
+    /// <summary>One mode in this process; <paramref name="uniformChoice"/> replaces the mixed path (layer l takes block
+    /// l mod 4) by one block everywhere.</summary>
+    public static void RunMode(string mode, string preset, int batch, int? uniformChoice = null)
     {
         TorchRuntime.EnsureCpu();
         manual_seed(1);
         var space = Space(preset);
         int channels = space.Options.InputChannels, h = space.Options.Height!.Value, w = space.Options.Width!.Value;
-        var path = Enumerable.Range(0, space.Layers.Count).Select(l => l % 4).ToArray();
+        var path = Enumerable.Range(0, space.Layers.Count).Select(l => uniformChoice ?? l % 4).ToArray();
         nn.Module<Tensor, Tensor> model;
         ArchitectureParameters? alpha = null;
         Supernet? supernet = null;
@@ -71,7 +73,7 @@ internal static class SearchStepBenchmark
             if (step >= WarmUp) total += Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
         long peak = Rss("VmHWM");
-        Console.WriteLine($"  {mode,-15} {total / (Steps - WarmUp),9:F1} ms/step   peak memory above start {(peak - baseline) / 1024.0,8:F0} MiB   (parameters held {weights.Sum(p => p.numel()) / 1e6:F2}M)");
+        Console.WriteLine($"  {mode + (uniformChoice is int u ? $" all-{((BlockChoice)u).ShortName()}" : ""),-15} {total / (Steps - WarmUp),9:F1} ms/step   peak memory above start {(peak - baseline) / 1024.0,8:F0} MiB   (parameters held {weights.Sum(p => p.numel()) / 1e6:F2}M)");
     }
 
     private static long Rss(string field)

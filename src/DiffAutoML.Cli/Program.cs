@@ -18,3 +18,17 @@ catch (UsageException e)
     Console.Error.WriteLine("Run 'diffautoml --help' for usage.");
     return 2;
 }
+catch (System.Runtime.InteropServices.ExternalException e)
+{
+    // libtorch failed inside training (docs/troubleshooting.md): the finished epochs are in the checkpoint.
+    Console.Error.WriteLine("error: libtorch failed: " + e.Message.Split('\n')[0]);
+    Console.Error.WriteLine("The last finished epoch is kept in <out>/checkpoints: run the same command again to continue (see docs/troubleshooting.md).");
+    Console.Error.WriteLine("details: " + e);
+    return 1;
+}
+catch (Exception e) when (e is DiffAutoML.ML.Data.ImageDataException or InvalidOperationException or ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
+{
+    // The library's errors name what was wrong (column, row, file, option); a stack trace adds nothing for a CLI user.
+    Console.Error.WriteLine("error: " + e.Message);
+    return 1;
+}

@@ -24,7 +24,9 @@ internal static class DeviceSelector
         if (problem is null) return new Device(DeviceType.CUDA, index);
         if (mlContext.FallbackToCpu || requested == ComputeDevice.Auto)
         {
-            log($"CUDA requested but {problem}; training on the CPU instead (mlContext.FallbackToCpu).");
+            log(requested == ComputeDevice.Auto
+                ? $"Training on the CPU: {problem}."
+                : $"CUDA requested but {problem}; training on the CPU instead (mlContext.FallbackToCpu).");
             return CPU;
         }
         throw new InvalidOperationException($"CUDA was requested but {problem}. Set mlContext.FallbackToCpu = true to train on the CPU instead.");

@@ -50,6 +50,27 @@ public class CliTests
     }
 
     [Fact]
+    public void A_bad_image_is_reported_by_file_without_a_stack_trace()
+    {
+        var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;
+        var images = Path.Combine(folder, "images");
+        foreach (var label in Directory.GetDirectories(Path.Combine(TestPaths.Subset, "test-png")).Take(2))
+        {
+            var target = Directory.CreateDirectory(Path.Combine(images, Path.GetFileName(label))).FullName;
+            foreach (var file in Directory.GetFiles(label).Take(3)) File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        }
+        var broken = Path.Combine(Directory.GetDirectories(images)[0], "broken.png");
+        File.WriteAllText(broken, "not an image");
+
+        var (exit, output) = Cli($"train \"{images}\" --epochs 1 --out \"{Path.Combine(folder, "out")}\" --quiet", folder);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("error: ", output);
+        Assert.Contains("broken.png", output);
+        Assert.DoesNotContain("Unhandled exception", output);
+    }
+
+    [Fact]
     public void Train_writes_the_model_onnx_and_report_and_predict_uses_the_model()
     {
         var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;

@@ -30,13 +30,6 @@ internal static class BlockCostBenchmark
         }
         Console.WriteLine("  training step of each uniform child (own process):");
         foreach (var c in Enum.GetValues<BlockChoice>())
-        {
-            var self = Environment.ProcessPath!;
-            var arguments = $"\"{typeof(BlockCostBenchmark).Assembly.Location}\" search-step child compact {batch} {(int)c}";
-            var info = new ProcessStartInfo(self, self.EndsWith("dotnet") ? arguments : arguments[(arguments.IndexOf(' ') + 1)..]) { RedirectStandardOutput = true };
-            using var process = Process.Start(info)!;
-            Console.Write(process.StandardOutput.ReadToEnd());
-            process.WaitForExit();
-        }
+            ChildProcess.RunSelf($"search-step child compact {batch} {(int)c}");
     }
 }

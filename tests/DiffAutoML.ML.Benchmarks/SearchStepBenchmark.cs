@@ -21,14 +21,7 @@ internal static class SearchStepBenchmark
     {
         Console.WriteLine($"search step benchmark: preset {preset}, batch {batch}, {Steps - WarmUp} timed steps after {WarmUp} warm-up, CPU threads {Environment.ProcessorCount}");
         foreach (var mode in new[] { "child", "single-path-fixed", "single-path", "all-candidates" })
-        {
-            var self = Environment.ProcessPath!;
-            var arguments = $"\"{typeof(SearchStepBenchmark).Assembly.Location}\" search-step {mode} {preset} {batch}";
-            var info = new ProcessStartInfo(self, self.EndsWith("dotnet") ? arguments : arguments[(arguments.IndexOf(' ') + 1)..]) { RedirectStandardOutput = true };
-            using var process = Process.Start(info)!;
-            Console.Write(process.StandardOutput.ReadToEnd());
-            process.WaitForExit();
-        }
+            ChildProcess.RunSelf($"search-step {mode} {preset} {batch}");
     }
 
     private static SearchSpace Space(string preset) => preset == "paper"

@@ -31,19 +31,21 @@ public class CliTests
         Assert.Equal(0, exit);
         Assert.Contains("diffautoml train <data>", output);
         Assert.Contains("--time-budget", output);
-        var (badExit, badOutput) = Cli($"train \"{Path.Combine(TestPaths.Subset, "test-png")}\" --epoch 3", folder);
-        Assert.Equal(2, badExit);
-        Assert.Contains("Unknown option: --epoch", badOutput);
-        var (widthExit, widthOutput) = Cli($"train \"{Path.Combine(TestPaths.Subset, "test-png")}\" --width 0", folder);
-        Assert.Equal(2, widthExit);
-        Assert.Contains("--width '0' is not valid", widthOutput);
-        var (fractionExit, fractionOutput) = Cli($"train \"{Path.Combine(TestPaths.Subset, "test-png")}\" --search-fraction 1.5", folder);
-        Assert.Equal(2, fractionExit);
-        Assert.Contains("--search-fraction '1.5' is not valid", fractionOutput);
-        // A value the library rejects is a usage error too (it used to end in an unhandled exception).
-        var (costExit, costOutput) = Cli($"train \"{Path.Combine(TestPaths.Subset, "test-png")}\" --max-relative-cost 0.5", folder);
-        Assert.Equal(2, costExit);
-        Assert.Contains("MaxRelativeCost must be a finite number >= 1", costOutput);
+        var images = Path.Combine(TestPaths.Subset, "test-png");
+        // Each mistake is a usage error (exit 2) that names it; the last is a value the library itself rejects (it used
+        // to end in an unhandled exception).
+        foreach (var (arguments, expected) in new[]
+        {
+            ("--epoch 3", "Unknown option: --epoch"),
+            ("--width 0", "--width '0' is not valid"),
+            ("--search-fraction 1.5", "--search-fraction '1.5' is not valid"),
+            ("--max-relative-cost 0.5", "MaxRelativeCost must be a finite number >= 1"),
+        })
+        {
+            var (badExit, badOutput) = Cli($"train \"{images}\" {arguments}", folder);
+            Assert.True(badExit == 2, $"{arguments}: exit {badExit}\n{badOutput}");
+            Assert.Contains(expected, badOutput);
+        }
         var (missingExit, missingOutput) = Cli("train /nonexistent/images", folder);
         Assert.Equal(2, missingExit);
         Assert.Contains("/nonexistent/images", missingOutput);

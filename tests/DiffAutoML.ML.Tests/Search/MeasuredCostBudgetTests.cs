@@ -100,21 +100,26 @@ public class MeasuredCostBudgetTests
         Assert.All(supernet.parameters(), p => Assert.True(p.grad is null || p.grad.abs().sum().item<float>() == 0));
     }
 
-    [Fact]
-    public void The_selector_matches_exact_enumeration_with_three_budgets()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void The_selector_matches_exact_enumeration(int budgetCount)
     {
-        var random = new Random(11);
+        var random = new Random(11 + budgetCount);
         for (int trial = 0; trial < 30; trial++)
         {
             int layers = 5;
             var p = Enumerable.Range(0, layers).Select(_ => { var v = Enumerable.Range(0, 4).Select(_ => random.NextDouble() + 0.05).ToArray(); var s = v.Sum(); return v.Select(x => x / s).ToArray(); }).ToArray();
-            var costs = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, layers).Select(_ => Enumerable.Range(0, 4).Select(_ => (long)random.Next(10, 100)).ToArray()).ToArray()).ToArray();
-            var limits = Enumerable.Range(0, 3).Select(_ => (long)random.Next(150, 400)).ToArray();
+            var budgets = Enumerable.Range(0, budgetCount).Select(_ => new ResourceBudget(
+                Enumerable.Range(0, layers).Select(_ => Enumerable.Range(0, 4).Select(_ => (long)random.Next(10, 100)).ToArray()).ToArray(), random.Next(150, 400))).ToArray();
             var best = Enumerable.Range(0, 1 << (2 * layers)).Select(code => Enumerable.Range(0, layers).Select(l => code >> (2 * l) & 3).ToArray())
-                .Where(path => Enumerable.Range(0, 3).All(r => path.Select((c, l) => costs[r][l][c]).Sum() <= limits[r]))
+                .Where(path => budgets.All(b => path.Select((c, l) => b.Costs[l][c]).Sum() <= b.Limit))
                 .Select(path => (path, score: path.Select((c, l) => Math.Log(p[l][c])).Sum()))
                 .OrderByDescending(t => t.score).FirstOrDefault();
-            var chosen = ChildSelector.MostProbableWithin(p, Enumerable.Range(0, 3).Select(r => new ResourceBudget(costs[r], limits[r])).ToArray());
+            var chosen = ChildSelector.MostProbableWithin(p, budgets);
+            if (budgetCount == 2) // the multiply-adds-and-parameters overload is the same search
+                Assert.Equal(chosen, ChildSelector.MostProbableWithin(p, budgets[0].Costs, budgets[1].Costs, budgets[0].Limit, budgets[1].Limit));
             if (best.path is null) { Assert.Null(chosen); continue; }
             Assert.NotNull(chosen);
             Assert.Equal(best.score, chosen!.Select((c, l) => Math.Log(p[l][c])).Sum(), 9);

@@ -147,6 +147,37 @@ public class FitEndToEndTests
     }
 
     [Fact]
+    public void A_resumed_search_reuses_the_block_costs_measured_before_it_was_stopped()
+    {
+        var folder = Directory.CreateTempSubdirectory("diffautoml-costs").FullName;
+        DiffAutoMLOptions Options()
+        {
+            var options = Small(epochs: 3);
+            options.SearchFraction = 1; // still searching after the first epoch, so the costs matter after the resume
+            options.Architecture.MaxRelativeCost = 1.2;
+            options.CheckpointFolder = folder;
+            return options;
+        }
+        var data = new MLContext(seed: 1).Data.TakeRows(Train(new MLContext(seed: 1)), 1500);
+        var first = new MLContext(seed: 1);
+        using var cancel = new CancellationTokenSource();
+        var stopped = Options();
+        stopped.CancellationToken = cancel.Token;
+        stopped.Progress = new SynchronousProgress<DiffAutoMLProgress>(p => { if (p.EndOfEpoch) cancel.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() => first.Auto().DiffAutoML(stopped).Fit(data));
+
+        var second = new MLContext(seed: 1);
+        var messages = new List<string>();
+        second.Log += (_, e) => { lock (messages) messages.Add(e.RawMessage); };
+        var model = second.Auto().DiffAutoML(Options()).Fit(data);
+
+        Assert.True(model.Report.Resumed);
+        Assert.DoesNotContain(messages, m => m.StartsWith("Measured every candidate block", StringComparison.Ordinal));
+        Assert.NotNull(model.Report.RelativeCost);
+        Assert.InRange(model.Report.RelativeCost!.Value, 1, 1.2 + 0.005);
+    }
+
+    [Fact]
     public void Same_seed_on_one_cpu_thread_gives_the_same_architecture_and_scores()
     {
         float[] Run()

@@ -15,9 +15,10 @@ namespace DiffAutoML.ML.Training;
 /// hyper-parameters (eta) are learned with it. Each step: draw a training batch; augment it with per-sample
 /// sub-policies; forward the sampled path; one backward pass gives the weights' gradient, dL/dZ for alpha (eq. 5)
 /// and the per-sample losses for tau (eq. 2); update tau, alpha and the weights (eq. 6); then a held-out, un-augmented
-/// validation batch at the new weights gives the hypergradients (eq. 7, <see cref="HypergradientValidationPass"/>). After the search stage the architecture is
-/// fixed, its batch-norm statistics are re-estimated, and the child keeps training (tuning stage) with the same
-/// augmentation and hyper-parameter learning. The final weights are the model: no retraining.
+/// validation batch at the new weights gives the hypergradients (eq. 7, <see cref="HypergradientValidationPass"/>).
+/// After the search stage the architecture is fixed, its batch-norm statistics are re-estimated, and the child keeps
+/// training (tuning stage) with the same augmentation and hyper-parameter learning. The final weights are the model:
+/// no retraining.
 /// </summary>
 internal sealed class JointSearch : IDisposable
 {

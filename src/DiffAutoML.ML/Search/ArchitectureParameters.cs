@@ -17,6 +17,7 @@ public sealed class ArchitectureParameters : IDisposable
     private readonly int?[] _fixed;
     private BlockCostTable? _costs;
     private long[][]? _costThousandths;
+    private long _costLimit; // MaxRelativeCost in the units of _costThousandths, set with them
 
     /// <summary>Creates alpha on <paramref name="device"/> (uniform unless InitialStd &gt; 0).</summary>
     public ArchitectureParameters(SearchSpace space, ArchitectureSearchOptions options, Device device, int seed)
@@ -61,12 +62,10 @@ public sealed class ArchitectureParameters : IDisposable
         if (costs.Layers != _fixed.Length) throw new ArgumentException($"The cost table has {costs.Layers} layers; the search space has {_fixed.Length}.", nameof(costs));
         _costs = costs;
         _costThousandths = costs.Thousandths();
+        // Relative to the cheapest child's rounded total, so that a budget of 1 admits the cheapest child exactly.
+        _costLimit = Options.MaxRelativeCost is double max ? (long)Math.Floor(max * _costThousandths.Sum(row => row.Min()) + 1e-9) : long.MaxValue;
         CheckBudgetsReachable();
     }
-
-    // The cost budget in the units of _costThousandths, relative to the cheapest child's rounded total, so that a
-    // budget of 1 admits the cheapest child exactly.
-    private long CostLimit => (long)Math.Floor(Options.MaxRelativeCost!.Value * _costThousandths!.Sum(row => row.Min()) + 1e-9);
 
     private bool CostBudgetApplies
     {
@@ -164,7 +163,7 @@ public sealed class ArchitectureParameters : IDisposable
         double penalty = 0;
         var overFlops = Options.MaxMFlops is double mf && ChildFlops(path) > mf * 1e6;
         var overParams = Options.MaxParameters is long mp && ChildParameterCount(path) > mp;
-        var overCost = CostBudgetApplies && ChildCost(path) > CostLimit;
+        var overCost = CostBudgetApplies && ChildCost(path) > _costLimit;
         if ((overFlops || overParams || overCost) && Options.PenaltyCoefficient > 0)
         {
             // DSNAS: coef * sum_l p_l[s] * cost_l[s], costs relative to an equal per-layer share of the budget.
@@ -175,7 +174,7 @@ public sealed class ArchitectureParameters : IDisposable
                 double c = 0;
                 if (overFlops) c += _flops[l][path[l]] / (Options.MaxMFlops!.Value * 1e6 / _fixed.Length);
                 if (overParams) c += _parameters[l][path[l]] / ((double)Options.MaxParameters!.Value / _fixed.Length);
-                if (overCost) c += _costThousandths![l][path[l]] / ((double)CostLimit / _fixed.Length);
+                if (overCost) c += _costThousandths![l][path[l]] / ((double)_costLimit / _fixed.Length);
                 cost[l, path[l]] = c;
             }
             var loss = Options.PenaltyCoefficient * (p * cost.to(Alpha.device)).sum();
@@ -231,7 +230,7 @@ public sealed class ArchitectureParameters : IDisposable
     public bool WithinBudget(IReadOnlyList<int> path)
         => (Options.MaxMFlops is not double mf || ChildFlops(path) <= mf * 1e6)
         && (Options.MaxParameters is not long mp || ChildParameterCount(path) <= mp)
-        && (!CostBudgetApplies || ChildCost(path) <= CostLimit);
+        && (!CostBudgetApplies || ChildCost(path) <= _costLimit);
 
     // The same totals as SearchSpace.ChildMultiplyAdds/ChildParameters, from the per-block tables built once.
     private long ChildFlops(IReadOnlyList<int> path) => Space.FixedMultiplyAdds + path.Select((c, l) => _flops[l][c]).Sum();
@@ -247,7 +246,7 @@ public sealed class ArchitectureParameters : IDisposable
         var budgets = new List<ResourceBudget>();
         if (Options.MaxMFlops is not null) budgets.Add(new ResourceBudget(_flops, flopBudget));
         if (Options.MaxParameters is not null) budgets.Add(new ResourceBudget(_parameters, paramBudget));
-        if (CostBudgetApplies) budgets.Add(new ResourceBudget(_costThousandths!, CostLimit));
+        if (CostBudgetApplies) budgets.Add(new ResourceBudget(_costThousandths!, _costLimit));
         return ChildSelector.MostProbableWithin(Probabilities(), budgets, allowed);
     }
 

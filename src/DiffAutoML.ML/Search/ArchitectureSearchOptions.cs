@@ -57,6 +57,6 @@ public sealed record class ArchitectureSearchOptions
         Check(MaxMFlops is null or > 0, nameof(MaxMFlops), MaxMFlops, "must be positive");
         Check(MaxParameters is null or > 0, nameof(MaxParameters), MaxParameters, "must be positive");
         Check(MaxRelativeCost is null || (MaxRelativeCost >= 1 && double.IsFinite(MaxRelativeCost.Value)), nameof(MaxRelativeCost), MaxRelativeCost, "must be a finite number >= 1 (the cheapest child's cost is 1)");
-                Check(PenaltyCoefficient >= 0 && double.IsFinite(PenaltyCoefficient), nameof(PenaltyCoefficient), PenaltyCoefficient, "must be a finite number >= 0");
+        Check(PenaltyCoefficient >= 0 && double.IsFinite(PenaltyCoefficient), nameof(PenaltyCoefficient), PenaltyCoefficient, "must be a finite number >= 0");
     }
 }

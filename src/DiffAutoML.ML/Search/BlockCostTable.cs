@@ -6,8 +6,8 @@ namespace DiffAutoML.ML.Search;
 /// <summary>
 /// The measured training cost of every candidate block: milliseconds of one forward and backward pass of the block
 /// alone, at the training batch size, on the training device [layer][choice]. Multiply-adds miss what a block costs on
-/// a real device: on one CPU core the all-7x7 Compact child costs about 1.7x the all-3x3 child's training step for
-/// a few percent more multiply-adds (docs/benchmarks.md), and under a time budget a slower child gets fewer epochs.
+/// a real device: on one CPU core the all-7x7 Compact child's training step took 1.88x the all-3x3 child's for 1.20x
+/// the multiply-adds (docs/benchmarks.md, `block-costs`), and under a time budget a slower child gets fewer epochs.
 /// </summary>
 public sealed class BlockCostTable
 {

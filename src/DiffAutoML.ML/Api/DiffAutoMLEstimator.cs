@@ -189,8 +189,9 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         var text = JsonSerializer.Serialize(new
         {
             // Bumped when what a checkpoint holds changes meaning, so an older checkpoint is refused, not misread
-            // (2: shared projections stored as a list; Z gates only the candidate's own channels).
-            CheckpointFormat = 2,
+            // (2: shared projections stored as a list; Z gates only the candidate's own channels; 3: alpha's and tau's
+            // optimizer state written by LogitOptimizer, not TorchSharp's optimizers).
+            CheckpointFormat = 3,
             o.Components, o.FixedArchitecture, o.Epochs, o.SearchFraction, o.WarmupEpochs, o.BatchSize, o.ValidationBatchSize, o.LabelSmoothing,
             o.ValidationFraction, o.RecalibrationBatches, o.Seed, Augmentation = o.Augmentation with { Operations = o.Augmentation.ResolveOperations() },
             o.Architecture, o.HyperParameters, Space = space.Options, train, validation, cache.Channels, cache.Height, cache.Width,

@@ -1,3 +1,5 @@
+using DiffAutoML.ML.Native;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffAutoML.ML.Augmentation;
@@ -29,11 +31,11 @@ public static class AffineWarp
     /// <summary>Matrices for PIL's rotate by <paramref name="degrees"/> counter-clockwise about (W/2, H/2).</summary>
     public static Tensor Rotate(Tensor degrees, long height, long width)
     {
-        var radians = degrees.to(ScalarType.Float64) * (Math.PI / 180);
+        var radians = degrees.to(ScalarType.Float64) * Scalars.Of(Math.PI / 180);
         // PIL rounds the matrix to 15 decimals, so cos(90 deg) is exactly 0.
-        var cos = radians.cos().mul_(1e15).round_().div_(1e15);
-        var sin = radians.sin().mul_(1e15).round_().div_(1e15);
-        double cx = width / 2.0, cy = height / 2.0;
+        var cos = radians.cos().mul_(Scalars.Of(1e15)).round_().div_(Scalars.Of(1e15));
+        var sin = radians.sin().mul_(Scalars.Of(1e15)).round_().div_(Scalars.Of(1e15));
+        using Scalar cx = (width / 2.0).ToScalar(), cy = (height / 2.0).ToScalar();
         return Matrices(cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy);
     }
 
@@ -45,20 +47,22 @@ public static class AffineWarp
     {
         long batch = images.shape[0], channels = images.shape[1], height = images.shape[2], width = images.shape[3];
         var device = images.device;
-        var ys = (arange(height, ScalarType.Float64, device) + 0.5).view(1, height, 1);
-        var xs = (arange(width, ScalarType.Float64, device) + 0.5).view(1, 1, width);
+        using Scalar heightScalar = height.ToScalar(), widthScalar = width.ToScalar(), lastRow = (height - 1).ToScalar(), lastColumn = (width - 1).ToScalar();
+        using var fillScalar = fill.ToScalar();
+        var ys = (arange(heightScalar, ScalarType.Float64, device) + Scalars.Of(0.5)).view(1, height, 1);
+        var xs = (arange(widthScalar, ScalarType.Float64, device) + Scalars.Of(0.5)).view(1, 1, width);
         var m = matrices.to(device).to(ScalarType.Float64);
         Tensor Entry(int row, int col) => m[TensorIndex.Colon, row, col].view(batch, 1, 1);
         // The [B, 1, W] and [B, H, 1] parts are summed once into [B, H, W]: one full-size pass per coordinate.
         var xIn = (Entry(0, 0) * xs + Entry(0, 2) + Entry(0, 1) * ys).floor_().to(ScalarType.Int64);
         var yIn = (Entry(1, 0) * xs + (Entry(1, 1) * ys + Entry(1, 2))).floor_().to(ScalarType.Int64);
-        var xClamped = xIn.clamp(0, width - 1);
-        var yClamped = yIn.clamp(0, height - 1);
+        var xClamped = xIn.clamp(Scalars.Of(0), lastColumn);
+        var yClamped = yIn.clamp(Scalars.Of(0), lastRow);
         var inside = xClamped.eq(xIn).logical_and_(yClamped.eq(yIn));
         // Outside pixels read one extra element appended to every plane, which holds the fill value.
         long plane = height * width;
-        var index = where(inside, yClamped.mul_(width).add_(xClamped), plane).view(batch, 1, plane).expand(batch, channels, plane);
-        var padded = cat(new[] { images.reshape(batch, channels, plane), full(batch, channels, 1, fill, images.dtype, device) }, 2);
+        var index = where(inside, yClamped.mul_(widthScalar).add_(xClamped), plane).view(batch, 1, plane).expand(batch, channels, plane);
+        var padded = cat(new[] { images.reshape(batch, channels, plane), full(batch, channels, 1, fillScalar, images.dtype, device) }, 2);
         return padded.gather(2, index).view(batch, channels, height, width);
     }
 }

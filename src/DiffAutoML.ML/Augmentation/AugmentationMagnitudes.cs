@@ -1,3 +1,4 @@
+using DiffAutoML.ML.Native;
 using static TorchSharp.torch;
 
 namespace DiffAutoML.ML.Augmentation;
@@ -37,15 +38,15 @@ public static class AugmentationMagnitudes
     public static double SolarizeThreshold(double level) => 256 - 256 * level / MaxLevel;
 
     // Tensor forms of the same mappings, for per-sample levels on the training device.
-    internal static Tensor Shear(Tensor level) => level * (0.3 / MaxLevel);
+    internal static Tensor Shear(Tensor level) => level * Scalars.Of(0.3 / MaxLevel);
 
-    internal static Tensor TranslatePixels(Tensor level, int side) => level * (0.45 * side / MaxLevel);
+    internal static Tensor TranslatePixels(Tensor level, int side) => level * Scalars.Of(0.45 * side / MaxLevel);
 
-    internal static Tensor RotateDegrees(Tensor level) => level * (30 / MaxLevel);
+    internal static Tensor RotateDegrees(Tensor level) => level * Scalars.Of(30 / MaxLevel);
 
-    internal static Tensor EnhanceFactor(Tensor level) => level * (1.8 / MaxLevel) + 0.1;
+    internal static Tensor EnhanceFactor(Tensor level) => level * Scalars.Of(1.8 / MaxLevel) + Scalars.Of(0.1);
 
-    internal static Tensor PosterizeBits(Tensor level) => 8 - (level * (4 / MaxLevel) + 0.5).floor();
+    internal static Tensor PosterizeBits(Tensor level) => Scalars.Of(8) - (level * Scalars.Of(4 / MaxLevel) + Scalars.Of(0.5)).floor();
 
-    internal static Tensor SolarizeThreshold(Tensor level) => 256 - level * (256 / MaxLevel);
+    internal static Tensor SolarizeThreshold(Tensor level) => Scalars.Of(256) - level * Scalars.Of(256 / MaxLevel);
 }

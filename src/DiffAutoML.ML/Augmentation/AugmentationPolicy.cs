@@ -1,3 +1,5 @@
+using DiffAutoML.ML.Native;
+using DiffAutoML.ML.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -10,7 +12,7 @@ namespace DiffAutoML.ML.Augmentation;
 /// </summary>
 public sealed class AugmentationPolicy : IDisposable
 {
-    private readonly SGD _optimizer;
+    private readonly LogitOptimizer _optimizer;
     private readonly Tensor _operationIds;
 
     /// <summary>Creates a uniform policy (tau = 0) on <paramref name="device"/>.</summary>
@@ -22,7 +24,7 @@ public sealed class AugmentationPolicy : IDisposable
         Operations = Options.ResolveOperations().ToArray();
         Logits = new Parameter(zeros(Operations.Count * Operations.Count, device: device), requires_grad: true);
         _operationIds = tensor(Operations.Select(o => (long)o).ToArray(), device: device);
-        _optimizer = optim.SGD(new[] { Logits }, Options.LearningRate, Options.Momentum, weight_decay: Options.WeightDecay);
+        _optimizer = LogitOptimizer.Sgd(Logits, Options.LearningRate, Options.Momentum, Options.WeightDecay);
     }
 
     /// <summary>The settings (a copy).</summary>
@@ -54,14 +56,14 @@ public sealed class AugmentationPolicy : IDisposable
     public AugmentationSample Sample(int batch, Generator generator)
     {
         var device = Logits.device;
-        var uniform = rand(new long[] { batch, SubPolicyCount }, generator: generator).to(device).clamp_(1e-10, 1 - 1e-7);
+        var uniform = rand(new long[] { batch, SubPolicyCount }, generator: generator).to(device).clamp_(Scalars.Of(1e-10), Scalars.Of(1 - 1e-7));
         var gumbel = uniform.log_().neg_().log_().neg_();
         Tensor k;
         using (no_grad()) k = (Logits.detach().unsqueeze(0) + gumbel).argmax(1);
-        var levels = rand(new long[] { batch, 2 }, generator: generator).to(device).mul_(AugmentationMagnitudes.MaxLevel);
-        var signs = rand(new long[] { batch, 2 }, generator: generator).to(device).lt(0.5).to(ScalarType.Float32).mul_(2).sub_(1);
-        var first = _operationIds.index_select(0, k.div(Operations.Count, rounding_mode: RoundingMode.floor));
-        var second = _operationIds.index_select(0, k.remainder(Operations.Count));
+        var levels = rand(new long[] { batch, 2 }, generator: generator).to(device).mul_(Scalars.Of(AugmentationMagnitudes.MaxLevel));
+        var signs = rand(new long[] { batch, 2 }, generator: generator).to(device).lt(Scalars.Of(0.5)).to(ScalarType.Float32).mul_(Scalars.Of(2)).sub_(Scalars.Of(1));
+        var first = _operationIds.index_select(0, k.div(Scalars.Of(Operations.Count), rounding_mode: RoundingMode.floor));
+        var second = _operationIds.index_select(0, k.remainder(Scalars.Of(Operations.Count)));
         return new AugmentationSample(k, first, second, levels, signs);
     }
 
@@ -87,9 +89,9 @@ public sealed class AugmentationPolicy : IDisposable
     public void Step(Tensor perSampleLoss, AugmentationSample sample)
     {
         using var scope = NewDisposeScope();
-        _optimizer.zero_grad();
+        _optimizer.ZeroGrad();
         Loss(perSampleLoss, sample).backward();
-        _optimizer.step();
+        _optimizer.Step();
     }
 
     /// <summary>softmax(tau) on the host.</summary>
@@ -113,7 +115,7 @@ public sealed class AugmentationPolicy : IDisposable
         var values = Logits.detach().cpu().data<float>().ToArray();
         writer.Write(values.Length);
         foreach (var v in values) writer.Write(v);
-        _optimizer.save_state_dict(writer);
+        _optimizer.WriteState(writer);
     }
 
     /// <summary>Reads what <see cref="WriteState"/> wrote.</summary>
@@ -124,7 +126,7 @@ public sealed class AugmentationPolicy : IDisposable
         var values = new float[count];
         for (int i = 0; i < count; i++) values[i] = reader.ReadSingle();
         using (no_grad()) Logits.copy_(tensor(values).to(Logits.device));
-        _optimizer.load_state_dict(reader);
+        _optimizer.ReadState(reader);
     }
 
     /// <inheritdoc />

@@ -1,3 +1,5 @@
+using TorchSharp;
+using DiffAutoML.ML.Native;
 using static TorchSharp.torch;
 
 namespace DiffAutoML.ML.Augmentation;
@@ -17,7 +19,7 @@ public static class PixelOperations
     private static Tensor PerSample(Tensor parameter) => parameter.view(-1, 1, 1, 1);
 
     /// <summary>The 256 input values as a table row [1, 1, 256].</summary>
-    public static Tensor IdentityTable(Device device) => arange(256, ScalarType.Float32, device).view(1, 1, 256);
+    public static Tensor IdentityTable(Device device) => arange(Scalars.Of(256), ScalarType.Float32, device).view(1, 1, 256);
 
     /// <summary>Maps every value through its sample's (and channel's) table [B, C or 1, 256].</summary>
     public static Tensor ApplyTable(Tensor images, Tensor table)
@@ -35,12 +37,12 @@ public static class PixelOperations
         var r = images.narrow(1, 0, 1);
         var g = images.narrow(1, 1, 1);
         var b = images.narrow(1, 2, 1);
-        return ((r * 19595 + g * 38470 + b * 7471 + 32768) / 65536).floor_();
+        return (r * Scalars.Of(19595) + g * Scalars.Of(38470) + b * Scalars.Of(7471) + Scalars.Of(32768)).div_(Scalars.Of(65536)).floor_();
     }
 
     /// <summary>PIL's blend: out = trunc(clamp(D + f (I - D), 0, 255)); f is per sample, D broadcasts.</summary>
     public static Tensor Blend(Tensor degenerate, Tensor images, Tensor factor)
-        => (degenerate + PerSample(factor) * (images - degenerate)).clamp_(0, 255).floor_();
+        => (degenerate + PerSample(factor) * (images - degenerate)).clamp_(Scalars.Of(0), Scalars.Of(255)).floor_();
 
     /// <summary>Color: blend with the grey image (identity on 1-channel images).</summary>
     public static Tensor Color(Tensor images, Tensor factor)
@@ -50,7 +52,7 @@ public static class PixelOperations
     public static Tensor ContrastTable(Tensor images, Tensor factor)
     {
         // Mean in float64: a float32 sum of a large image's luminance would no longer be exact.
-        var mean = Luminance(images).to(ScalarType.Float64).mean(new long[] { 1, 2, 3 }, keepdim: true).add_(0.5).floor_().to(images.dtype);
+        var mean = Luminance(images).to(ScalarType.Float64).mean(new long[] { 1, 2, 3 }, keepdim: true).add_(Scalars.Of(0.5)).floor_().to(images.dtype);
         return Blend(mean, IdentityTable(images.device).unsqueeze(0), factor).squeeze(2);
     }
 
@@ -74,11 +76,11 @@ public static class PixelOperations
             // Nine shifted views summed in place: exact integer sums, and much faster on the CPU than a 3x3 conv2d
             // (measured 9-26 ms for a 256 x 1 x 28 x 28 batch through conv2d). sum / 13 is never near a .5 tie.
             Tensor Window(long dy, long dx) => images.narrow(2, dy, height - 2).narrow(3, dx, width - 2);
-            var smoothed = Window(1, 1) * 5;
+            var smoothed = Window(1, 1) * Scalars.Of(5);
             for (long dy = 0; dy < 3; dy++)
                 for (long dx = 0; dx < 3; dx++)
                     if (dy != 1 || dx != 1) smoothed.add_(Window(dy, dx));
-            smoothed.div_(13).add_(0.5).floor_();
+            smoothed.div_(Scalars.Of(13)).add_(Scalars.Of(0.5)).floor_();
             degenerate.narrow(2, 1, height - 2).narrow(3, 1, width - 2).copy_(smoothed);
         }
         return Blend(degenerate, images, factor);
@@ -87,7 +89,7 @@ public static class PixelOperations
     /// <summary>Posterize table: keep the top <paramref name="bits"/> bits (p &amp; ~(2^(8-bits) - 1)).</summary>
     public static Tensor PosterizeTable(Tensor bits)
     {
-        var step = pow(2.0, 8 - bits.view(-1, 1, 1));
+        var step = pow(2.0, Scalars.Of(8) - bits.view(-1, 1, 1));
         return (IdentityTable(bits.device) / step).floor_().mul_(step);
     }
 
@@ -98,7 +100,7 @@ public static class PixelOperations
     public static Tensor SolarizeTable(Tensor threshold)
     {
         var values = IdentityTable(threshold.device);
-        return where(values >= threshold.view(-1, 1, 1), 255 - values, values);
+        return where(values >= threshold.view(-1, 1, 1), Scalars.Of(255) - values, values);
     }
 
     /// <summary>Solarize: p &gt;= threshold becomes 255 - p.</summary>
@@ -112,8 +114,8 @@ public static class PixelOperations
         var range = hi - lo;
         var values = IdentityTable(images.device);
         // (p - lo) * 255 is exact; the quotient is at least 1/255 away from a whole number unless it is one.
-        var stretched = ((values - lo) * 255 / range.clamp_min(1)).floor_().clamp_(0, 255);
-        return where(range > 0, stretched, values);
+        var stretched = ((values - lo) * Scalars.Of(255) / range.clamp_min(Scalars.Of(1))).floor_().clamp_(Scalars.Of(0), Scalars.Of(255));
+        return where(range.gt(Scalars.Of(0)), stretched, values);
     }
 
     /// <summary>AutoContrast per channel.</summary>
@@ -127,14 +129,16 @@ public static class PixelOperations
     {
         long b = images.shape[0], c = images.shape[1], n = images.shape[2] * images.shape[3];
         // One bincount over all (sample, channel) rows: value v of row r counts in bin 256 r + v.
-        var offsets = arange(0, b * c * 256, 256, ScalarType.Int64, images.device).view(b * c, 1);
+        using var rowsEnd = (b * c * 256).ToScalar();
+        using var pixels = n.ToScalar();
+        var offsets = arange(Scalars.Of(0), rowsEnd, Scalars.Of(256), ScalarType.Int64, images.device).view(b * c, 1);
         var histogram = bincount((images.to(ScalarType.Int64).view(b * c, n) + offsets).view(-1), minlength: b * c * 256).view(b * c, 256);
-        var bins = arange(256, ScalarType.Int64, images.device).expand(b * c, 256);
-        var lastBin = where(histogram > 0, bins, zeros_like(bins)).amax(new long[] { 1 }, keepdim: true);
-        var step = (n - histogram.gather(1, lastBin)).div(255, rounding_mode: RoundingMode.floor);
+        var bins = arange(Scalars.Of(256), ScalarType.Int64, images.device).expand(b * c, 256);
+        var lastBin = where(histogram.gt(Scalars.Of(0)), bins, zeros_like(bins)).amax(new long[] { 1 }, keepdim: true);
+        var step = (pixels - histogram.gather(1, lastBin)).div(Scalars.Of(255), rounding_mode: RoundingMode.floor);
         var before = histogram.cumsum(1) - histogram; // exclusive cumulative sum
-        var lut = (before + step.div(2, rounding_mode: RoundingMode.floor)).div(step.clamp_min(1), rounding_mode: RoundingMode.floor).clamp_max(255);
-        return where(step > 0, lut, bins).view(b, c, 256).to(images.dtype);
+        var lut = (before + step.div(Scalars.Of(2), rounding_mode: RoundingMode.floor)).div(step.clamp_min(Scalars.Of(1)), rounding_mode: RoundingMode.floor).clamp_max(Scalars.Of(255));
+        return where(step.gt(Scalars.Of(0)), lut, bins).view(b, c, 256).to(images.dtype);
     }
 
     /// <summary>Equalize per channel.</summary>

@@ -1,3 +1,4 @@
+using DiffAutoML.ML.Native;
 using static TorchSharp.torch;
 
 namespace DiffAutoML.ML.Data;
@@ -44,6 +45,6 @@ public sealed record ChannelStatistics(float[] Mean, float[] Std)
         var device = batch.device;
         var m = tensor(Mean, new long[] { 1, Mean.Length, 1, 1 }, device: device);
         var s = tensor(Std, new long[] { 1, Std.Length, 1, 1 }, device: device);
-        return ((batch / 255.0) - m).div_(s).MoveToOuterDisposeScope();
+        return (batch / Scalars.Of(255.0) - m).div_(s).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -81,6 +82,7 @@ public sealed class HypergradientSgd : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         double lr = CurrentLearningRate, decay = WeightDecay, mu = Options.Momentum;
+        using Scalar momentum = mu.ToScalar(), decayScalar = decay.ToScalar(), step = (-lr).ToScalar();
         for (int i = 0; i < _parameters.Length; i++)
         {
             var p = _parameters[i];
@@ -88,9 +90,9 @@ public sealed class HypergradientSgd : IDisposable
             _updated[i] = grad is not null;
             if (grad is null) continue;
             var v = _velocity[i] ??= zeros_like(p).DetachFromDisposeScope();
-            v.mul_(mu).add_(grad);
-            if (_decayed[i]) v.add_(p, alpha: decay);
-            p.add_(v, alpha: -lr);
+            v.mul_(momentum).add_(grad);
+            if (_decayed[i]) v.add_(p, alpha: decayScalar);
+            p.add_(v, alpha: step);
         }
         _lastLearningRate = lr;
         StepCount++;
@@ -133,7 +135,8 @@ public sealed class HypergradientSgd : IDisposable
         if (decayedLength > 0)
         {
             var gd = g.narrow(0, 0, decayedLength);
-            gTheta = gd.dot(cat(decayedWeights).to(ScalarType.Float64)) + lr * gd.dot(v.narrow(0, 0, decayedLength)); // <g, theta_t>
+            using var lrScalar = lr.ToScalar();
+            gTheta = gd.dot(cat(decayedWeights).to(ScalarType.Float64)) + gd.dot(v.narrow(0, 0, decayedLength)).mul_(lrScalar); // <g, theta_t>
         }
         // One host read for both numbers.
         var both = stack(new[] { gTheta, gV }).cpu().data<double>().ToArray();

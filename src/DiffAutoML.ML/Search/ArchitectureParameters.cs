@@ -1,3 +1,4 @@
+using DiffAutoML.ML.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -10,7 +11,7 @@ namespace DiffAutoML.ML.Search;
 /// </summary>
 public sealed class ArchitectureParameters : IDisposable
 {
-    private readonly OptimizerHelper _optimizer;
+    private readonly LogitOptimizer _optimizer;
     private Random _random;
     private readonly long[][] _flops;
     private readonly long[][] _parameters;
@@ -33,8 +34,8 @@ public sealed class ArchitectureParameters : IDisposable
         for (int i = 0; i < initial.Length; i++) initial[i] = (float)(Options.InitialStd * Gaussian(_random));
         Alpha = new Parameter(tensor(initial, new long[] { layers, BlockChoices.Count }).to(device), requires_grad: true);
         _optimizer = Options.Optimizer == ArchitectureOptimizer.Adam
-            ? optim.Adam(new[] { Alpha }, Options.LearningRate, Options.Beta1, Options.Beta2)
-            : optim.SGD(new[] { Alpha }, Options.LearningRate, Options.Momentum);
+            ? LogitOptimizer.Adam(Alpha, Options.LearningRate, Options.Beta1, Options.Beta2)
+            : LogitOptimizer.Sgd(Alpha, Options.LearningRate, Options.Momentum);
         _flops = space.Layers.Select(l => Enum.GetValues<BlockChoice>().Select(c => space.BlockMultiplyAdds(l.Index, c)).ToArray()).ToArray();
         _parameters = space.Layers.Select(l => Enum.GetValues<BlockChoice>().Select(c => space.BlockParameters(l.Index, c)).ToArray()).ToArray();
         _fixed = new int?[layers];
@@ -157,8 +158,7 @@ public sealed class ArchitectureParameters : IDisposable
         if (gateGradients.shape is not [var length] || length != _fixed.Length)
             throw new ArgumentException($"Expected one gate gradient per layer ({_fixed.Length}).", nameof(gateGradients));
         // alpha's gradient buffer is created once, outside any dispose scope, and reset in place every step.
-        if (Alpha.grad is null) Alpha.grad = zeros_like(Alpha);
-        else using (no_grad()) Alpha.grad.zero_();
+        _optimizer.ZeroGrad();
         using var scope = NewDisposeScope();
         double penalty = 0;
         var overFlops = Options.MaxMFlops is double mf && ChildFlops(path) > mf * 1e6;
@@ -177,7 +177,8 @@ public sealed class ArchitectureParameters : IDisposable
                 if (overCost) c += _costThousandths![l][path[l]] / ((double)_costLimit / _fixed.Length);
                 cost[l, path[l]] = c;
             }
-            var loss = Options.PenaltyCoefficient * (p * cost.to(Alpha.device)).sum();
+            using var coefficient = Options.PenaltyCoefficient.ToScalar();
+            var loss = (p * cost.to(Alpha.device)).sum().mul_(coefficient);
             loss.backward();
             penalty = loss.item<float>();
         }
@@ -192,7 +193,7 @@ public sealed class ArchitectureParameters : IDisposable
         }
         // Fixed layers keep their logits exactly: Adam's moment estimates would otherwise keep moving them.
         var before = Alpha.detach().clone();
-        _optimizer.step();
+        _optimizer.Step();
         _probabilities = null;
         using (no_grad())
         {
@@ -289,7 +290,7 @@ public sealed class ArchitectureParameters : IDisposable
         writer.Write(alpha.Length);
         foreach (var v in alpha) writer.Write(v);
         foreach (var f in _fixed) writer.Write(f ?? -1);
-        _optimizer.save_state_dict(writer);
+        _optimizer.WriteState(writer);
     }
 
     /// <summary>Reads what <see cref="WriteState"/> wrote.</summary>
@@ -302,7 +303,7 @@ public sealed class ArchitectureParameters : IDisposable
         var fixedChoices = new int?[_fixed.Length];
         for (int l = 0; l < fixedChoices.Length; l++) { int f = reader.ReadInt32(); fixedChoices[l] = f < 0 ? null : f; }
         LoadState(alpha, fixedChoices);
-        _optimizer.load_state_dict(reader);
+        _optimizer.ReadState(reader);
     }
 
     private static double Gaussian(Random random)

@@ -1,0 +1,42 @@
+using System.Collections.Concurrent;
+using TorchSharp;
+
+namespace DiffAutoML.ML.Native;
+
+/// <summary>
+/// TorchSharp Scalars for the constants of the library's tensor code, each created once and kept alive by this cache.
+/// A temporary Scalar (<c>t.mul_(2.0)</c>, <c>t * 2.0</c>) can be freed by its finalizer while libtorch is still reading
+/// it, which crashed a half-hour run ("Expected false to be true ... toLong"); the build rejects such temporaries
+/// (analyzer DAML001, src/DiffAutoML.ML.Analyzers). Values that change from step to step (a learning rate) are not for
+/// this cache, which keeps every distinct value for the life of the process: declare those with
+/// <c>using var s = value.ToScalar();</c>.
+/// </summary>
+internal static class Scalars
+{
+    private static readonly ConcurrentDictionary<long, Scalar> Integers = new();
+    private static readonly ConcurrentDictionary<double, Scalar> Reals = new();
+
+    /// <summary>An integral Scalar (keeps integer tensors integral, as an int literal would).</summary>
+    public static Scalar Of(long value)
+    {
+        if (Integers.TryGetValue(value, out var kept)) return kept;
+#pragma warning disable DAML001 // kept alive by the dictionary (or disposed below)
+        var created = value.ToScalar();
+#pragma warning restore DAML001
+        kept = Integers.GetOrAdd(value, created);
+        if (!ReferenceEquals(kept, created)) created.Dispose(); // another thread added the same value first
+        return kept;
+    }
+
+    /// <summary>A floating-point Scalar.</summary>
+    public static Scalar Of(double value)
+    {
+        if (Reals.TryGetValue(value, out var kept)) return kept;
+#pragma warning disable DAML001 // kept alive by the dictionary (or disposed below)
+        var created = value.ToScalar();
+#pragma warning restore DAML001
+        kept = Reals.GetOrAdd(value, created);
+        if (!ReferenceEquals(kept, created)) created.Dispose();
+        return kept;
+    }
+}

@@ -17,26 +17,19 @@ internal static class Scalars
     private static readonly ConcurrentDictionary<double, Scalar> Reals = new();
 
     /// <summary>An integral Scalar (keeps integer tensors integral, as an int literal would).</summary>
-    public static Scalar Of(long value)
-    {
-        if (Integers.TryGetValue(value, out var kept)) return kept;
-#pragma warning disable DAML001 // kept alive by the dictionary (or disposed below)
-        var created = value.ToScalar();
-#pragma warning restore DAML001
-        kept = Integers.GetOrAdd(value, created);
-        if (!ReferenceEquals(kept, created)) created.Dispose(); // another thread added the same value first
-        return kept;
-    }
+    public static Scalar Of(long value) => Kept(Integers, value, ScalarExtensionMethods.ToScalar);
 
     /// <summary>A floating-point Scalar.</summary>
-    public static Scalar Of(double value)
+    public static Scalar Of(double value) => Kept(Reals, value, ScalarExtensionMethods.ToScalar);
+
+    private static Scalar Kept<T>(ConcurrentDictionary<T, Scalar> cache, T value, Func<T, Scalar> create) where T : notnull
     {
-        if (Reals.TryGetValue(value, out var kept)) return kept;
+        if (cache.TryGetValue(value, out var kept)) return kept;
 #pragma warning disable DAML001 // kept alive by the dictionary (or disposed below)
-        var created = value.ToScalar();
+        var created = create(value);
 #pragma warning restore DAML001
-        kept = Reals.GetOrAdd(value, created);
-        if (!ReferenceEquals(kept, created)) created.Dispose();
+        kept = cache.GetOrAdd(value, created);
+        if (!ReferenceEquals(kept, created)) created.Dispose(); // another thread added the same value first
         return kept;
     }
 }

@@ -42,6 +42,7 @@ internal sealed class JointSearch : IDisposable
     private Generator? _augmentGenerator;
     private string _stage = TuningStage;
     private int _plannedEpochs, _searchEpochs, _epochsCompleted;
+    private readonly EpochDurations _epochDurations = new();
     private long _step;
     private int _seen;
     private long _windowStart;
@@ -118,6 +119,7 @@ internal sealed class JointSearch : IDisposable
                 validationLoss, validationAccuracy, epochImages / trainingSeconds);
             _history.Add(record);
             if (_stage == TuningStage && validationAccuracy > _bestAccuracy) KeepBest(epoch + 1, validationAccuracy, validationLoss);
+            _epochDurations.Add(epochClock.Elapsed.TotalSeconds);
             Replan(epochClock.Elapsed.TotalSeconds);
             if (_stage == SearchStage && _epochsCompleted == _searchEpochs) EndSearch(stageClock);
             SaveCheckpoint();
@@ -226,16 +228,18 @@ internal sealed class JointSearch : IDisposable
     }
 
     /// <summary>
-    /// With a time budget, re-sizes the plan from the epochs measured so far: shorter when it will not fit (the machine
+    /// With a time budget, re-sizes the plan from the epochs measured so far (<see cref="EpochDurations"/>: the median
+    /// of the stage's last three, so that one slow epoch does not cut the plan): shorter when it will not fit (the machine
     /// may be busier than during the probe), longer while at most half of the plan is done when epochs turn out cheaper
     /// (the probe times a few steps and includes one-off start-up work, and a tuning epoch costs less than a search
     /// epoch). Later the plan only shrinks: stretching the cosine schedule late would raise the learning rate again.
     /// The search stage keeps its share and leaves at least one tuning epoch.
     /// </summary>
-    private void Replan(double epochSeconds)
+    private void Replan(double lastEpochSeconds)
     {
         if (_o.TimeBudget is not TimeSpan budget) return;
         double left = budget.TotalSeconds - _s.Clock.Elapsed.TotalSeconds - FinishingReserve(budget);
+        double epochSeconds = _epochDurations.Expected;
         int affordable = Math.Max(0, (int)Math.Floor(left / Math.Max(1e-3, epochSeconds)));
         int plan = Math.Min(_epochsCompleted + affordable, _o.Epochs ?? int.MaxValue);
         bool shorten = plan < _plannedEpochs, lengthen = plan > _plannedEpochs && 2 * _epochsCompleted <= _plannedEpochs;
@@ -250,7 +254,7 @@ internal sealed class JointSearch : IDisposable
         }
         _schedule = _schedule with { TotalSteps = (int)(_plannedEpochs * StepsPerEpoch) };
         _sgd.Reschedule(_schedule);
-        _s.Log($"Time budget: {_plannedEpochs} epochs fit (the last took {epochSeconds:F1} s); the search ends after epoch {_searchEpochs}.");
+        _s.Log($"Time budget: {_plannedEpochs} epochs fit (the last took {lastEpochSeconds:F1} s, expecting {epochSeconds:F1} s per epoch); the search ends after epoch {_searchEpochs}.");
     }
 
     private void StartEpoch(int epoch)
@@ -369,6 +373,7 @@ internal sealed class JointSearch : IDisposable
         var state = _sgd.SaveState();
         CreateOptimizer(state);
         _stage = TuningStage;
+        _epochDurations.StartStage();
         stageClock.Restart();
     }
 

@@ -22,6 +22,8 @@ internal static class Help
           --device <auto|cpu|cuda> where to train (default auto: cuda when a GPU is usable)
           --components <list>      All (default), None (plain training), or a comma list of
                                    Augmentation, Architecture, HyperParameters
+          --architecture "<blocks>" the network to train when Architecture is not searched, one block
+                                   per layer, e.g. "xc k3 k3 k3 k3 k3 k3 k3 k3 k3" (default all k3)
           --preset <compact|paper|tiny>  search space (default compact: small images, 28-64 pixels)
           --size <pixels>          resize images to this height and width (default: the first image's size)
           --channels <1|3>         grey or colour (default: grey when every image is grey)

@@ -30,6 +30,9 @@ internal static class TrainCommand
             CheckpointFolder = Path.Combine(outFolder, "checkpoints"),
             ProgressEverySteps = 10,
         };
+        options.FixedArchitecture = line.Text("architecture");
+        if (options.FixedArchitecture is not null && options.Components.HasFlag(DiffAutoMLComponents.Architecture))
+            throw new UsageException("--architecture fixes the network, so --components must leave out Architecture (e.g. --components Augmentation,HyperParameters).");
         options.SearchSpace.Preset = line.Parse("preset", s => Enum.Parse<SearchSpacePreset>(s, ignoreCase: true)) ?? SearchSpacePreset.Compact;
         if (line.Parse("size", int.Parse) is int size) (options.Data.Height, options.Data.Width) = (size, size);
         options.Data.Channels = line.Parse("channels", int.Parse);

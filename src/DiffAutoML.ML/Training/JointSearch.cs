@@ -151,6 +151,7 @@ internal sealed class JointSearch : IDisposable
             _child = new ChildNetwork(_s.Space, path);
             _child.to(_s.Device);
             _stage = TuningStage;
+            _s.Log($"Fixed architecture: {BlockChoices.Describe(path)} ({_s.Space.ChildMultiplyAdds(path) / 1e6:F2} MFLOPs, {_s.Space.ChildParameters(path)} parameters).");
         }
         if (_augment) _policy = new AugmentationPolicy(_o.Augmentation, _s.Device);
     }

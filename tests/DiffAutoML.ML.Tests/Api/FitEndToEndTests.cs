@@ -132,6 +132,25 @@ public class FitEndToEndTests
     }
 
     [Fact]
+    public void An_ablation_without_the_search_trains_the_architecture_it_is_given()
+    {
+        var ml = new MLContext(seed: 1);
+        var messages = new List<string>();
+        ml.Log += (_, e) => { lock (messages) messages.Add(e.RawMessage); };
+        var options = Small(epochs: 1);
+        options.Components = DiffAutoMLComponents.Augmentation | DiffAutoMLComponents.HyperParameters;
+        options.FixedArchitecture = "xc k5 k7 k3 xc"; // Small's space has 1 + 1 + 2 + 1 layers
+        var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 600));
+        Assert.Equal("xc k5 k7 k3 xc", model.Report.Architecture);
+        Assert.Equal(0, model.Report.SearchEpochs);
+        Assert.Contains(messages, m => m.StartsWith("Fixed architecture: xc k5 k7 k3 xc (", StringComparison.Ordinal));
+
+        options.FixedArchitecture = "xc k5 k7";
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 600)));
+        Assert.Contains("3 blocks; the search space has 5 layers", error.Message);
+    }
+
+    [Fact]
     public void A_measured_cost_budget_of_one_returns_the_cheapest_child_on_this_machine()
     {
         var ml = new MLContext(seed: 1);

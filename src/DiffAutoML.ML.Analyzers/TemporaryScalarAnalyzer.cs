@@ -60,8 +60,8 @@ public sealed class TemporaryScalarAnalyzer : DiagnosticAnalyzer
             var scalar = start.Compilation.GetTypeByMetadataName("TorchSharp.Scalar");
             if (scalar is null) return; // a project without TorchSharp
             start.RegisterOperationAction(c => AnalyzeConversion(c, scalar), OperationKind.Conversion);
-            start.RegisterOperationAction(c => AnalyzeOperator(c, scalar, ((IBinaryOperation)c.Operation).OperatorMethod), OperationKind.Binary);
-            start.RegisterOperationAction(c => AnalyzeOperator(c, scalar, ((ICompoundAssignmentOperation)c.Operation).OperatorMethod), OperationKind.CompoundAssignment);
+            start.RegisterOperationAction(c => AnalyzeOperator(c, ((IBinaryOperation)c.Operation).OperatorMethod), OperationKind.Binary);
+            start.RegisterOperationAction(c => AnalyzeOperator(c, ((ICompoundAssignmentOperation)c.Operation).OperatorMethod), OperationKind.CompoundAssignment);
             start.RegisterOperationAction(c => AnalyzeInvocation(c, scalar), OperationKind.Invocation);
         });
     }
@@ -80,7 +80,7 @@ public sealed class TemporaryScalarAnalyzer : DiagnosticAnalyzer
         Report(context, $"Converting {conversion.Operand.Type.ToDisplayString()} to Scalar", "use 'using var s = value.ToScalar();' and pass s");
     }
 
-    private static void AnalyzeOperator(OperationAnalysisContext context, INamedTypeSymbol scalar, IMethodSymbol? method)
+    private static void AnalyzeOperator(OperationAnalysisContext context, IMethodSymbol? method)
     {
         if (method is null || !IsTorchSharp(method)) return;
         foreach (var parameter in method.Parameters)

@@ -10,7 +10,7 @@ namespace DiffAutoML.ML.Training;
 internal sealed class EpochDurations
 {
     private const int Window = 3;
-    private readonly List<double> _seconds = new();
+    private readonly List<double> _seconds = new(); // the stage's last Window epochs
 
     /// <summary>Records a finished epoch's duration.</summary>
     public void Add(double seconds)
@@ -18,7 +18,11 @@ internal sealed class EpochDurations
         if (!(seconds >= 0) || double.IsInfinity(seconds))
             throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "An epoch's duration must be a finite number of seconds >= 0.");
         _seconds.Add(seconds);
+        if (_seconds.Count > Window) _seconds.RemoveAt(0);
     }
+
+    /// <summary>The duration of the last epoch recorded, in seconds.</summary>
+    public double Last => _seconds.Count > 0 ? _seconds[^1] : throw new InvalidOperationException("No epoch of this stage has finished yet.");
 
     /// <summary>Forgets the durations of the previous stage.</summary>
     public void StartStage() => _seconds.Clear();
@@ -29,7 +33,7 @@ internal sealed class EpochDurations
         get
         {
             if (_seconds.Count == 0) throw new InvalidOperationException("No epoch of this stage has finished yet.");
-            var recent = _seconds.Skip(Math.Max(0, _seconds.Count - Window)).Order().ToArray();
+            var recent = _seconds.Order().ToArray();
             return recent.Length % 2 == 1 ? recent[recent.Length / 2] : (recent[recent.Length / 2 - 1] + recent[recent.Length / 2]) / 2;
         }
     }

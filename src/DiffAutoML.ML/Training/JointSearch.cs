@@ -120,7 +120,7 @@ internal sealed class JointSearch : IDisposable
             _history.Add(record);
             if (_stage == TuningStage && validationAccuracy > _bestAccuracy) KeepBest(epoch + 1, validationAccuracy, validationLoss);
             _epochDurations.Add(epochClock.Elapsed.TotalSeconds);
-            Replan(epochClock.Elapsed.TotalSeconds);
+            Replan();
             if (_stage == SearchStage && _epochsCompleted == _searchEpochs) EndSearch(stageClock);
             SaveCheckpoint();
             Report(epoch, true, record.TrainLoss, record.TrainAccuracy, record);
@@ -151,7 +151,7 @@ internal sealed class JointSearch : IDisposable
             _child = new ChildNetwork(_s.Space, path);
             _child.to(_s.Device);
             _stage = TuningStage;
-            _s.Log($"Fixed architecture: {BlockChoices.Describe(path)} ({_s.Space.ChildMultiplyAdds(path) / 1e6:F2} MFLOPs, {_s.Space.ChildParameters(path)} parameters).");
+            _s.Log($"Fixed architecture: {DescribeChild(path, "")}.");
         }
         if (_augment) _policy = new AugmentationPolicy(_o.Augmentation, _s.Device);
     }
@@ -236,7 +236,7 @@ internal sealed class JointSearch : IDisposable
     /// epoch). Later the plan only shrinks: stretching the cosine schedule late would raise the learning rate again.
     /// The search stage keeps its share and leaves at least one tuning epoch.
     /// </summary>
-    private void Replan(double lastEpochSeconds)
+    private void Replan()
     {
         if (_o.TimeBudget is not TimeSpan budget) return;
         double left = budget.TotalSeconds - _s.Clock.Elapsed.TotalSeconds - FinishingReserve(budget);
@@ -255,8 +255,12 @@ internal sealed class JointSearch : IDisposable
         }
         _schedule = _schedule with { TotalSteps = (int)(_plannedEpochs * StepsPerEpoch) };
         _sgd.Reschedule(_schedule);
-        _s.Log($"Time budget: {_plannedEpochs} epochs fit (the last took {lastEpochSeconds:F1} s, expecting {epochSeconds:F1} s per epoch); the search ends after epoch {_searchEpochs}.");
+        _s.Log($"Time budget: {_plannedEpochs} epochs fit (the last took {_epochDurations.Last:F1} s, expecting {epochSeconds:F1} s per epoch); the search ends after epoch {_searchEpochs}.");
     }
+
+    /// <summary>"k3 xc ... (2.84 MFLOPs, 275466 parameters{extra})" for the log.</summary>
+    private string DescribeChild(IReadOnlyList<int> path, string extra)
+        => $"{BlockChoices.Describe(path)} ({_s.Space.ChildMultiplyAdds(path) / 1e6:F2} MFLOPs, {_s.Space.ChildParameters(path)} parameters{extra})";
 
     private void StartEpoch(int epoch)
     {
@@ -365,8 +369,7 @@ internal sealed class JointSearch : IDisposable
         AddStageTime(stageClock);
         var path = _alpha!.Freeze();
         var cost = _alpha.MeasuredCosts is { } costs ? $", measured cost {costs.RelativeCost(path):F2}x the cheapest child's" : "";
-        _s.Log($"Architecture fixed after {_epochsCompleted} epochs: {BlockChoices.Describe(path)} " +
-               $"({_s.Space.ChildMultiplyAdds(path) / 1e6:F2} MFLOPs, {_s.Space.ChildParameters(path)} parameters{cost}).");
+        _s.Log($"Architecture fixed after {_epochsCompleted} epochs: {DescribeChild(path, cost)}.");
         _child = _supernet!.ExtractChild(path);
         _supernet.Dispose();
         _supernet = null;

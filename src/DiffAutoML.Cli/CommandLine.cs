@@ -14,6 +14,8 @@ internal sealed class CommandLine
             var a = list[i];
             if (!a.StartsWith("--", StringComparison.Ordinal)) { Positional.Add(a); continue; }
             var name = a[2..];
+            // A repeated option is a mistake (which one was meant?), not "the last one wins".
+            if (_options.ContainsKey(name)) throw new UsageException($"--{name} is given more than once.");
             if (flags.Contains(name)) { _options[name] = null; continue; }
             if (i + 1 >= list.Count) throw new UsageException($"--{name} needs a value.");
             _options[name] = list[++i];

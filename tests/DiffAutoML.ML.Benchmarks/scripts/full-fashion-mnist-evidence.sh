@@ -8,6 +8,7 @@
 # EVIDENCE_OUT=<folder> writes there instead of artifacts/evidence (two invocations pinned to different CPUs can then
 # run side by side; start the second after the first has published its CLI).
 # EVIDENCE_ARGS="--search-fraction 0.15" passes further options to every row's `diffautoml train`.
+# EVIDENCE_SEED=2 runs every row with that seed (default 1).
 # EVIDENCE_ARCHITECTURE="xc k3 k3 k3 k3 k3 k3 k3 k3 k3" passes it as --architecture (rows without Architecture).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -26,8 +27,8 @@ for row in $rows; do
   pin=()
   if [ -n "${EVIDENCE_CPUS:-}" ]; then pin=(taskset -c "$EVIDENCE_CPUS"); export OMP_NUM_THREADS=$(echo "$EVIDENCE_CPUS" | tr ',' '\n' | wc -l); fi
   "${pin[@]}" "$cli/diffautoml" train "$data/train-images-idx3-ubyte.gz" --test "$data/t10k-images-idx3-ubyte.gz" --fashion-mnist \
-    --time-budget "$budget" --components "$row" --seed 1 --fresh --quiet --out "$out/$name" ${EVIDENCE_ARGS:-} ${EVIDENCE_ARCHITECTURE:+--architecture "$EVIDENCE_ARCHITECTURE"} > "$out/$name.log" 2>&1
-  echo "$row: $(( $(date +%s) - start )) s, CPUs ${EVIDENCE_CPUS:-all}, arguments: ${EVIDENCE_ARGS:-none}${EVIDENCE_ARCHITECTURE:+, architecture $EVIDENCE_ARCHITECTURE}" >> "$out/wall.txt"
+    --time-budget "$budget" --components "$row" --seed "${EVIDENCE_SEED:-1}" --fresh --quiet --out "$out/$name" ${EVIDENCE_ARGS:-} ${EVIDENCE_ARCHITECTURE:+--architecture "$EVIDENCE_ARCHITECTURE"} > "$out/$name.log" 2>&1
+  echo "$row: $(( $(date +%s) - start )) s, CPUs ${EVIDENCE_CPUS:-all}, seed ${EVIDENCE_SEED:-1}, arguments: ${EVIDENCE_ARGS:-none}${EVIDENCE_ARCHITECTURE:+, architecture $EVIDENCE_ARCHITECTURE}" >> "$out/wall.txt"
 done
 python3 - "$out" $rows <<'PY'
 import json, sys, os

@@ -37,6 +37,7 @@ public class CliTests
         foreach (var (arguments, expected) in new[]
         {
             ("--epoch 3", "Unknown option: --epoch"),
+            ("--seed 1 --seed 2", "--seed is given more than once"),
             ("--width 0", "--width '0' is not valid"),
             ("--search-fraction 1.5", "--search-fraction '1.5' is not valid"),
             ("--max-relative-cost 0.5", "MaxRelativeCost must be a finite number >= 1"),

@@ -28,26 +28,52 @@ internal static class AugmentationBenchmark
         StepShare(cache, 256);
     }
 
+    /// <summary>
+    /// The same comparison on larger, 3-channel images (random pixels; the paper's data sets are 3x32x32 and larger):
+    /// the per-image path's cost grows with the pixels, the batched path's fixed per-call cost does not.
+    /// </summary>
+    public static void RunSizes(int batch)
+    {
+        TorchRuntime.EnsureCpu();
+        Console.WriteLine($"CPU threads: {Environment.ProcessorCount}, torch threads: {torch.get_num_threads()}; random images, batch {batch}; 196 sub-policies, uniform tau");
+        var pixels = new Generator(1);
+        int warmUp = 4; // the first size lets .NET's tiered JIT finish compiling the per-image code; later ones need one batch
+        foreach (var (channels, size, batches) in new[] { (1, 28, 10), (3, 32, 10), (3, 64, 6), (3, 128, 3), (3, 224, 2) })
+        {
+            var shape = new long[] { batch, channels, size, size };
+            Compare(() => randint(0, 256, shape, generator: pixels).to(ScalarType.Float32), batch, batches, warmUp, $"{channels}x{size}x{size}");
+            warmUp = 1;
+        }
+    }
+
     private static void Compare(ImageTensorCache cache, int batch, int batches)
+    {
+        var sampler = new MiniBatchSampler(Enumerable.Range(0, cache.Count).ToArray(), batch, 1, dropLast: true);
+        using var assembler = new BatchAssembler(cache, CPU);
+        using var rows = sampler.Epoch(0).GetEnumerator();
+        Compare(() => { rows.MoveNext(); return assembler.Gather(rows.Current).Images; }, batch, batches, warmUp: 4, "1x28x28 (shipped subset)");
+    }
+
+    /// <summary>Times both paths on the same batches of float images [B, C, H, W] holding 0..255.</summary>
+    /// <param name="warmUp">Batches run first and not timed (lets .NET's tiered JIT finish compiling the per-image code).</param>
+    private static void Compare(Func<Tensor> nextBatch, int batch, int batches, int warmUp, string label)
     {
         using var policy = new AugmentationPolicy(new AugmentationOptions(), CPU);
         var generator = new Generator(1);
-        var sampler = new MiniBatchSampler(Enumerable.Range(0, cache.Count).ToArray(), batch, 1, dropLast: true);
-        using var assembler = new BatchAssembler(cache, CPU);
         double batched = 0, perImage = 0;
         int maxDifference = 0;
-        const int warmUp = 4; // lets .NET's tiered JIT finish compiling the per-image code before it is timed
-        foreach (var (rows, index) in sampler.Epoch(0).Take(batches + warmUp).Select((r, i) => (r, i)))
+        for (int index = 0; index < batches + warmUp; index++)
         {
             using var scope = NewDisposeScope();
-            var (images, _) = assembler.Gather(rows);
+            var images = nextBatch();
+            int channels = (int)images.shape[1], height = (int)images.shape[2], width = (int)images.shape[3];
             var sample = policy.Sample(batch, generator);
             var levels = sample.Levels.data<float>().ToArray();
             var signs = sample.Signs.data<float>().ToArray();
             var first = sample.First.data<long>().ToArray().Select(o => (AugmentationOperation)o).ToArray();
             var second = sample.Second.data<long>().ToArray().Select(o => (AugmentationOperation)o).ToArray();
             var pixels = images.data<float>().ToArray();
-            var inputs = Enumerable.Range(0, batch).Select(n => ToImage(pixels, n)).ToArray();
+            var inputs = Enumerable.Range(0, batch).Select(n => ToImage(pixels, n, channels, height, width)).ToArray();
 
             var t0 = Stopwatch.GetTimestamp();
             var augmented = policy.Augment(images, sample);
@@ -59,25 +85,44 @@ internal static class AugmentationBenchmark
                 outputs[n] = PerImageAugmentation.Apply(once, second[n], levels[2 * n + 1], (int)signs[2 * n + 1]);
             }
             var t2 = Stopwatch.GetTimestamp();
-            var result = augmented.data<float>().ToArray();
-            for (int n = 0; n < batch; n++)
-                for (int p = 0; p < 784; p++)
-                    maxDifference = Math.Max(maxDifference, Math.Abs(outputs[n][p % 28, p / 28].R - (int)result[n * 784 + p]));
+            maxDifference = Math.Max(maxDifference, LargestDifference(augmented.data<float>().ToArray(), outputs, channels, height, width));
             foreach (var image in inputs.Concat(outputs)) image.Dispose();
             if (index < warmUp) continue;
             batched += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
             perImage += Stopwatch.GetElapsedTime(t1, t2).TotalSeconds;
         }
         int total = batch * batches;
-        Console.WriteLine($"batch {batch}: batched tensor {total / batched,8:F0} images/s, per-image ImageSharp {total / perImage,7:F0} images/s, " +
+        Console.WriteLine($"{label}, batch {batch}: batched tensor {total / batched,8:F0} images/s, per-image ImageSharp {total / perImage,7:F0} images/s, " +
             $"speed-up {perImage / batched:F1}x (largest pixel difference {maxDifference})");
     }
 
-    private static Image<Rgb24> ToImage(float[] pixels, int n)
+    private static Image<Rgb24> ToImage(float[] pixels, int n, int channels, int height, int width)
     {
-        var image = new Image<Rgb24>(28, 28);
-        for (int p = 0; p < 784; p++) { var v = (byte)pixels[n * 784 + p]; image[p % 28, p / 28] = new Rgb24(v, v, v); }
+        var image = new Image<Rgb24>(width, height);
+        int plane = height * width, offset = n * channels * plane;
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                int p = offset + y * width + x;
+                byte r = (byte)pixels[p], g = channels == 3 ? (byte)pixels[p + plane] : r, b = channels == 3 ? (byte)pixels[p + 2 * plane] : r;
+                image[x, y] = new Rgb24(r, g, b);
+            }
         return image;
+    }
+
+    private static int LargestDifference(float[] batched, Image<Rgb24>[] outputs, int channels, int height, int width)
+    {
+        int largest = 0, plane = height * width;
+        for (int n = 0; n < outputs.Length; n++)
+            for (int c = 0; c < channels; c++)
+                for (int y = 0; y < height; y++)
+                    for (int x = 0; x < width; x++)
+                    {
+                        var pixel = outputs[n][x, y];
+                        int reference = c == 0 ? pixel.R : c == 1 ? pixel.G : pixel.B;
+                        largest = Math.Max(largest, Math.Abs(reference - (int)batched[(n * channels + c) * plane + y * width + x]));
+                    }
+        return largest;
     }
 
     private static void StepShare(ImageTensorCache cache, int batch)

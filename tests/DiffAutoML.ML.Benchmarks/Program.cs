@@ -17,6 +17,9 @@ switch (command)
     case "augmentation":
         AugmentationBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"));
         break;
+    case "augmentation-sizes":
+        AugmentationBenchmark.RunSizes(int.Parse(Arg(1, "128")));
+        break;
     case "search":
         SearchStepBenchmark.Run(Arg(1, "compact"), int.Parse(Arg(2, "128")));
         break;
@@ -51,6 +54,7 @@ switch (command)
               prepare-full [source] [output]  copy the full Fashion-MNIST IDX files and write train-png/ test-png/ folders
               data [folder]                   decode-and-cache throughput (PNG vs IDX) and batch assembly share of a step
               augmentation [subset]           batched vs per-image augmentation, and its share of a training step
+              augmentation-sizes [batch]      the same comparison on random 1x28x28 to 3x224x224 images
               search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
               block-costs [batch]             measured block costs (BlockCostTable) against the training steps of the all-k3/k5/k7/xc children
               hpo [batch] [rounds]            training step cost with hypergradient HPO against without

@@ -31,6 +31,8 @@ internal static class Help
           --learning-rate <x>      peak learning rate of the cosine schedule (default 0.1)
           --width <x>              multiply every channel count of the search space by x (default 1)
           --search-fraction <x>    share of the epochs spent searching the architecture (default 0.333)
+          --tune-during-search <true|false>  learn the weight decay while the architecture is searched
+                                   too (default true); false starts learning it once the architecture is fixed
           --seed <n>               random seed (default 1)
           --max-mflops <x>         keep the model under x million multiply-adds per image
           --max-relative-cost <x>  keep the model's measured training cost within x times the cheapest

@@ -51,6 +51,8 @@ internal static class TrainCommand
             options.SearchFraction = fraction;
             return fraction;
         });
+        if (line.Parse("tune-during-search", bool.Parse) is bool tuneDuringSearch)
+            options.HyperParameters = options.HyperParameters with { TuneDuringSearch = tuneDuringSearch };
         options.Architecture.MaxMFlops = line.Parse("max-mflops", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
         options.Architecture.MaxRelativeCost = line.Parse("max-relative-cost", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
         line.RejectUnknown();

@@ -21,6 +21,14 @@ public sealed record class HyperparameterOptions
     /// <summary>Learn a multiplier of the learning-rate schedule by hypergradient. Default false (the paper tunes both for ResNet-50).</summary>
     public bool TuneLearningRate { get; set; }
 
+    /// <summary>
+    /// Learn eta during the architecture search stage too, as the paper's Algorithm 1 does. Default true. With false,
+    /// eta keeps its initial values until the architecture is fixed: during the search the validation pass uses batch
+    /// statistics (the supernet's running ones mix paths), under which every convolution followed by batch norm is
+    /// scale invariant, so the weight-decay hypergradient sees only the classifier (docs/algorithm.md, "Decisions").
+    /// </summary>
+    public bool TuneDuringSearch { get; set; } = true;
+
     /// <summary>Adam learning rate for log(lambda) and log(multiplier). Default 1e-3 (paper appendix).</summary>
     public double HyperLearningRate { get; set; } = 1e-3;
 

@@ -303,7 +303,7 @@ internal sealed class JointSearch : IDisposable
         if (_policy is not null) _policy.Step(perSample, sample!);          // eq. 2
         if (path is not null) _alpha!.Step(_supernet!.GateGradients(), path); // eq. 5
         _sgd.Step();                                                         // eq. 6
-        if (_sgd.HyperStepDue)                                               // eq. 7
+        if (_sgd.HyperStepDue && (_stage == TuningStage || _o.HyperParameters.TuneDuringSearch)) // eq. 7
         {
             _validationBatches!.MoveNext();
             var (xv, yv) = _validation.Gather(_validationBatches.Current);

@@ -151,6 +151,24 @@ public class FitEndToEndTests
     }
 
     [Fact]
+    public void Without_tuning_during_the_search_the_weight_decay_is_learned_from_the_tuning_stage_on()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = Small(epochs: 2);
+        options.SearchFraction = 0.5;
+        options.HyperParameters = options.HyperParameters with { TuneDuringSearch = false };
+        var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 600));
+        var report = model.Report;
+        Assert.Equal(1, report.SearchEpochs);
+        Assert.Equal("search", report.History[0].Stage);
+        Assert.Equal(options.HyperParameters.WeightDecay, report.History[0].WeightDecay, tolerance: 1e-15); // exp(log(x)) may differ in the last bit
+        long searchSteps = report.HyperParameters.Count == 0 ? 0 : report.HyperParameters.Min(r => r.Step);
+        Assert.True(report.HyperParameters.Count > 0, "no hyper-parameter step in the tuning stage");
+        Assert.True(Math.Abs(report.History[1].WeightDecay - options.HyperParameters.WeightDecay) > 1e-12, "the weight decay did not move in the tuning stage");
+        Assert.True(searchSteps >= 3, $"the first hyper-parameter step was step {searchSteps}, inside the search epoch");
+    }
+
+    [Fact]
     public void A_measured_cost_budget_of_one_returns_the_cheapest_child_on_this_machine()
     {
         var ml = new MLContext(seed: 1);

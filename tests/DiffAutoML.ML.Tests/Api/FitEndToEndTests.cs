@@ -162,10 +162,10 @@ public class FitEndToEndTests
         Assert.Equal(1, report.SearchEpochs);
         Assert.Equal("search", report.History[0].Stage);
         Assert.Equal(options.HyperParameters.WeightDecay, report.History[0].WeightDecay, tolerance: 1e-15); // exp(log(x)) may differ in the last bit
-        long searchSteps = report.HyperParameters.Count == 0 ? 0 : report.HyperParameters.Min(r => r.Step);
         Assert.True(report.HyperParameters.Count > 0, "no hyper-parameter step in the tuning stage");
         Assert.True(Math.Abs(report.History[1].WeightDecay - options.HyperParameters.WeightDecay) > 1e-12, "the weight decay did not move in the tuning stage");
-        Assert.True(searchSteps >= 3, $"the first hyper-parameter step was step {searchSteps}, inside the search epoch");
+        long firstStep = report.HyperParameters.Min(r => r.Step);
+        Assert.True(firstStep >= 3, $"the first hyper-parameter step was step {firstStep}, inside the search epoch");
     }
 
     [Fact]

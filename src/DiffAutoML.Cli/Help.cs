@@ -33,6 +33,8 @@ internal static class Help
           --search-fraction <x>    share of the epochs spent searching the architecture (default 0.333)
           --tune-during-search <true|false>  learn the weight decay while the architecture is searched
                                    too (default true); false starts learning it once the architecture is fixed
+          --shared-kernels <true|false>  the k3, k5 and k7 candidates of a layer share one set of
+                                   weights while searching (default false: separate, as DSNAS)
           --seed <n>               random seed (default 1)
           --max-mflops <x>         keep the model under x million multiply-adds per image
           --max-relative-cost <x>  keep the model's measured training cost within x times the cheapest

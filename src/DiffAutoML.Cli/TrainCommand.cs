@@ -53,6 +53,8 @@ internal static class TrainCommand
         });
         if (line.Parse("tune-during-search", bool.Parse) is bool tuneDuringSearch)
             options.HyperParameters = options.HyperParameters with { TuneDuringSearch = tuneDuringSearch };
+        if (line.Parse("shared-kernels", bool.Parse) is bool sharedKernels)
+            options.SearchSpace = options.SearchSpace with { SharedKernels = sharedKernels };
         options.Architecture.MaxMFlops = line.Parse("max-mflops", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
         options.Architecture.MaxRelativeCost = line.Parse("max-relative-cost", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
         line.RejectUnknown();

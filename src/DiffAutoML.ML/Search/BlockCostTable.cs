@@ -65,7 +65,6 @@ public sealed class BlockCostTable
             table[layer.Index] = new double[BlockChoices.Count];
             for (int c = 0; c < BlockChoices.Count; c++)
             {
-                var block = supernet.Block(layer.Index, c);
                 var times = new double[repeats];
                 for (int r = -1; r < repeats; r++)
                 {
@@ -73,7 +72,7 @@ public sealed class BlockCostTable
                     var input = randn(new long[] { batchSize, layer.InChannels, layer.InputHeight, layer.InputWidth }, generator: generator).to(device).requires_grad_(true);
                     Synchronize(device);
                     long start = Stopwatch.GetTimestamp();
-                    block.ForwardParts(input).Candidate.sum().backward();
+                    supernet.CandidateParts(layer.Index, c, input).Candidate.sum().backward();
                     Synchronize(device);
                     if (r >= 0) times[r] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 }

@@ -34,13 +34,25 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
     /// would output alike (the pass-through half of a stride-1 block; null for a stride-2 block) and the candidate's own
     /// channels (its main branch, with its own projection in front when it has one). The supernet gates only the second.
     /// </summary>
-    public (Tensor? Shared, Tensor Candidate) ForwardParts(Tensor input)
+    public (Tensor? Shared, Tensor Candidate) ForwardParts(Tensor input) => ForwardParts(input, null);
+
+    /// <summary>
+    /// <see cref="ForwardParts(Tensor)"/> with the depthwise kernels cut to their centre <paramref name="kernel"/> x
+    /// <paramref name="kernel"/> (null: as built): the smaller ShuffleNet candidates of a layer whose candidates share one
+    /// set of weights (<see cref="SearchSpaceOptions.SharedKernels"/>).
+    /// </summary>
+    public (Tensor? Shared, Tensor Candidate) ForwardParts(Tensor input, int? kernel)
     {
-        if (projection is not null) return (null, cat(new[] { projection.forward(input), main.forward(input) }, 1));
-        if (Plan.Stride == 2) return (null, main.forward(input));
+        Tensor Main(Tensor x) => kernel is int k ? ConvSequence.ForwardWithKernel(main, Plan.Main, x, k) : main.forward(x);
+        if (projection is not null)
+        {
+            var projected = kernel is int k ? ConvSequence.ForwardWithKernel(projection, Plan.Projection, input, k) : projection.forward(input);
+            return (null, cat(new[] { projected, Main(input) }, 1));
+        }
+        if (Plan.Stride == 2) return (null, Main(input));
         // Channel split (the shuffle): even channels pass through, odd channels go through the main branch.
         long b = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3];
         var pairs = input.view(b, c / 2, 2, h, w);
-        return (pairs.select(2, 0), main.forward(pairs.select(2, 1)));
+        return (pairs.select(2, 0), Main(pairs.select(2, 1)));
     }
 }

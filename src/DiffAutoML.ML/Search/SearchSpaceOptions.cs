@@ -49,6 +49,15 @@ public sealed record class SearchSpaceOptions
     public bool SharedProjections { get; set; } = true;
 
     /// <summary>
+    /// The three ShuffleNet candidates of a layer (depthwise kernel 3, 5, 7) share one set of weights in the supernet:
+    /// the 5x5 and 3x3 kernels are the centre of the 7x7 one, and the 1x1 convolutions and batch norms are common (the
+    /// "superkernel" of Single-Path NAS). Every step that samples any of the three then trains the weights the chosen
+    /// child inherits, where separate candidates each get about a quarter of the steps. The Xception candidate keeps its
+    /// own weights. Default false (DSNAS: separate candidates); docs/algorithm.md, "Shared kernels", gives the measurements.
+    /// </summary>
+    public bool SharedKernels { get; set; }
+
+    /// <summary>
     /// These options with every channel count (stem, stages, tail) multiplied by <paramref name="multiplier"/> and
     /// rounded to a multiple of 4 (at least 4): the width multiplier of MobileNet and ShuffleNet. Wider networks cost
     /// about multiplier squared more multiply-adds; on a GPU, small images leave room for that.

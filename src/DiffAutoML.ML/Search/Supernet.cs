@@ -12,7 +12,7 @@ namespace DiffAutoML.ML.Search;
 /// <see cref="RecordGateGradients"/> computes the same number without the multiplication: at Z = 1,
 /// dL/dZ_l = sum(y_l * dL/dy_l) for the gated output y_l, read from the retained gradient of y_l. The second saves one
 /// activation-sized tensor per layer and two element-wise passes; the tests check that both agree.
-/// Z gates only the candidate's own channels (<see cref="ChoiceBlock.ForwardParts"/>), not what all candidates share
+/// Z gates only the candidate's own channels (<see cref="ChoiceBlock.ForwardParts(Tensor)"/>), not what all candidates share
 /// (a stride-1 block's pass-through half, a shared projection): gating the whole output made dL/dZ exactly zero, up to
 /// batch-norm epsilon, for every layer whose output feeds only batch-normalized convolutions (the layer before each
 /// stride-2 layer and the last layer: 4 of the Compact space's 10), so their alpha learned from rounding noise
@@ -21,7 +21,10 @@ namespace DiffAutoML.ML.Search;
 public sealed class Supernet : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential stem;
+    // Per layer one block per choice in BlockChoice order; with shared kernels two: the ShuffleNet candidates' common
+    // block (built as Shuffle7, cut to 5x5 and 3x3 for the others) and the Xception block.
     private readonly ModuleList<ModuleList<ChoiceBlock>> layers;
+    private readonly bool _sharedKernels;
     // The projection each stride-2 layer's candidates share, in layer order (a list, not a ModuleDict: TorchSharp 0.107
     // cannot move a ModuleDict to another device or dtype, its two indexers break Module.to).
     private readonly ModuleList<Sequential> projections;
@@ -37,8 +40,10 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         Space = space;
         double eps = space.Options.BatchNormEpsilon;
         stem = ConvSequence.Build(new[] { space.Stem }, eps);
+        _sharedKernels = space.Options.SharedKernels;
+        var built = _sharedKernels ? new[] { BlockChoice.Shuffle7, BlockChoice.Xception } : Enum.GetValues<BlockChoice>();
         layers = nn.ModuleList(space.Layers.Select(l =>
-            nn.ModuleList(Enum.GetValues<BlockChoice>().Select(c => new ChoiceBlock(l.Plan(c), eps, withProjection: !l.SharedProjection)).ToArray())).ToArray());
+            nn.ModuleList(built.Select(c => new ChoiceBlock(l.Plan(c), eps, withProjection: !l.SharedProjection)).ToArray())).ToArray());
         var shared = space.Layers.Where(l => l.SharedProjection).ToArray();
         projections = nn.ModuleList(shared.Select(l => ConvSequence.Build(l.Plan(BlockChoice.Shuffle3).Projection, eps)).ToArray());
         _projectionIndex = space.Layers.Select(l => Array.IndexOf(shared, l)).ToArray();
@@ -51,8 +56,21 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     /// <summary>The search space.</summary>
     public SearchSpace Space { get; }
 
-    /// <summary>Candidate <paramref name="choice"/> of layer <paramref name="layer"/> (for measuring its cost).</summary>
-    public ChoiceBlock Block(int layer, int choice) => layers[layer][choice];
+    /// <summary>The output parts (<see cref="ChoiceBlock.ForwardParts(Tensor)"/>) of candidate <paramref name="choice"/> of
+    /// layer <paramref name="layer"/> alone (for measuring its cost).</summary>
+    public (Tensor? Shared, Tensor Candidate) CandidateParts(int layer, int choice, Tensor input)
+    {
+        var (index, kernel) = Module(choice);
+        return layers[layer][index].ForwardParts(input, kernel);
+    }
+
+    // Where candidate `choice` lives in its layer's list, and the kernel it cuts its block's depthwise kernels to (null: none).
+    private (int Index, int? Kernel) Module(int choice)
+    {
+        if (!_sharedKernels) return (choice, null);
+        var c = (BlockChoice)choice;
+        return c == BlockChoice.Xception ? (1, null) : (0, c == BlockChoice.Shuffle7 ? null : BlockPlan.Kernel(c));
+    }
 
     /// <summary>The path <see cref="forward"/> uses (set it before each forward).</summary>
     public IReadOnlyList<int>? Path { get; set; }
@@ -73,7 +91,8 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         ReleaseRecorded();
         for (int l = 0; l < layers.Count; l++)
         {
-            var (shared, candidate) = layers[l][path[l]].ForwardParts(x);
+            var (index, kernel) = Module(path[l]);
+            var (shared, candidate) = layers[l][index].ForwardParts(x, kernel);
             if (_projectionIndex[l] is var j and >= 0) shared = projections[j].forward(x);
             if (RecordGateGradients && candidate.requires_grad)
             {
@@ -133,10 +152,18 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
                 const string projection = "projection.";
                 key = Space.Layers[l].SharedProjection && parts[2].StartsWith(projection, StringComparison.Ordinal)
                     ? $"projections.{_projectionIndex[l]}.{parts[2][projection.Length..]}"
-                    : $"layers.{l}.{path[l]}.{parts[2]}";
+                    : $"layers.{l}.{Module(path[l]).Index}.{parts[2]}";
             }
-            target.copy_(source[key]);
+            target.copy_(Centre(source[key], target.shape));
         }
         return child;
+    }
+
+    // A shared 7x7 depthwise kernel cut to the child's smaller one (ConvSequence.ForwardWithKernel's cut); anything else as is.
+    private static Tensor Centre(Tensor source, long[] shape)
+    {
+        if (source.shape.SequenceEqual(shape)) return source;
+        long offset = (source.shape[2] - shape[2]) / 2;
+        return source.narrow(2, offset, shape[2]).narrow(3, offset, shape[3]);
     }
 }

@@ -54,13 +54,15 @@ public class SupernetTests
     public SupernetTests() => TorchRuntime.EnsureCpu();
 
     [Theory]
-    [InlineData(1, 0, 1, 2, 3, true)]
-    [InlineData(3, 3, 2, 1, 0, true)]
-    [InlineData(1, 2, 3, 0, 1, false)]
-    public void Extracted_child_forward_equals_the_supernet_forward_on_its_path(int channels, int a, int b, int c, int d, bool sharedProjections)
+    [InlineData(1, 0, 1, 2, 3, true, false)]
+    [InlineData(3, 3, 2, 1, 0, true, false)]
+    [InlineData(1, 2, 3, 0, 1, false, false)]
+    [InlineData(1, 0, 1, 2, 3, true, true)]
+    [InlineData(3, 1, 0, 3, 2, false, true)] // kernels cut in the candidates' own projections too
+    public void Extracted_child_forward_equals_the_supernet_forward_on_its_path(int channels, int a, int b, int c, int d, bool sharedProjections, bool sharedKernels)
     {
         manual_seed(7);
-        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 1, 1, 1, 1 }, InputChannels = channels, Height = 20, Width = 18, SharedProjections = sharedProjections });
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 1, 1, 1, 1 }, InputChannels = channels, Height = 20, Width = 18, SharedProjections = sharedProjections, SharedKernels = sharedKernels });
         using var supernet = new Supernet(space);
         var path = new[] { a, b, c, d };
         // Train a little on the path so batch-norm statistics are not the defaults.
@@ -150,6 +152,40 @@ public class SupernetTests
         }
         Assert.Equal(expected, supernet.parameters().Sum(p => p.numel()));
         Assert.Equal(sharedProjections ? 2 : 0, space.Layers.Count(l => l.SharedProjection)); // the two stride-2 layers
+    }
+
+    [Fact]
+    public void With_shared_kernels_the_ShuffleNet_candidates_train_the_centre_of_one_7x7_kernel()
+    {
+        manual_seed(5);
+        var options = new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 2, 1 }, StageChannels = new[] { 32, 64 }, InputChannels = 1, Height = 14 };
+        var space = new SearchSpace(options with { SharedKernels = true });
+        using var supernet = new Supernet(space);
+        // Per layer the Shuffle7 and Xception candidates only: Shuffle3 and Shuffle5 add no weights of their own.
+        long expected = space.Stem.Parameters + space.Tail.Parameters + space.Tail.OutChannels * space.Classes + space.Classes;
+        foreach (var layer in space.Layers)
+        {
+            var plans = new[] { layer.Plan(BlockChoice.Shuffle7), layer.Plan(BlockChoice.Xception) };
+            expected += plans.Sum(p => p.Parameters);
+            if (layer.SharedProjection) expected -= plans[0].Projection.Sum(c => c.Parameters);
+        }
+        Assert.Equal(expected, supernet.parameters().Sum(p => p.numel()));
+
+        // A step on an all-k3 path trains the centre 3x3 of every layer's shared depthwise kernel and nothing outside it.
+        supernet.Path = new[] { 0, 0, 0 };
+        supernet.train();
+        using var scope = NewDisposeScope();
+        nn.functional.cross_entropy(supernet.forward(randn(6, 1, 14, 14)), randint(0, 10, new long[] { 6 })).backward();
+        var kernels = supernet.named_parameters().Where(p => p.name.StartsWith("layers.") && p.parameter.dim() == 4 && p.parameter.shape[2] == 7).ToArray();
+        Assert.Equal(space.Layers.Count, kernels.Length);
+        foreach (var (name, kernel) in kernels)
+        {
+            var outside = kernel.grad!.clone();
+            var centre = outside.narrow(2, 2, 3).narrow(3, 2, 3);
+            Assert.True(centre.abs().max().item<float>() > 0, name);
+            centre.zero_();
+            Assert.Equal(0f, outside.abs().max().item<float>());
+        }
     }
 
     [Fact]

@@ -10,8 +10,9 @@ namespace DiffAutoML.ML.Benchmarks;
 /// <summary>
 /// How fast a single-path supernet learns, against the all-k3 child trained alone: training accuracy per epoch on the
 /// shipped subset, plain SGD (no augmentation, no architecture updates), a uniformly random path every step. Compares
-/// the supernet with the projections of its stride-2 layers shared by their candidates (the default) and with one
-/// projection per candidate (the DSNAS design).
+/// the supernet with the projections of its stride-2 layers shared by their candidates (the default), with one
+/// projection per candidate (the DSNAS design), and with the k3/k5/k7 candidates sharing one kernel's weights too
+/// (<see cref="SearchSpaceOptions.SharedKernels"/>).
 /// </summary>
 internal static class SupernetTrainingBenchmark
 {
@@ -23,17 +24,21 @@ internal static class SupernetTrainingBenchmark
         using var x = (images - images.mean()) / images.std();
         using var y = tensor(content.Labels).to(ScalarType.Int64);
         Console.WriteLine($"supernet training: Compact space, {content.Count} images, batch 128, SGD lr 0.05 momentum 0.9, CPU threads {Environment.ProcessorCount}; training accuracy per epoch");
-        foreach (var (name, shared, random) in new[] { ("child (all k3)", true, false), ("supernet, shared projections", true, true), ("supernet, projection per candidate", false, true) })
+        foreach (var (name, shared, kernels, random) in new[]
+                 {
+                     ("child (all k3)", true, false, false), ("supernet, shared projections", true, false, true),
+                     ("supernet, projection per candidate", false, false, true), ("supernet, shared projections and kernels", true, true, true),
+                 })
         {
-            var accuracies = Train(x, y, shared, random, epochs);
-            Console.WriteLine($"  {name,-36} {string.Join("  ", accuracies.Select(a => $"{a,6:P1}"))}");
+            var accuracies = Train(x, y, shared, kernels, random, epochs);
+            Console.WriteLine($"  {name,-42} {string.Join("  ", accuracies.Select(a => $"{a,6:P1}"))}");
         }
     }
 
-    private static double[] Train(Tensor x, Tensor y, bool shared, bool randomPath, int epochs)
+    private static double[] Train(Tensor x, Tensor y, bool shared, bool sharedKernels, bool randomPath, int epochs)
     {
         manual_seed(1);
-        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = (int)x.shape[2], SharedProjections = shared });
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = (int)x.shape[2], SharedProjections = shared, SharedKernels = sharedKernels });
         var path = new int[space.Layers.Count];
         using var model = randomPath ? (nn.Module<Tensor, Tensor>)new Supernet(space) : new ChildNetwork(space, path);
         var supernet = model as Supernet;

@@ -41,6 +41,7 @@ public class CliTests
             ("--width 0", "--width '0' is not valid"),
             ("--search-fraction 1.5", "--search-fraction '1.5' is not valid"),
             ("--tune-during-search maybe", "--tune-during-search 'maybe' is not valid"),
+            ("--shared-kernels 1", "--shared-kernels '1' is not valid"),
             ("--max-relative-cost 0.5", "MaxRelativeCost must be a finite number >= 1"),
             ("--architecture k3", "--components must leave out Architecture"),
             ("--components None --architecture \"k3 k9\"", "FixedArchitecture"),

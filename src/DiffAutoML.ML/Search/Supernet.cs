@@ -142,8 +142,9 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         using var _ = no_grad();
         foreach (var (name, target) in child.state_dict())
         {
-            // blocks.{l}.rest -> layers.{l}.{path[l]}.rest, or projections.{j}.rest for a shared projection (j: its entry); stem, tail
-            // and classifier keep their names.
+            using var scope = NewDisposeScope(); // the views Centre makes
+            // blocks.{l}.rest -> layers.{l}.{i}.rest (i: the candidate's entry, see Module), or projections.{j}.rest for a shared
+            // projection (j: its entry); stem, tail and classifier keep their names.
             var key = name;
             if (name.StartsWith("blocks.", StringComparison.Ordinal))
             {

@@ -8,6 +8,9 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential main;
     private readonly Sequential? projection;
+    // The sequences' children by name, for the cut-kernel forward (built once, not per step).
+    private readonly Dictionary<string, nn.Module> _mainModules;
+    private readonly Dictionary<string, nn.Module>? _projectionModules;
 
     /// <summary>Builds the block on the CPU. Without <paramref name="withProjection"/> a stride-2 block returns its
     /// main branch only (a supernet whose candidates share the layer's projection adds it).</summary>
@@ -16,6 +19,8 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
         Plan = plan;
         main = ConvSequence.Build(plan.Main, epsilon);
         projection = plan.Stride == 1 || !withProjection ? null : ConvSequence.Build(plan.Projection, epsilon);
+        _mainModules = main.named_children().ToDictionary(m => m.name, m => m.module);
+        _projectionModules = projection?.named_children().ToDictionary(m => m.name, m => m.module);
         RegisterComponents();
     }
 
@@ -43,12 +48,10 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
     /// </summary>
     public (Tensor? Shared, Tensor Candidate) ForwardParts(Tensor input, int? kernel)
     {
-        Tensor Main(Tensor x) => kernel is int k ? ConvSequence.ForwardWithKernel(main, Plan.Main, x, k) : main.forward(x);
-        if (projection is not null)
-        {
-            var projected = kernel is int k ? ConvSequence.ForwardWithKernel(projection, Plan.Projection, input, k) : projection.forward(input);
-            return (null, cat(new[] { projected, Main(input) }, 1));
-        }
+        Tensor Run(Sequential sequence, Dictionary<string, nn.Module> modules, IReadOnlyList<ConvSpec> specs, Tensor x)
+            => kernel is int k ? ConvSequence.ForwardWithKernel(modules, specs, x, k) : sequence.forward(x);
+        Tensor Main(Tensor x) => Run(main, _mainModules, Plan.Main, x);
+        if (projection is not null) return (null, cat(new[] { Run(projection, _projectionModules!, Plan.Projection, input), Main(input) }, 1));
         if (Plan.Stride == 2) return (null, Main(input));
         // Channel split (the shuffle): even channels pass through, odd channels go through the main branch.
         long b = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3];

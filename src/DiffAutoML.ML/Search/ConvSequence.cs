@@ -22,32 +22,31 @@ internal static class ConvSequence
     }
 
     /// <summary>
-    /// <paramref name="sequence"/>'s forward (built by <see cref="Build"/> from <paramref name="specs"/>) with every
-    /// depthwise kernel larger than <paramref name="kernel"/> cut to its centre kernel x kernel: a smaller candidate that
-    /// shares a larger one's weights (<see cref="SearchSpaceOptions.SharedKernels"/>). Zero-padding the cut kernel back to
-    /// full size would give the same output; the cut is cheaper.
+    /// The forward of a sequence built by <see cref="Build"/> from <paramref name="specs"/> (<paramref name="modules"/>: its
+    /// children by name) with every depthwise kernel larger than <paramref name="kernel"/> cut to its centre kernel x
+    /// kernel: a smaller candidate that shares a larger one's weights (<see cref="SearchSpaceOptions.SharedKernels"/>).
+    /// Zero-padding the cut kernel back to full size would give the same output; the cut is cheaper.
     /// </summary>
-    public static Tensor ForwardWithKernel(Sequential sequence, IReadOnlyList<ConvSpec> specs, Tensor input, int kernel)
+    public static Tensor ForwardWithKernel(IReadOnlyDictionary<string, nn.Module> modules, IReadOnlyList<ConvSpec> specs, Tensor input, int kernel)
     {
-        var modules = sequence.named_children().ToDictionary(m => m.name, m => m.module);
         var x = input;
         for (int i = 0; i < specs.Count; i++)
         {
             var s = specs[i];
             var conv = (Conv2d)modules[$"conv{i}"];
-            if (s.Depthwise && s.Kernel > kernel)
-            {
-                long offset = (s.Kernel - kernel) / 2;
-                var weight = conv.weight!.narrow(2, offset, kernel).narrow(3, offset, kernel);
-                x = nn.functional.conv2d(x, weight, strides: new long[] { s.Stride }, padding: new long[] { kernel / 2 }, groups: s.InChannels);
-            }
-            else
-            {
-                x = conv.forward(x);
-            }
+            x = s.Depthwise && s.Kernel > kernel
+                ? nn.functional.conv2d(x, Centre(conv.weight!, kernel), strides: new long[] { s.Stride }, padding: new long[] { kernel / 2 }, groups: s.InChannels)
+                : conv.forward(x);
             x = ((nn.Module<Tensor, Tensor>)modules[$"bn{i}"]).forward(x);
             if (s.Relu) x = ((nn.Module<Tensor, Tensor>)modules[$"relu{i}"]).forward(x);
         }
         return x;
+    }
+
+    /// <summary>The centre <paramref name="kernel"/> x <paramref name="kernel"/> of a [out, in, k, k] weight (a view).</summary>
+    public static Tensor Centre(Tensor weight, long kernel)
+    {
+        long offset = (weight.shape[2] - kernel) / 2;
+        return weight.narrow(2, offset, kernel).narrow(3, offset, kernel);
     }
 }

@@ -155,16 +155,10 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
                     ? $"projections.{_projectionIndex[l]}.{parts[2][projection.Length..]}"
                     : $"layers.{l}.{Module(path[l]).Index}.{parts[2]}";
             }
-            target.copy_(Centre(source[key], target.shape));
+            var weights = source[key];
+            // A shared 7x7 depthwise kernel is cut to the child's smaller one, as the supernet's forward cuts it.
+            target.copy_(weights.shape.SequenceEqual(target.shape) ? weights : ConvSequence.Centre(weights, target.shape[2]));
         }
         return child;
-    }
-
-    // A shared 7x7 depthwise kernel cut to the child's smaller one (ConvSequence.ForwardWithKernel's cut); anything else as is.
-    private static Tensor Centre(Tensor source, long[] shape)
-    {
-        if (source.shape.SequenceEqual(shape)) return source;
-        long offset = (source.shape[2] - shape[2]) / 2;
-        return source.narrow(2, offset, shape[2]).narrow(3, offset, shape[3]);
     }
 }

@@ -8,7 +8,7 @@
 #   gpu-checks.sh search  (carry .gpu-data: the data; the machine still warm from the first call, so /tmp has the apps)
 #     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
 #       the GPU, so each is a lower bound of what it would reach alone), and the CUDA tests beside them.
-# Results go to $OUT (default ./gpu-results): steps.jsonl, joint-step.txt, fmnist-*.txt and .json, cuda-tests.txt.
+# Results go to $OUT (default ./gpu-results): steps.jsonl, joint-step.txt, fmnist-*.txt (arguments first) and .json, cuda-tests.txt.
 set -uo pipefail
 stage=${1:?usage: gpu-checks.sh steps|search}
 root=$(pwd)
@@ -76,9 +76,11 @@ IFS='|' read -ra variants <<< "$configs"
 pids=()
 for v in "${variants[@]}"; do
   name=${v%%:*}; args=${v#*:}
-  echo "$args" > "$out/fmnist-$name.args"
+  # A variant may name its own components (an ablation beside the full search); the CLI refuses a repeated option.
+  own=$components; case " $args " in *" --components "*) own="" ;; esac
+  echo "arguments: $own $args" > "$out/fmnist-$name.txt" # no separate file: a call brings back at most 8
   ( timeout 420 dotnet /tmp/app/diffautoml.dll train /tmp/data/train-images-idx3-ubyte --test /tmp/data/t10k-images-idx3-ubyte --fashion-mnist \
-      --device cuda --time-budget "$budget" --seed 1 --quiet --fresh --out "/tmp/fmnist-$name" $components $args > "$out/fmnist-$name.txt" 2>&1
+      --device cuda --time-budget "$budget" --seed 1 --quiet --fresh --out "/tmp/fmnist-$name" $own $args >> "$out/fmnist-$name.txt" 2>&1
     cp "/tmp/fmnist-$name/report.json" "$out/fmnist-$name.json" 2> /dev/null ) &
   pids+=($!)
 done

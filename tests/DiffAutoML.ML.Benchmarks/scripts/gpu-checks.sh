@@ -86,7 +86,7 @@ for v in "${variants[@]}"; do
 done
 # The published tests run in xunit's in-process runner (its filter option is -class) and find the shipped subset
 # through DIFFAUTOML_REPO_ROOT.
-DIFFAUTOML_REPO_ROOT="$root" timeout 300 dotnet /tmp/app/DiffAutoML.ML.Tests.dll -class DiffAutoML.ML.Tests.Gpu.CudaTests > "$out/cuda-tests.txt" 2>&1
+DIFFAUTOML_REPO_ROOT="$root" timeout 300 dotnet /tmp/app/DiffAutoML.ML.Tests.dll -class DiffAutoML.ML.Tests.Gpu.CudaTests -showLiveOutput -noColor > "$out/cuda-tests.txt" 2>&1
 echo "exit $?" >> "$out/cuda-tests.txt"
 nvidia-smi >> "$out/progress.txt" 2>&1
 wait "${pids[@]}"

@@ -54,17 +54,21 @@ public class CudaTests
         RequireCuda();
         using var scope = NewDisposeScope();
         manual_seed(5);
-        // No dropout: its random mask would differ between the devices. cuDNN may use TF32, hence the tolerances.
+        // No dropout: its random mask would differ between the devices.
         var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Tiny, InputChannels = 1, Height = 16, Dropout = 0 });
         var x = randn(32, 1, 16, 16);
         var y = randint(0, 10, new long[] { 32 });
         var xv = randn(8, 1, 16, 16);
         var yv = randint(0, 10, new long[] { 8 });
-        var cpuNet = new Supernet(space) { RecordGateGradients = true, Path = new[] { 3, 1 } };
-        var gpuNet = new Supernet(space) { RecordGateGradients = true, Path = new[] { 3, 1 } };
+        Supernet NewNet() => new Supernet(space) { RecordGateGradients = true, Path = new[] { 3, 1 } };
+        var cpuNet = NewNet();
+        var gpuNet = NewNet();
+        var gpuTf32Net = NewNet();
         using (no_grad())
-            foreach (var ((_, source), (_, target)) in cpuNet.state_dict().Zip(gpuNet.state_dict())) target.copy_(source);
+            foreach (var net in new[] { gpuNet, gpuTf32Net })
+                foreach (var ((_, source), (_, target)) in cpuNet.state_dict().Zip(net.state_dict())) target.copy_(source);
         gpuNet.to(CUDA);
+        gpuTf32Net.to(CUDA);
 
         // Compared: logits, the weight gradients of the validation batch, and the learning-rate hypergradient -<g, v>.
         // Not compared: gate gradients and the weight-decay hypergradient's <g, theta>. Both are (near) zero sums here by
@@ -85,18 +89,42 @@ public class CudaTests
         }
 
         var cpu = Step(cpuNet, CPU);
-        var gpu = Step(gpuNet, CUDA);
-        static void Close(float[] expected, float[] actual, string what)
+        // libtorch lets cuDNN convolutions use TF32 by default (10-bit mantissa); the gradients through batch norm are
+        // differences of nearly equal terms, which magnifies that rounding to several percent (measured on an H200).
+        // The comparison is made in full float32 (measured on an H200: differences of at most 3.3e-7 of the largest value,
+        // against 3.5e-4 for the logits and 2.7e-2 for the gradients with TF32); the TF32 deviation is only reported.
+        var (cudnnTf32, cublasTf32) = (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32);
+        (float[] Logits, float[] Gradients, double LearningRate) gpu;
+        try
+        {
+            backends.cudnn.allow_tf32 = false;
+            backends.cuda.matmul.allow_tf32 = false;
+            gpu = Step(gpuNet, CUDA);
+        }
+        finally
+        {
+            backends.cudnn.allow_tf32 = cudnnTf32;
+            backends.cuda.matmul.allow_tf32 = cublasTf32;
+        }
+        var tf32 = Step(gpuTf32Net, CUDA);
+
+        // The largest difference as a share of the largest CPU value.
+        static double Deviation(float[] expected, float[] actual)
         {
             Assert.Equal(expected.Length, actual.Length);
-            double scale = expected.Max(v => Math.Abs(v));
-            Assert.True(expected.Zip(actual).All(p => Math.Abs(p.First - p.Second) <= 0.02 * scale),
-                $"{what} differ between CPU and CUDA: [{string.Join(", ", expected.Take(6))}] vs [{string.Join(", ", actual.Take(6))}]");
+            return expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second)) / expected.Max(v => Math.Abs(v));
         }
-        Close(cpu.Logits, gpu.Logits, "logits");
-        Close(cpu.Gradients, gpu.Gradients, "validation gradients");
-        Assert.True(Math.Abs(cpu.LearningRate - gpu.LearningRate) <= 0.05 * Math.Abs(cpu.LearningRate),
-            $"learning-rate hypergradients differ: {cpu.LearningRate} vs {gpu.LearningRate}");
+        double lrDeviation(double value) => Math.Abs(cpu.LearningRate - value) / Math.Abs(cpu.LearningRate);
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"CUDA vs CPU, largest difference / largest value: float32 logits {Deviation(cpu.Logits, gpu.Logits):E2}, gradients "
+            + $"{Deviation(cpu.Gradients, gpu.Gradients):E2}, learning-rate hypergradient {lrDeviation(gpu.LearningRate):E2}; "
+            + $"libtorch's default (cuDNN TF32 {cudnnTf32}, cuBLAS TF32 {cublasTf32}): logits {Deviation(cpu.Logits, tf32.Logits):E2}, "
+            + $"gradients {Deviation(cpu.Gradients, tf32.Gradients):E2}, learning-rate hypergradient {lrDeviation(tf32.LearningRate):E2}");
+        Assert.True(Deviation(cpu.Logits, gpu.Logits) <= 1e-4, $"logits differ between CPU and CUDA by {Deviation(cpu.Logits, gpu.Logits):E2}");
+        Assert.True(Deviation(cpu.Gradients, gpu.Gradients) <= 1e-4,
+            $"validation gradients differ between CPU and CUDA by {Deviation(cpu.Gradients, gpu.Gradients):E2}: "
+            + $"[{string.Join(", ", cpu.Gradients.Take(6))}] vs [{string.Join(", ", gpu.Gradients.Take(6))}]");
+        Assert.True(lrDeviation(gpu.LearningRate) <= 1e-4, $"learning-rate hypergradients differ: {cpu.LearningRate} vs {gpu.LearningRate}");
     }
 
     [Fact]

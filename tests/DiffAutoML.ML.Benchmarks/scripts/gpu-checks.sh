@@ -3,7 +3,8 @@
 # the .NET runtime, the apps and the full Fashion-MNIST do not fit in one call's 64 MiB):
 #   gpu-checks.sh steps   (carry .gpu: runtime and apps) unpacks them to /tmp, then
 #     - the joint search step, TorchSharp against its PyTorch twin (scripts/step_comparison.py), Compact at 32x32 and
-#       Paper at 224x224, one process per row, peak GPU memory sampled with nvidia-smi;
+#       Paper at 224x224, one process per measurement, each framework twice per row (ABBA order), peak GPU memory
+#       sampled with nvidia-smi; GPU_COMPARE_ROWS ("preset batch steps|...") sets the rows;
 #     - the joint step against the plain step through the library's loop on CUDA (JointStepBenchmark);
 #   gpu-checks.sh search  (carry .gpu-data: the data; the machine still warm from the first call, so /tmp has the apps)
 #     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
@@ -52,10 +53,15 @@ rm -f /tmp/augment-ok
 measure dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll step-compare compact 256 100 cuda augment
 grep -q '"augment": true' "$out/steps.jsonl" 2> /dev/null && touch /tmp/augment-ok
 if [ -z "${GPU_SKIP_COMPARE:-}" ]; then
-  for row in "compact 256 100" "paper 128 30"; do
+  # Each row runs in the order TorchSharp, PyTorch, PyTorch, TorchSharp, so that neither framework always runs first
+  # (on a GPU that has just woken up) and each is measured twice.
+  IFS='|' read -ra rows <<< "${GPU_COMPARE_ROWS:-compact 256 100|paper 128 30}"
+  for row in "${rows[@]}"; do
     set -- $row
     measure dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll step-compare "$1" "$2" "$3" cuda
     measure python3 "$py" "$1" "$2" "$3" cuda
+    measure python3 "$py" "$1" "$2" "$3" cuda
+    measure dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll step-compare "$1" "$2" "$3" cuda
   done
 fi
 

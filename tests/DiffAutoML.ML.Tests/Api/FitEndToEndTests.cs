@@ -1,6 +1,7 @@
 using DiffAutoML.ML.Api;
 using DiffAutoML.ML.Data;
 using DiffAutoML.ML.Scoring;
+using DiffAutoML.ML.Tests.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -71,12 +72,6 @@ public class FitEndToEndTests
 
     private static DiffAutoML.ML.Reporting.DiffAutoMLReport DiffAutoMLReportRoundTrip(DiffAutoML.ML.Reporting.DiffAutoMLReport report)
         => DiffAutoML.ML.Reporting.DiffAutoMLReport.FromJson(report.ToJson());
-
-    private sealed class BytesRow
-    {
-        public byte[] Image { get; set; } = Array.Empty<byte>();
-        public string Label { get; set; } = "";
-    }
 
     [Fact]
     public void A_model_trained_on_encoded_bytes_decodes_them_when_scoring_and_after_reloading()

@@ -8,18 +8,6 @@ public class BadInputTests
 {
     private readonly MLContext _ml = new(seed: 1);
 
-    private sealed class BytesRow
-    {
-        public byte[] Image { get; set; } = Array.Empty<byte>();
-        public string Label { get; set; } = "";
-    }
-
-    private sealed class PathRow
-    {
-        public string Image { get; set; } = "";
-        public string Label { get; set; } = "";
-    }
-
     private sealed class FloatLabelRow
     {
         public byte[] Image { get; set; } = Array.Empty<byte>();

@@ -9,18 +9,6 @@ public class ImageDataLoaderTests
 {
     private readonly MLContext _ml = new(seed: 1);
 
-    private sealed class BytesRow
-    {
-        public byte[] Image { get; set; } = Array.Empty<byte>();
-        public string Label { get; set; } = "";
-    }
-
-    private sealed class PathRow
-    {
-        public string Image { get; set; } = "";
-        public string Label { get; set; } = "";
-    }
-
     private IDataView Bytes(params (byte[] Image, string Label)[] rows)
         => _ml.Data.LoadFromEnumerable(rows.Select(r => new BytesRow { Image = r.Image, Label = r.Label }));
 

@@ -84,7 +84,7 @@ for v in "${variants[@]}"; do
   name=${v%%:*}; args=${v#*:}
   # A variant may name its own components (an ablation beside the full search); the CLI refuses a repeated option.
   own=$components; case " $args " in *" --components "*) own="" ;; esac
-  echo "arguments: $own $args" > "$out/fmnist-$name.txt" # no separate file: a call brings back at most 8
+  echo "arguments:${own:+ $own} $args" > "$out/fmnist-$name.txt" # no separate file: a call brings back at most 8
   ( timeout 420 dotnet /tmp/app/diffautoml.dll train /tmp/data/train-images-idx3-ubyte --test /tmp/data/t10k-images-idx3-ubyte --fashion-mnist \
       --device cuda --time-budget "$budget" --seed 1 --quiet --fresh --out "/tmp/fmnist-$name" $own $args >> "$out/fmnist-$name.txt" 2>&1
     cp "/tmp/fmnist-$name/report.json" "$out/fmnist-$name.json" 2> /dev/null ) &

@@ -1,9 +1,11 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using DiffAutoML.ML.Data;
 using DiffAutoML.ML.Export;
+using DiffAutoML.ML.Native;
 using DiffAutoML.ML.Reporting;
 using DiffAutoML.ML.Search;
 using DiffAutoML.ML.Training;
@@ -82,6 +84,10 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         };
 
     /// <summary>Runs the joint search on <paramref name="input"/> and returns the deployable model.</summary>
+    /// <exception cref="InvalidOperationException">
+    /// Among others: CUDA requested and not usable (without FallbackToCpu), or training ran out of memory on the device
+    /// (the message names the device and the batch sizes).
+    /// </exception>
     public DiffAutoMLTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -128,7 +134,16 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             var setup = new JointSearchSetup(options, space, device, trainCache, trainRows, separateValidation ?? trainCache, validationRows, statistics,
                 Fingerprint(options, space, trainRows.Length, validationRows.Length, trainCache), clock, Log);
             JointSearchOutcome outcome;
-            using (var search = new JointSearch(setup)) outcome = search.Run();
+            try
+            {
+                using var search = new JointSearch(setup);
+                outcome = search.Run();
+            }
+            catch (ExternalException e) when (TorchFailure.IsOutOfMemory(e))
+            {
+                // A batch that does not fit is the user's to change; libtorch's own text does not say which setting.
+                throw TorchFailure.OutOfMemory(e, device, options.BatchSize, options.EffectiveValidationBatchSize);
+            }
             using var child = outcome.Child;
 
             var input0 = new ScoringInput(reader.Column.Name, scoringKind, options.Data.ImageFolder, trainCache.Channels, trainCache.Height, trainCache.Width,

@@ -128,6 +128,15 @@ public class CudaTests
     }
 
     [Fact]
+    public void A_cuda_allocation_failure_is_recognized_as_out_of_memory()
+    {
+        RequireCuda();
+        // 2^45 floats (128 TiB): more than any GPU has; the caching allocator refuses it with "CUDA out of memory".
+        var e = Assert.ThrowsAny<System.Runtime.InteropServices.ExternalException>(() => empty(new long[] { 1L << 45 }, device: CUDA));
+        Assert.True(TorchFailure.IsOutOfMemory(e), $"not recognized: {e.Message}");
+    }
+
+    [Fact]
     public void Fit_trains_on_cuda_when_asked()
     {
         RequireCuda();

@@ -10,7 +10,7 @@ internal static class TorchFailure
 {
     /// <summary>
     /// True when libtorch could not allocate memory: "CUDA out of memory" from the CUDA caching allocator, or
-    /// "DefaultCPUAllocator: not enough memory" on the CPU. TorchSharp passes both on as <see cref="ExternalException"/>.
+    /// "DefaultCPUAllocator: can't allocate memory" on the CPU. TorchSharp passes both on as <see cref="ExternalException"/>.
     /// </summary>
     public static bool IsOutOfMemory(Exception e)
         => e is ExternalException
@@ -23,6 +23,6 @@ internal static class TorchFailure
         var cpu = device.type == DeviceType.CUDA ? ", or train on the CPU (Device = Cpu)" : "";
         return new InvalidOperationException(
             $"Training ran out of memory on {device} with BatchSize {batchSize} (validation batch {validationBatchSize}). " +
-            $"Lower BatchSize, or use a smaller search space (SearchSpace width or channels){cpu}. libtorch said: {cause}", e);
+            $"Lower BatchSize, or use a narrower search space (fewer channels in SearchSpaceOptions; CLI --width){cpu}. libtorch said: {cause}", e);
     }
 }

@@ -115,16 +115,17 @@ public class CudaTests
             return expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second)) / expected.Max(v => Math.Abs(v));
         }
         double LearningRateDeviation(double value) => Math.Abs(cpu.LearningRate - value) / Math.Abs(cpu.LearningRate);
+        var (logits, gradients, learningRate) = (Deviation(cpu.Logits, gpu.Logits), Deviation(cpu.Gradients, gpu.Gradients), LearningRateDeviation(gpu.LearningRate));
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"CUDA vs CPU, largest difference / largest value: float32 logits {Deviation(cpu.Logits, gpu.Logits):E2}, gradients "
-            + $"{Deviation(cpu.Gradients, gpu.Gradients):E2}, learning-rate hypergradient {LearningRateDeviation(gpu.LearningRate):E2}; "
-            + $"libtorch's default (cuDNN TF32 {cudnnTf32}, cuBLAS TF32 {cublasTf32}): logits {Deviation(cpu.Logits, tf32.Logits):E2}, "
-            + $"gradients {Deviation(cpu.Gradients, tf32.Gradients):E2}, learning-rate hypergradient {LearningRateDeviation(tf32.LearningRate):E2}");
-        Assert.True(Deviation(cpu.Logits, gpu.Logits) <= 1e-4, $"logits differ between CPU and CUDA by {Deviation(cpu.Logits, gpu.Logits):E2}");
-        Assert.True(Deviation(cpu.Gradients, gpu.Gradients) <= 1e-4,
-            $"validation gradients differ between CPU and CUDA by {Deviation(cpu.Gradients, gpu.Gradients):E2}: "
+            $"CUDA vs CPU, largest difference / largest value: float32 logits {logits:E2}, gradients {gradients:E2}, "
+            + $"learning-rate hypergradient {learningRate:E2}; libtorch's default (cuDNN TF32 {cudnnTf32}, cuBLAS TF32 {cublasTf32}): "
+            + $"logits {Deviation(cpu.Logits, tf32.Logits):E2}, gradients {Deviation(cpu.Gradients, tf32.Gradients):E2}, "
+            + $"learning-rate hypergradient {LearningRateDeviation(tf32.LearningRate):E2}");
+        Assert.True(logits <= 1e-4, $"logits differ between CPU and CUDA by {logits:E2}");
+        Assert.True(gradients <= 1e-4,
+            $"validation gradients differ between CPU and CUDA by {gradients:E2}: "
             + $"[{string.Join(", ", cpu.Gradients.Take(6))}] vs [{string.Join(", ", gpu.Gradients.Take(6))}]");
-        Assert.True(LearningRateDeviation(gpu.LearningRate) <= 1e-4, $"learning-rate hypergradients differ: {cpu.LearningRate} vs {gpu.LearningRate}");
+        Assert.True(learningRate <= 1e-4, $"learning-rate hypergradients differ: {cpu.LearningRate} vs {gpu.LearningRate}");
     }
 
     [Fact]

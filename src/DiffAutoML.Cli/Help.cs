@@ -35,6 +35,12 @@ internal static class Help
                                    too (default true); false starts learning it once the architecture is fixed
           --shared-kernels <true|false>  the k3, k5 and k7 candidates of a layer share one set of
                                    weights while searching (default false: separate, as DSNAS)
+          --crop-padding <pixels>  fixed augmentation: random crop from the image padded by this many
+                                   pixels (default 0: off; 4 is usual for 32x32 photos)
+          --flip <true|false>      fixed augmentation: flip left-right with probability 1/2 (default
+                                   false; leave it off for digits and text)
+          --cutout <pixels>        fixed augmentation: one square of this side blanked per image
+                                   (default 0: off); the three apply whatever --components says
           --seed <n>               random seed (default 1)
           --max-mflops <x>         keep the model under x million multiply-adds per image
           --max-relative-cost <x>  keep the model's measured training cost within x times the cheapest

@@ -55,6 +55,12 @@ internal static class TrainCommand
             options.HyperParameters = options.HyperParameters with { TuneDuringSearch = tuneDuringSearch };
         if (line.Parse("shared-kernels", bool.Parse) is bool sharedKernels)
             options.SearchSpace = options.SearchSpace with { SharedKernels = sharedKernels };
+        if (line.Parse("crop-padding", int.Parse) is int padding)
+            options.Augmentation = options.Augmentation with { RandomCropPadding = padding };
+        if (line.Parse("flip", bool.Parse) is bool flip)
+            options.Augmentation = options.Augmentation with { RandomFlip = flip };
+        if (line.Parse("cutout", int.Parse) is int cutout)
+            options.Augmentation = options.Augmentation with { CutoutSize = cutout };
         options.Architecture.MaxMFlops = line.Parse("max-mflops", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
         options.Architecture.MaxRelativeCost = line.Parse("max-relative-cost", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
         line.RejectUnknown();

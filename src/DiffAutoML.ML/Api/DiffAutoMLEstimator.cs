@@ -233,7 +233,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             ["Seed"] = o.Seed.ToString(),
             ["Device"] = o.Device.ToString(),
             ["SearchSpace"] = $"{so.Preset}: stem {so.StemChannels}/{so.StemStride}, repeats [{string.Join(",", so.StageRepeats!)}], channels [{string.Join(",", so.StageChannels!)}], tail {so.TailChannels}, shared projections {so.SharedProjections}, shared kernels {so.SharedKernels}",
-            ["Augmentation"] = $"{o.Augmentation.ResolveOperations().Count} operations, lr {o.Augmentation.LearningRate:G3}, momentum {o.Augmentation.Momentum:G3}, decay {o.Augmentation.WeightDecay:G3}",
+            ["Augmentation"] = $"{o.Augmentation.ResolveOperations().Count} operations, lr {o.Augmentation.LearningRate:G3}, momentum {o.Augmentation.Momentum:G3}, decay {o.Augmentation.WeightDecay:G3}; fixed: crop padding {o.Augmentation.RandomCropPadding}, flip {o.Augmentation.RandomFlip}, cutout {o.Augmentation.CutoutSize}",
             ["Architecture"] = $"{o.Architecture.Optimizer} lr {o.Architecture.LearningRate:G3}, early fix {o.Architecture.EarlyFixMargin:G3}, MaxMFlops {o.Architecture.MaxMFlops?.ToString("G4") ?? "none"}, MaxParameters {o.Architecture.MaxParameters?.ToString() ?? "none"}, MaxRelativeCost {o.Architecture.MaxRelativeCost?.ToString("G4") ?? "none"}",
             ["HyperParameters"] = $"lr {o.HyperParameters.LearningRate:G3}, momentum {o.HyperParameters.Momentum:G3}, weight decay {o.HyperParameters.WeightDecay:G3}, tune decay {o.HyperParameters.TuneWeightDecay}, tune lr {o.HyperParameters.TuneLearningRate}, every {o.HyperParameters.UpdateEvery}, during search {o.HyperParameters.TuneDuringSearch}",
         };

@@ -23,6 +23,18 @@ public sealed record class AugmentationOptions
     /// <summary>Value (0..255) of pixels that geometric operations move in from outside the image (PIL: 0).</summary>
     public double FillValue { get; set; }
 
+    /// <summary>Random crop from the image padded by this many pixels on every side (0 = off; CIFAR's usual 4 for
+    /// 32x32). Part of the fixed pre-processing (<see cref="BaselineAugmentation"/>), applied whichever components run.</summary>
+    public int RandomCropPadding { get; set; }
+
+    /// <summary>Flip training images left-right with probability 1/2 (off by default: wrong for digits and text).
+    /// Part of the fixed pre-processing, applied whichever components run.</summary>
+    public bool RandomFlip { get; set; }
+
+    /// <summary>Side in pixels of one Cutout square per training image, set to <see cref="FillValue"/> after the policy
+    /// (0 = off; CIFAR's usual 16 for 32x32). Part of the fixed pre-processing, applied whichever components run.</summary>
+    public int CutoutSize { get; set; }
+
     /// <summary>The operations in use, in enum order.</summary>
     public IReadOnlyList<AugmentationOperation> ResolveOperations() => Operations ?? (Space == AugmentationSpace.Full
         ? Enum.GetValues<AugmentationOperation>()
@@ -38,6 +50,8 @@ public sealed record class AugmentationOptions
         if (!(LearningRate >= 0) || double.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a finite number >= 0.");
         if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum must be in [0, 1).");
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "Weight decay must be a finite number >= 0.");
+        if (RandomCropPadding < 0) throw new ArgumentOutOfRangeException(nameof(RandomCropPadding), RandomCropPadding, "The crop padding must be >= 0 pixels.");
+        if (CutoutSize < 0) throw new ArgumentOutOfRangeException(nameof(CutoutSize), CutoutSize, "The Cutout size must be >= 0 pixels.");
         if (!(FillValue >= 0 && FillValue <= 255)) throw new ArgumentOutOfRangeException(nameof(FillValue), FillValue, "The fill value must be in [0, 255].");
     }
 }

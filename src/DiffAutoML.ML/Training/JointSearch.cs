@@ -34,6 +34,7 @@ internal sealed class JointSearch : IDisposable
     private readonly List<EpochRecord> _history = new();
     private readonly Tensor _lossSum, _correct;
     private AugmentationPolicy? _policy;
+    private readonly BaselineAugmentation _baseline;
     private ArchitectureParameters? _alpha;
     private Supernet? _supernet;
     private ChildNetwork? _child;
@@ -59,6 +60,7 @@ internal sealed class JointSearch : IDisposable
         _augment = _o.Components.HasFlag(DiffAutoMLComponents.Augmentation);
         _searchArchitecture = _o.Components.HasFlag(DiffAutoMLComponents.Architecture);
         _tune = _o.Components.HasFlag(DiffAutoMLComponents.HyperParameters);
+        _baseline = new BaselineAugmentation(_o.Augmentation, setup.TrainCache.Height, setup.TrainCache.Width);
         _train = new BatchAssembler(setup.TrainCache, setup.Device);
         _validation = ReferenceEquals(setup.TrainCache, setup.ValidationCache) ? _train : new BatchAssembler(setup.ValidationCache, setup.Device);
         _batchSize = Math.Min(_o.BatchSize, setup.TrainRows.Length);
@@ -209,11 +211,8 @@ internal sealed class JointSearch : IDisposable
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
             var (x, y) = _train.Gather(rows);
-            if (_policy is not null)
-            {
-                using var generator = new Generator(1);
-                x = _policy.Augment(x, _policy.Sample(rows.Length, generator));
-            }
+            using (var generator = new Generator(1))
+                x = Augment(x, generator, out _);
             nn.functional.cross_entropy(net.forward(_s.Statistics.Normalize(x)), y).backward();
             _ = y.cpu();
             if (i >= 2) probes.Add(clock.Elapsed.TotalSeconds); // the first passes pay one-off start-up costs
@@ -286,13 +285,7 @@ internal sealed class JointSearch : IDisposable
         using var scope = NewDisposeScope();
         var net = Network;
         var (images, labels) = _train.Gather(rows);
-        AugmentationSample? sample = null;
-        if (_policy is not null)
-        {
-            sample = _policy.Sample(rows.Length, _augmentGenerator!);
-            images = _policy.Augment(images, sample);
-        }
-        var x = _s.Statistics.Normalize(images);
+        var x = _s.Statistics.Normalize(Augment(images, _augmentGenerator!, out var sample));
         int[]? path = null;
         if (_stage == SearchStage) _supernet!.Path = path = _alpha!.SamplePath();
         net.train();
@@ -319,6 +312,19 @@ internal sealed class JointSearch : IDisposable
         }
         _seen += rows.Length;
         _step++;
+    }
+
+    /// <summary>The fixed crop and flip, the sampled policy (when the Augmentation component runs), then Cutout.</summary>
+    private Tensor Augment(Tensor images, Generator generator, out AugmentationSample? sample)
+    {
+        sample = null;
+        images = _baseline.CropAndFlip(images, generator);
+        if (_policy is not null)
+        {
+            sample = _policy.Sample((int)images.shape[0], generator);
+            images = _policy.Augment(images, sample);
+        }
+        return _baseline.Cutout(images, generator);
     }
 
     /// <summary>Reads the metric accumulators (one device synchronization) and resets them.</summary>

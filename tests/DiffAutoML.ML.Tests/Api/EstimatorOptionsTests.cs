@@ -16,7 +16,7 @@ public class EstimatorOptionsTests
         nameof(DiffAutoMLOptions.ValidationFraction), nameof(DiffAutoMLOptions.RecalibrationBatches), nameof(DiffAutoMLOptions.Threads),
         nameof(DiffAutoMLOptions.ProgressEverySteps), nameof(DiffAutoMLOptions.FixedArchitecture), nameof(DiffAutoMLOptions.WarmupEpochs),
         nameof(DiffAutoMLOptions.Device), nameof(DiffAutoMLOptions.Components), "Data.Channels", "Augmentation.Momentum",
-        "Architecture.LearningRate", "HyperParameters.WeightDecay", "EpochsAndBudget",
+        "Augmentation.RandomCropPadding", "Augmentation.CutoutSize", "Architecture.LearningRate", "HyperParameters.WeightDecay", "EpochsAndBudget",
     };
 
     private static DiffAutoMLOptions With(string option)
@@ -40,6 +40,8 @@ public class EstimatorOptionsTests
             case nameof(DiffAutoMLOptions.Components): o.Components = (DiffAutoMLComponents)64; break;
             case "Data.Channels": o.Data.Channels = 2; break;
             case "Augmentation.Momentum": o.Augmentation.Momentum = 1; break;
+            case "Augmentation.RandomCropPadding": o.Augmentation.RandomCropPadding = -4; break;
+            case "Augmentation.CutoutSize": o.Augmentation.CutoutSize = -1; break;
             case "Architecture.LearningRate": o.Architecture.LearningRate = double.NaN; break;
             case "HyperParameters.WeightDecay": o.HyperParameters.WeightDecay = 10; break;
             default: o.Epochs = null; o.TimeBudget = null; break;
@@ -116,5 +118,17 @@ public class EstimatorOptionsTests
         options.Architecture.MaxMFlops = 0.01;
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Auto().DiffAutoML(options).Fit(data));
         Assert.Contains("smallest child", e.Message);
+    }
+
+    [Fact]
+    public void A_crop_padding_as_large_as_the_images_is_refused_naming_it_and_the_size()
+    {
+        var ml = new MLContext();
+        var data = IdxDataset.Load(ml, TestPaths.SubsetFile("t10k-images-idx3-ubyte.gz"), TestPaths.SubsetFile("t10k-labels-idx1-ubyte.gz"));
+        var options = new DiffAutoMLOptions { Epochs = 1 };
+        options.Augmentation.RandomCropPadding = 28;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Auto().DiffAutoML(options).Fit(data));
+        Assert.Equal("RandomCropPadding", e.ParamName);
+        Assert.Contains("28 pixels", e.Message);
     }
 }

@@ -4,8 +4,9 @@
 #   gpu-checks.sh steps   (carry .gpu: runtime and apps) unpacks them to /tmp, then
 #     - the joint search step, TorchSharp against its PyTorch twin (scripts/step_comparison.py), Compact at 32x32 and
 #       Paper at 224x224, one process per measurement, each framework twice per row (ABBA order), peak GPU memory
-#       sampled with nvidia-smi; GPU_COMPARE_ROWS ("preset batch steps|...") sets the rows;
-#     - the joint step against the plain step through the library's loop on CUDA (JointStepBenchmark);
+#       sampled with nvidia-smi; GPU_COMPARE_ROWS ("preset batch steps|...") sets the rows, GPU_SKIP_COMPARE=1 skips them;
+#     - the joint step against the plain step through the library's loop on CUDA (JointStepBenchmark; GPU_SKIP_JOINT=1
+#       skips it);
 #   gpu-checks.sh search  (carry .gpu-data: the data; the machine still warm from the first call, so /tmp has the apps)
 #     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
 #       the GPU, so each is a lower bound of what it would reach alone), and the CUDA tests beside them.
@@ -65,8 +66,10 @@ if [ -z "${GPU_SKIP_COMPARE:-}" ]; then
   done
 fi
 
+if [ -z "${GPU_SKIP_JOINT:-}" ]; then
 stamp "joint step vs plain step on CUDA"
 timeout 120 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll joint-step "$root/samples/data/fashion-mnist-subset" 1 cuda > "$out/joint-step.txt" 2>&1
+fi
 stamp "done"
 exit 0
 fi

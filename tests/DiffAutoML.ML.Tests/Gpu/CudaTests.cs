@@ -49,6 +49,22 @@ public class CudaTests
     }
 
     [Fact]
+    public void A_seed_gives_the_same_crop_flip_and_cutout_on_cuda_as_on_the_cpu()
+    {
+        RequireCuda();
+        using var scope = NewDisposeScope();
+        var baseline = new BaselineAugmentation(new AugmentationOptions { RandomCropPadding = 3, RandomFlip = true, CutoutSize = 5 }, 12, 14);
+        var images = randint(0, 256, new long[] { 64, 3, 12, 14 }, generator: new Generator(2)).to(ScalarType.Float32);
+        Tensor Run(Tensor x, Generator g) => baseline.Cutout(baseline.CropAndFlip(x, g), g);
+        var cpu = Run(images, new Generator(8));
+        var gpu = Run(images.cuda(), new Generator(8));
+        Assert.Equal(DeviceType.CUDA, gpu.device.type);
+        // Whole-pixel moves and a fill: exactly equal, not within a grey level.
+        Assert.Equal(cpu.data<float>().ToArray(), gpu.cpu().data<float>().ToArray());
+        Assert.False(cpu.eq(images).all().item<bool>());
+    }
+
+    [Fact]
     public void The_search_step_gives_the_same_logits_gradients_and_hypergradient_on_cuda_and_cpu()
     {
         RequireCuda();

@@ -71,8 +71,10 @@ public sealed class AugmentationPolicy : IDisposable
     public Tensor Augment(Tensor images, AugmentationSample sample)
     {
         using var scope = NewDisposeScope();
-        var once = BatchAugmenter.Apply(images, sample.First, sample.Levels.select(1, 0), sample.Signs.select(1, 0), Options.FillValue);
-        return BatchAugmenter.Apply(once, sample.Second, sample.Levels.select(1, 1), sample.Signs.select(1, 1), Options.FillValue).MoveToOuterDisposeScope();
+        // Both stages' group sizes in one host read: each read waits for the device, and the ids are known up front.
+        var counts = BatchAugmenter.GroupSizes(sample.First, sample.Second);
+        var once = BatchAugmenter.Apply(images, sample.First, sample.Levels.select(1, 0), sample.Signs.select(1, 0), Options.FillValue, counts[0]);
+        return BatchAugmenter.Apply(once, sample.Second, sample.Levels.select(1, 1), sample.Signs.select(1, 1), Options.FillValue, counts[1]).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using DiffAutoML.ML.Native;
 using static TorchSharp.torch;
 
 namespace DiffAutoML.ML.Augmentation;
@@ -6,7 +7,8 @@ namespace DiffAutoML.ML.Augmentation;
 /// Applies a different operation, magnitude level and sign to every sample of a batch in one call. The samples are
 /// grouped by operation on the device (a sort of the operation ids), each operation runs once, batched, on its group
 /// only, and the results are scattered back: every sample costs one operation, not one of each. The only host read is
-/// the 14 group sizes (one small device-to-host copy per call); there are no per-image loops.
+/// the 14 group sizes (one small device-to-host copy per call, or per sub-policy through <see cref="GroupSizes"/>);
+/// there are no per-image loops.
 /// </summary>
 /// <remarks>
 /// The first version computed every operation for the whole batch and selected per sample with masks (no host read at
@@ -27,14 +29,34 @@ public static class BatchAugmenter
     /// operations) to sample i of float images [B, C, H, W] holding 0..255. Returns a new tensor.
     /// </summary>
     public static Tensor Apply(Tensor images, Tensor operations, Tensor levels, Tensor signs, double fill = 0)
+        => Apply(images, operations, levels, signs, fill, GroupSizes(operations)[0]);
+
+    /// <summary>
+    /// The number of samples of each operation in each of <paramref name="stages"/> (int64 ids), read to the host in one
+    /// copy: the one synchronization of a call to <see cref="Apply(Tensor, Tensor, Tensor, Tensor, double, long[])"/>,
+    /// shared by the stages of a sub-policy.
+    /// </summary>
+    public static long[][] GroupSizes(params Tensor[] stages)
+    {
+        using var scope = NewDisposeScope();
+        // Ids above 13 are counted in one extra bin (clamped to 14), so every row has the same length and can be refused.
+        var rows = stages.Select(ids => ids.to(ScalarType.Int64).clamp_max(Scalars.Of(OperationCount)).bincount(null, OperationCount + 1)).ToArray();
+        var counts = stack(rows).cpu().data<long>().ToArray();
+        var sizes = Enumerable.Range(0, stages.Length).Select(i => counts[(i * (OperationCount + 1))..((i + 1) * (OperationCount + 1))]).ToArray();
+        if (sizes.Any(row => row[OperationCount] > 0)) throw new ArgumentOutOfRangeException(nameof(stages), "Operation ids must be 0..13.");
+        return sizes.Select(row => row[..OperationCount]).ToArray();
+    }
+
+    /// <summary><see cref="Apply(Tensor, Tensor, Tensor, Tensor, double)"/> with the group sizes already read
+    /// (<see cref="GroupSizes"/>): no host read.</summary>
+    public static Tensor Apply(Tensor images, Tensor operations, Tensor levels, Tensor signs, double fill, long[] counts)
     {
         using var scope = NewDisposeScope();
         long batch = images.shape[0];
         if (operations.shape[0] != batch) throw new ArgumentException($"{operations.shape[0]} operations for a batch of {batch}.", nameof(operations));
+        if (counts.Length != OperationCount || counts.Sum() != batch) throw new ArgumentException($"The group sizes must be {OperationCount} counts summing to the batch ({batch}).", nameof(counts));
         var ids = operations.to(ScalarType.Int64);
-        // Sizes of the groups: the one host read. The sorted order lists each group's samples contiguously.
-        var counts = ids.bincount(null, OperationCount).cpu().data<long>().ToArray();
-        if (counts.Length > OperationCount) throw new ArgumentOutOfRangeException(nameof(operations), "Operation ids must be 0..13.");
+        // The sorted order lists each group's samples contiguously.
         var order = ids.argsort();
         var result = images.clone();
         long start = 0;

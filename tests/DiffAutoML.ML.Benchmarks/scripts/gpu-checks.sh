@@ -10,7 +10,8 @@
 #   gpu-checks.sh search  (carry .gpu-data: the data; the machine still warm from the first call, so /tmp has the apps)
 #     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
 #       the GPU, so each is a lower bound of what it would reach alone), and the CUDA tests beside them.
-# Results go to $OUT (default ./gpu-results): steps.jsonl, joint-step.txt, fmnist-*.txt (arguments first) and .json, cuda-tests.txt.
+# Results go to $OUT (default ./gpu-results): steps.jsonl, joint-step.txt, fmnist-*.txt (arguments first) and .json (in
+# fmnist-runs.tar.gz with more than three variants), cuda-tests.txt.
 set -uo pipefail
 stage=${1:?usage: gpu-checks.sh steps|search}
 root=$(pwd)
@@ -100,6 +101,10 @@ echo "exit $?" >> "$out/cuda-tests.txt"
 nvidia-smi >> "$out/progress.txt" 2>&1
 wait "${pids[@]}"
 stamp "searches done"
-grep -h 'test accuracy' "$out"/fmnist-*.txt | tee -a "$out/progress.txt"
+grep -H 'test accuracy' "$out"/fmnist-*.txt | tee -a "$out/progress.txt"
+# A call brings back at most 8 files: with more than three variants the logs and reports travel as one archive.
+if [ "${#variants[@]}" -gt 3 ]; then
+  ( cd "$out" && tar -czf fmnist-runs.tar.gz fmnist-*.txt fmnist-*.json 2> /dev/null && rm -f fmnist-*.txt fmnist-*.json )
+fi
 
 stamp "done"

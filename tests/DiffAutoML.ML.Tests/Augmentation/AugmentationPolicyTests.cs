@@ -118,4 +118,26 @@ public class AugmentationPolicyTests
         options.LearningRate = 7;
         Assert.Equal(3, policy.Options.LearningRate);
     }
+
+    [Fact]
+    public void A_sub_policy_is_its_first_operation_then_its_second_with_the_group_sizes_read_once()
+    {
+        using var policy = new AugmentationPolicy(new AugmentationOptions { FillValue = 17 }, CPU);
+        using var scope = NewDisposeScope();
+        var sample = policy.Sample(96, new Generator(21));
+        var images = randint(0, 256, new long[] { 96, 3, 10, 12 }, generator: new Generator(22)).to(ScalarType.Float32);
+        // The two stages applied one after the other, each reading its own group sizes.
+        var once = BatchAugmenter.Apply(images, sample.First, sample.Levels.select(1, 0), sample.Signs.select(1, 0), 17);
+        var expected = BatchAugmenter.Apply(once, sample.Second, sample.Levels.select(1, 1), sample.Signs.select(1, 1), 17);
+        Assert.Equal(expected.data<float>().ToArray(), policy.Augment(images, sample).data<float>().ToArray());
+        Assert.False(expected.eq(images).all().item<bool>());
+
+        var sizes = BatchAugmenter.GroupSizes(tensor(new long[] { 3, 0, 3, 13 }), tensor(new long[] { 5, 5, 5, 5 }));
+        Assert.Equal(new long[] { 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, sizes[0]);
+        Assert.Equal(4, sizes[1][5]);
+        Assert.Equal(4, sizes[1].Sum());
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => BatchAugmenter.GroupSizes(tensor(new long[] { 1, 2 }), tensor(new long[] { 14, 2 })));
+        Assert.Contains("0..13", e.Message);
+        Assert.Throws<ArgumentException>(() => BatchAugmenter.Apply(images, sample.First, sample.Levels.select(1, 0), sample.Signs.select(1, 0), 0, sizes[0]));
+    }
 }

@@ -5,18 +5,18 @@ using static TorchSharp.torch;
 namespace DiffAutoML.ML.Augmentation;
 
 /// <summary>
-/// The fixed pre-processing that AutoAugment, PBA and the DHA code apply to every training image around the searched
-/// policy: a random crop from the image padded by <see cref="AugmentationOptions.RandomCropPadding"/> pixels (an integer
-/// shift in [-p, p] per axis with the fill value moving in), a horizontal flip with probability 1/2, and after the policy
-/// one Cutout square of side <see cref="AugmentationOptions.CutoutSize"/> set to the fill value. It is not learned and
-/// it runs whichever components are on, so that the ablations and the full search see the same data.
+/// The fixed pre-processing that searched-policy methods (AutoAugment, PBA) use on CIFAR around the policy: a random
+/// crop from the image padded by <see cref="AugmentationOptions.RandomCropPadding"/> pixels (an integer shift in [-p, p]
+/// per axis with the fill value moving in), a horizontal flip with probability 1/2, and after the policy one Cutout
+/// square of side <see cref="AugmentationOptions.CutoutSize"/> set to the fill value. It is not learned and it runs
+/// whichever components are on, so that the ablations and the full search see the same data.
 /// </summary>
 /// <remarks>
 /// Crop and flip are one affine matrix per sample through <see cref="AffineWarp"/> (one gather, exact integer
-/// coordinates). Cutout comes after the policy, as in the DHA and Fast AutoAugment code, so that no pixel operation
-/// (Equalize, AutoContrast) rescales the erased square. The random numbers come from the CPU generator the policy uses,
-/// so the same seed gives the same images on every device; with every option off nothing is drawn, and runs without
-/// it are unchanged.
+/// coordinates), before the policy as in torchvision-style pipelines (AutoAugment's own code crops and flips after it).
+/// Cutout comes last, as in both, so that no pixel operation (Equalize, AutoContrast) rescales the erased square. The
+/// random numbers come from the CPU generator the policy uses, so the same seed gives the same images on every device;
+/// with every option off nothing is drawn, and runs without it are unchanged.
 /// </remarks>
 public sealed class BaselineAugmentation
 {

@@ -47,7 +47,7 @@ public sealed class BaselineAugmentation
         // Integers in [-p, p] from floor(u * (2p + 1)) - p; u < 1, so the top value is reached but not passed.
         var shifts = rand(new long[] { batch, 2 }, generator: generator).mul_(Scalars.Of(2 * padding + 1)).floor_().sub_(Scalars.Of(padding));
         var flips = _options.RandomFlip ? rand(new long[] { batch }, generator: generator).lt(Scalars.Of(0.5)) : zeros(batch, ScalarType.Bool);
-        return ShiftAndFlip(images, flips.to(images.device), shifts.select(1, 0).to(images.device), shifts.select(1, 1).to(images.device), _options.FillValue);
+        return ShiftAndFlip(images, flips, shifts.select(1, 0), shifts.select(1, 1), _options.FillValue); // moved to the device there
     }
 
     /// <summary>Cutout on float images [B, C, H, W] after the policy; the input itself when it is off.</summary>
@@ -56,9 +56,9 @@ public sealed class BaselineAugmentation
         if (_options.CutoutSize == 0) return images;
         long batch = images.shape[0], height = images.shape[2], width = images.shape[3];
         var centres = rand(new long[] { batch, 2 }, generator: generator);
-        var rows = centres.select(1, 0).mul(Scalars.Of(height)).floor_().to(ScalarType.Int64).to(images.device);
-        var columns = centres.select(1, 1).mul(Scalars.Of(width)).floor_().to(ScalarType.Int64).to(images.device);
-        return Cutout(images, rows, columns, _options.CutoutSize, _options.FillValue);
+        var rows = centres.select(1, 0).mul(Scalars.Of(height)).floor_().to(ScalarType.Int64);
+        var columns = centres.select(1, 1).mul(Scalars.Of(width)).floor_().to(ScalarType.Int64);
+        return Cutout(images, rows, columns, _options.CutoutSize, _options.FillValue); // moved to the device there
     }
 
     /// <summary>

@@ -109,11 +109,16 @@ public class EstimatorOptionsTests
         Assert.Contains("expected MLImage", wrong.Message);
     }
 
+    private static (MLContext Ml, IDataView Data) SubsetTestImages()
+    {
+        var ml = new MLContext();
+        return (ml, IdxDataset.Load(ml, TestPaths.SubsetFile("t10k-images-idx3-ubyte.gz"), TestPaths.SubsetFile("t10k-labels-idx1-ubyte.gz")));
+    }
+
     [Fact]
     public void Budget_below_the_smallest_child_is_refused_with_its_size()
     {
-        var ml = new MLContext();
-        var data = IdxDataset.Load(ml, TestPaths.SubsetFile("t10k-images-idx3-ubyte.gz"), TestPaths.SubsetFile("t10k-labels-idx1-ubyte.gz"));
+        var (ml, data) = SubsetTestImages();
         var options = new DiffAutoMLOptions { Epochs = 1 };
         options.Architecture.MaxMFlops = 0.01;
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Auto().DiffAutoML(options).Fit(data));
@@ -123,8 +128,7 @@ public class EstimatorOptionsTests
     [Fact]
     public void A_crop_padding_as_large_as_the_images_is_refused_naming_it_and_the_size()
     {
-        var ml = new MLContext();
-        var data = IdxDataset.Load(ml, TestPaths.SubsetFile("t10k-images-idx3-ubyte.gz"), TestPaths.SubsetFile("t10k-labels-idx1-ubyte.gz"));
+        var (ml, data) = SubsetTestImages();
         var options = new DiffAutoMLOptions { Epochs = 1 };
         options.Augmentation.RandomCropPadding = 28;
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Auto().DiffAutoML(options).Fit(data));

@@ -45,6 +45,8 @@ internal static class Help
           --max-mflops <x>         keep the model under x million multiply-adds per image
           --max-relative-cost <x>  keep the model's measured training cost within x times the cheapest
                                    model's (e.g. 1.2; every candidate block is timed on this machine)
+          --sample-within-budget <true|false>  while searching, train only models within the budgets
+                                   above (default false: every model is sampled, as DSNAS)
           --fashion-mnist          name the 10 classes of an IDX file as Fashion-MNIST's
           --fresh                  ignore the checkpoint of an earlier run in <out>/checkpoints
           --quiet                  no progress display

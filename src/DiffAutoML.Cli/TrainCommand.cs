@@ -63,6 +63,8 @@ internal static class TrainCommand
             options.Augmentation = options.Augmentation with { CutoutSize = cutout };
         options.Architecture.MaxMFlops = line.Parse("max-mflops", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
         options.Architecture.MaxRelativeCost = line.Parse("max-relative-cost", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
+        if (line.Parse("sample-within-budget", bool.Parse) is bool withinBudget)
+            options.Architecture.SampleWithinBudget = withinBudget;
         line.RejectUnknown();
         try
         {

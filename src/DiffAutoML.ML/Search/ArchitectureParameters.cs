@@ -120,6 +120,8 @@ public sealed class ArchitectureParameters : IDisposable
     public int[] SamplePath()
     {
         var probabilities = Probabilities();
+        var budgets = Options.SampleWithinBudget ? Budgets() : [];
+        if (budgets.Count > 0) return SampleWithin(probabilities, budgets);
         var path = new int[_fixed.Length];
         for (int l = 0; l < path.Length; l++)
         {
@@ -134,6 +136,23 @@ public sealed class ArchitectureParameters : IDisposable
             path[l] = c;
         }
         return path;
+    }
+
+    /// <summary>
+    /// <see cref="ArchitectureSearchOptions.SampleWithinBudget"/>: a path from softmax(alpha) conditioned on the first
+    /// budget (the measured cost, else multiply-adds, else parameters; exact, <see cref="BudgetedPathSampler"/>), drawn
+    /// again while it breaks another budget; after 32 draws, the most probable child within all of them.
+    /// </summary>
+    private int[] SampleWithin(double[][] probabilities, List<ResourceBudget> budgets)
+    {
+        var primary = BudgetedPathSampler.Quantize(budgets[0]);
+        for (int attempt = 0; attempt < 32; attempt++)
+        {
+            var path = BudgetedPathSampler.Sample(probabilities, primary, Allowed(), _random);
+            if (path is null) break;
+            if (WithinBudget(path)) return path;
+        }
+        return MostProbableWithinBudget() ?? throw new InvalidOperationException(BudgetError());
     }
 
     /// <summary>Z: the one-hot [L, 4] of <paramref name="path"/> as a leaf that requires grad, on alpha's device
@@ -239,16 +258,18 @@ public sealed class ArchitectureParameters : IDisposable
     private long ChildParameterCount(IReadOnlyList<int> path) => Space.FixedParameters + path.Select((c, l) => _parameters[l][c]).Sum();
 
     /// <summary>The most probable child within the budgets, respecting fixed layers; null when none fits.</summary>
-    public int[]? MostProbableWithinBudget()
+    public int[]? MostProbableWithinBudget() => ChildSelector.MostProbableWithin(Probabilities(), Budgets(), Allowed());
+
+    private bool[][] Allowed() => _fixed.Select(f => Enumerable.Range(0, BlockChoices.Count).Select(c => f is null || f == c).ToArray()).ToArray();
+
+    /// <summary>The budgets that apply, the measured cost first (block costs; the child's fixed parts taken off).</summary>
+    private List<ResourceBudget> Budgets()
     {
-        var allowed = _fixed.Select(f => Enumerable.Range(0, BlockChoices.Count).Select(c => f is null || f == c).ToArray()).ToArray();
-        long flopBudget = Options.MaxMFlops is double mf ? (long)Math.Floor(mf * 1e6) - Space.FixedMultiplyAdds : long.MaxValue;
-        long paramBudget = Options.MaxParameters is long mp ? mp - Space.FixedParameters : long.MaxValue;
         var budgets = new List<ResourceBudget>();
-        if (Options.MaxMFlops is not null) budgets.Add(new ResourceBudget(_flops, flopBudget));
-        if (Options.MaxParameters is not null) budgets.Add(new ResourceBudget(_parameters, paramBudget));
         if (CostBudgetApplies) budgets.Add(new ResourceBudget(_costThousandths!, _costLimit));
-        return ChildSelector.MostProbableWithin(Probabilities(), budgets, allowed);
+        if (Options.MaxMFlops is double mf) budgets.Add(new ResourceBudget(_flops, (long)Math.Floor(mf * 1e6) - Space.FixedMultiplyAdds));
+        if (Options.MaxParameters is long mp) budgets.Add(new ResourceBudget(_parameters, mp - Space.FixedParameters));
+        return budgets;
     }
 
     private void CheckBudgetsReachable()

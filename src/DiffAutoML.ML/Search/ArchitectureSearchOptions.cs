@@ -39,6 +39,12 @@ public sealed record class ArchitectureSearchOptions
     /// can choose another child on another machine or when the machine is busy (a resumed search reuses the saved costs).</summary>
     public double? MaxRelativeCost { get; set; }
 
+    /// <summary>While searching, draw each step's child from softmax(alpha) restricted to the children within the budgets
+    /// above, so that the supernet trains only children the search may return. Default false: DSNAS draws from every
+    /// child and penalizes those over a budget. No effect without a budget. Not in the paper (docs/algorithm.md,
+    /// "Sampling within the budget").</summary>
+    public bool SampleWithinBudget { get; set; }
+
     /// <summary>Weight of the resource penalty, applied while a sampled child exceeds a budget. Costs are measured
     /// relative to an equal share of the budget per layer, so the weight does not depend on the network's size.</summary>
     public double PenaltyCoefficient { get; set; } = 0.1;

@@ -42,6 +42,7 @@ public class CliTests
             ("--search-fraction 1.5", "--search-fraction '1.5' is not valid"),
             ("--tune-during-search maybe", "--tune-during-search 'maybe' is not valid"),
             ("--shared-kernels 1", "--shared-kernels '1' is not valid"),
+            ("--sample-within-budget on", "--sample-within-budget 'on' is not valid"),
             ("--flip yes", "--flip 'yes' is not valid"),
             ("--cutout x", "--cutout 'x' is not valid"),
             ("--crop-padding -1", "The crop padding must be >= 0 pixels"),

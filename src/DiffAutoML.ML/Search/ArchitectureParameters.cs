@@ -155,6 +155,15 @@ public sealed class ArchitectureParameters : IDisposable
         return MostProbableWithinBudget() ?? throw new InvalidOperationException(BudgetError());
     }
 
+    /// <summary>With <see cref="ArchitectureSearchOptions.SampleWithinBudget"/> and a budget, the per-layer marginals of
+    /// the distribution <see cref="SamplePath"/> draws from (conditioned on the first budget); otherwise null.</summary>
+    private double[][]? ConditionedMarginals()
+    {
+        if (!Options.SampleWithinBudget) return null;
+        var budgets = Budgets();
+        return budgets.Count == 0 ? null : BudgetedPathSampler.Marginals(Probabilities(), BudgetedPathSampler.Quantize(budgets[0]), Allowed());
+    }
+
     /// <summary>Z: the one-hot [L, 4] of <paramref name="path"/> as a leaf that requires grad, on alpha's device
     /// (for <see cref="Supernet.Gates"/>).</summary>
     public Tensor Gates(IReadOnlyList<int> path)
@@ -167,7 +176,8 @@ public sealed class ArchitectureParameters : IDisposable
     /// <summary>
     /// DSNAS estimator (paper eq. 5): given dL/dZ_l[s_l] from the one backward pass of the training loss
     /// (<paramref name="gateGradients"/>, float [L], from <see cref="Supernet.GateGradients"/> or the rows of Z.grad at
-    /// the path), grad alpha_l = dL/dZ_l[s] (onehot(s) - softmax(alpha_l)). Adds the resource
+    /// the path), grad alpha_l = dL/dZ_l[s] (onehot(s) - softmax(alpha_l)) (with SampleWithinBudget, the conditioned
+    /// distribution's marginals in place of softmax(alpha_l)). Adds the resource
     /// penalty's gradient when the sampled child is over a budget, then takes one optimizer step on the searched layers
     /// and fixes the layers that are decided. Returns the penalty (0 when within budget).
     /// </summary>
@@ -206,7 +216,12 @@ public sealed class ArchitectureParameters : IDisposable
             var p = Alpha.softmax(1);
             var index = tensor(path.Select(c => (long)c).ToArray(), device: Alpha.device).view(-1, 1);
             var oneHot = zeros_like(p).scatter_(1, index, ones_like(p));
-            var estimator = gateGradients.to(Alpha.device).view(-1, 1) * (oneHot - p);
+            // Sampling within the budget draws from softmax(alpha) conditioned on it: its score is onehot - q, with q
+            // that distribution's per-layer marginals.
+            var centre = ConditionedMarginals() is double[][] q
+                ? tensor(q.SelectMany(row => row.Select(v => (float)v)).ToArray(), new long[] { _fixed.Length, BlockChoices.Count }).to(Alpha.device)
+                : p;
+            var estimator = gateGradients.to(Alpha.device).view(-1, 1) * (oneHot - centre);
             var searched = tensor(_fixed.Select(f => f is null ? 1f : 0f).ToArray(), device: Alpha.device).view(-1, 1);
             Alpha.grad!.add_(estimator).mul_(searched);
         }
@@ -223,14 +238,26 @@ public sealed class ArchitectureParameters : IDisposable
         return penalty;
     }
 
+    /// <summary>Fixes the layers whose top block leads the second by EarlyFixMargin, unless that block would leave no
+    /// child within the budgets (with the layers fixed so far): the search could then not end.</summary>
     private void FixDecidedLayers()
     {
         var probabilities = Probabilities();
+        List<ResourceBudget>? budgets = null;
         for (int l = 0; l < _fixed.Length; l++)
         {
             if (_fixed[l] is not null) continue;
             var sorted = probabilities[l].OrderByDescending(v => v).ToArray();
-            if (sorted[0] - sorted[1] >= Options.EarlyFixMargin) _fixed[l] = Array.IndexOf(probabilities[l], sorted[0]);
+            if (sorted[0] - sorted[1] < Options.EarlyFixMargin) continue;
+            int choice = Array.IndexOf(probabilities[l], sorted[0]);
+            budgets ??= Budgets();
+            if (budgets.Count > 0)
+            {
+                var allowed = Allowed();
+                for (int c = 0; c < BlockChoices.Count; c++) allowed[l][c] = c == choice;
+                if (ChildSelector.MostProbableWithin(probabilities, budgets, allowed) is null) continue;
+            }
+            _fixed[l] = choice;
         }
     }
 

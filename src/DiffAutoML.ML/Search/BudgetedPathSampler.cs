@@ -21,27 +21,8 @@ public static class BudgetedPathSampler
         ArgumentNullException.ThrowIfNull(allowed);
         ArgumentNullException.ThrowIfNull(random);
         int layers = probabilities.Length;
-        if (budget.Limit < 0) return null;
-        if (budget.Limit > MaxUnits) throw new ArgumentOutOfRangeException(nameof(budget), budget.Limit, $"The budget spans more than {MaxUnits} units; quantize it first.");
-        int width = (int)budget.Limit + 1;
-        // mass[l][b]: the probability mass of the completions of layers l.. that cost at most b (layer l's weights
-        // are p with the excluded choices set to 0; a fixed layer's one choice counts with weight 1).
-        var mass = new double[layers + 1][];
-        mass[layers] = Enumerable.Repeat(1.0, width).ToArray();
-        for (int l = layers - 1; l >= 0; l--)
-        {
-            var row = new double[width];
-            var weights = Weights(probabilities[l], allowed[l]);
-            for (int c = 0; c < weights.Length; c++)
-            {
-                long cost = budget.Costs[l][c];
-                if (cost < 0) throw new ArgumentOutOfRangeException(nameof(budget), cost, $"Block costs must be >= 0 (layer {l}, choice {c}).");
-                if (weights[c] == 0 || cost >= width) continue;
-                for (long b = cost; b < width; b++) row[b] += weights[c] * mass[l + 1][b - cost];
-            }
-            mass[l] = row;
-        }
-        if (mass[0][width - 1] <= 0) return null;
+        var mass = CompletionMass(probabilities, budget, allowed);
+        if (mass is null) return null;
 
         var path = new int[layers];
         long left = budget.Limit;
@@ -58,6 +39,73 @@ public static class BudgetedPathSampler
             left -= budget.Costs[l][path[l]];
         }
         return path;
+    }
+
+    /// <summary>
+    /// The marginals q_l(c) = P(s_l = c | within the budget) of the distribution <see cref="Sample"/> draws from,
+    /// [layer][choice]; null when no child fits. They centre the DSNAS estimator under this distribution: the score of
+    /// log q(s) with respect to alpha_l is onehot(s_l) - q_l (docs/algorithm.md, "Sampling within the budget").
+    /// </summary>
+    public static double[][]? Marginals(double[][] probabilities, ResourceBudget budget, bool[][] allowed)
+    {
+        ArgumentNullException.ThrowIfNull(probabilities);
+        ArgumentNullException.ThrowIfNull(budget);
+        ArgumentNullException.ThrowIfNull(allowed);
+        var mass = CompletionMass(probabilities, budget, allowed);
+        if (mass is null) return null;
+        int layers = probabilities.Length, width = (int)budget.Limit + 1;
+        double total = mass[0][width - 1];
+        // prefix[b]: the mass of the choices of layers 0..l-1 that cost exactly b.
+        var prefix = new double[width];
+        prefix[0] = 1;
+        var marginals = new double[layers][];
+        for (int l = 0; l < layers; l++)
+        {
+            var weights = Weights(probabilities[l], allowed[l]);
+            var q = new double[weights.Length];
+            var next = new double[width];
+            for (int c = 0; c < weights.Length; c++)
+            {
+                long cost = budget.Costs[l][c];
+                if (weights[c] == 0 || cost >= width) continue;
+                for (long b = 0; b + cost < width; b++)
+                {
+                    if (prefix[b] == 0) continue;
+                    q[c] += prefix[b] * weights[c] * mass[l + 1][width - 1 - b - cost];
+                    next[b + cost] += prefix[b] * weights[c];
+                }
+            }
+            marginals[l] = q.Select(v => v / total).ToArray();
+            prefix = next;
+        }
+        return marginals;
+    }
+
+    /// <summary>mass[l][b]: the probability mass of the choices of layers l.. that cost at most b in all (layer l's
+    /// weights are p with the excluded choices set to 0; a fixed layer's one choice counts with weight 1); null when no
+    /// child fits.</summary>
+    private static double[][]? CompletionMass(double[][] probabilities, ResourceBudget budget, bool[][] allowed)
+    {
+        int layers = probabilities.Length;
+        if (budget.Limit < 0) return null;
+        if (budget.Limit > MaxUnits) throw new ArgumentOutOfRangeException(nameof(budget), budget.Limit, $"The budget spans more than {MaxUnits} units; quantize it first.");
+        int width = (int)budget.Limit + 1;
+        var mass = new double[layers + 1][];
+        mass[layers] = Enumerable.Repeat(1.0, width).ToArray();
+        for (int l = layers - 1; l >= 0; l--)
+        {
+            var row = new double[width];
+            var weights = Weights(probabilities[l], allowed[l]);
+            for (int c = 0; c < weights.Length; c++)
+            {
+                long cost = budget.Costs[l][c];
+                if (cost < 0) throw new ArgumentOutOfRangeException(nameof(budget), cost, $"Block costs must be >= 0 (layer {l}, choice {c}).");
+                if (weights[c] == 0 || cost >= width) continue;
+                for (long b = cost; b < width; b++) row[b] += weights[c] * mass[l + 1][b - cost];
+            }
+            mass[l] = row;
+        }
+        return mass[0][width - 1] > 0 ? mass : null;
     }
 
     /// <summary>

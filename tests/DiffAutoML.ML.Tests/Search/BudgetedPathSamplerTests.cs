@@ -31,6 +31,10 @@ public class BudgetedPathSamplerTests
         var exact = AllPaths(layers).ToDictionary(Key, path => path.Select((c, l) => budget.Costs[l][c]).Sum() <= budget.Limit ? path.Select((c, l) => p[l][c]).Aggregate(1.0, (a, b) => a * b) : 0);
         double feasibleMass = exact.Values.Sum();
         Assert.InRange(feasibleMass, 0.05, 0.6);
+        var marginals = BudgetedPathSampler.Marginals(p, budget, AllAllowed(layers))!;
+        for (int l = 0; l < layers; l++)
+            for (int c = 0; c < 4; c++)
+                Assert.Equal(exact.Where(e => e.Key.Split(',')[l] == c.ToString()).Sum(e => e.Value) / feasibleMass, marginals[l][c], 12);
         var counts = new Dictionary<string, int>();
         var sampling = new Random(9);
         for (int i = 0; i < draws; i++)
@@ -126,6 +130,28 @@ public class BudgetedPathSamplerTests
             drawn.Add(Key(path));
         }
         Assert.True(drawn.Count > 5, $"{drawn.Count} children drawn");
+    }
+
+    [Fact]
+    public void With_the_option_the_estimator_is_centred_on_the_conditioned_marginals()
+    {
+        var costs = new BlockCostTable(Enumerable.Range(0, 4).Select(_ => new double[] { 1, 1.2, 2, 1.3 }).ToArray());
+        using var alpha = new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions
+        {
+            MaxRelativeCost = 1.2, SampleWithinBudget = true, Optimizer = ArchitectureOptimizer.Sgd, Momentum = 0, LearningRate = 1, EarlyFixMargin = 2,
+        }, CPU, seed: 1);
+        alpha.UseMeasuredCosts(costs);
+        var path = new[] { 0, 1, 3, 0 };
+        var q = BudgetedPathSampler.Marginals(alpha.Probabilities(), new ResourceBudget(Enumerable.Range(0, 4).Select(_ => new long[] { 250, 300, 500, 325 }).ToArray(), 1200), AllAllowed(4))!;
+        Assert.True(q[0][2] < 0.05, "k7 is (almost) never within 1.2x"); // so centring on softmax (0.25) would differ
+
+        Assert.Equal(0, alpha.Step(ones(4), path));
+
+        // One SGD step of rate 1 from alpha = 0 with dL/dZ = 1: alpha_l = -(onehot(s_l) - q_l).
+        var after = alpha.SaveState();
+        for (int l = 0; l < 4; l++)
+            for (int c = 0; c < 4; c++)
+                Assert.Equal(-((path[l] == c ? 1 : 0) - q[l][c]), after[l * 4 + c], 5);
     }
 
     [Fact]

@@ -78,6 +78,20 @@ public class MeasuredCostBudgetTests
     }
 
     [Fact]
+    public void Early_fixing_never_fixes_a_block_that_leaves_no_child_within_the_budget()
+    {
+        using var alpha = new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions { MaxRelativeCost = 1.2, EarlyFixMargin = 0.3, Optimizer = ArchitectureOptimizer.Sgd, Momentum = 0, LearningRate = 0 }, CPU, seed: 1);
+        alpha.UseMeasuredCosts(Costs());
+        // k7 decided in every layer (p = 0.87), but one k7 alone costs 1.25x the cheapest child.
+        alpha.LoadState(Enumerable.Range(0, 16).Select(i => i % 4 == 2 ? 3f : 0f).ToArray(), new int?[4]);
+
+        alpha.Step(zeros(4), new[] { 0, 0, 0, 0 });
+
+        Assert.All(alpha.FixedChoices, f => Assert.Null(f));
+        Assert.True(Costs().RelativeCost(alpha.Freeze()) <= 1.2 + 1e-9);
+    }
+
+    [Fact]
     public void The_option_is_checked_and_needs_the_measured_costs()
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions { MaxRelativeCost = 0.9 }, CPU, 1));

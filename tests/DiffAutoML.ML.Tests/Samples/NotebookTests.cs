@@ -39,8 +39,9 @@ public class NotebookTests
             .SelectMany(o => o.GetProperty("text").EnumerateArray()).Select(t => t.GetString()));
         var accuracy = Regex.Match(text, @"Test accuracy (\d+(\.\d+)?) ?%");
         Assert.True(accuracy.Success, "no test accuracy printed:\n" + text);
-        // Quick mode trains 3 epochs on 1,600 images; chance is 10%.
-        Assert.True(double.Parse(accuracy.Groups[1].Value, CultureInfo.InvariantCulture) > 25, accuracy.Value);
+        // Quick mode trains 3 epochs of 44 steps (batch 32) on about 1,600 images; chance is 10%. With batch 128 (11 steps an
+        // epoch) the result depended on the machine: 22.89% on one 2-core VM, above 25% on others; 64.82% with batch 32.
+        Assert.True(double.Parse(accuracy.Groups[1].Value, CultureInfo.InvariantCulture) > 40, accuracy.Value);
         Assert.Equal(5, Regex.Matches(text, @"\.png: true .+ predicted ").Count);
         var progressUpdates = outputs.Count(o => o.GetProperty("output_type").GetString() == "display_data"
             && o.GetProperty("data").TryGetProperty("text/plain", out var p) && p.ToString().Contains("step ", StringComparison.Ordinal));

@@ -90,14 +90,12 @@ public class BudgetedPathSamplerTests
         Assert.Same(small, BudgetedPathSampler.Quantize(small)); // already within MaxUnits: unchanged
     }
 
-    private static SearchSpace FourLayers() => new(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 2, 2 }, StageChannels = new[] { 32, 64 }, InputChannels = 1, Height = 16 });
-
     [Fact]
     public void With_the_option_the_search_samples_only_children_within_the_measured_cost_budget()
     {
-        var costs = new BlockCostTable(Enumerable.Range(0, 4).Select(_ => new double[] { 1, 1.2, 2, 1.3 }).ToArray());
-        using var plain = new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions { MaxRelativeCost = 1.2 }, CPU, seed: 1);
-        using var within = new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions { MaxRelativeCost = 1.2, SampleWithinBudget = true }, CPU, seed: 1);
+        var costs = MeasuredCostBudgetTests.Costs(); // per layer k3 1, k5 1.2, k7 2, xc 1.3
+        using var plain = new ArchitectureParameters(MeasuredCostBudgetTests.FourLayers(), new ArchitectureSearchOptions { MaxRelativeCost = 1.2 }, CPU, seed: 1);
+        using var within = new ArchitectureParameters(MeasuredCostBudgetTests.FourLayers(), new ArchitectureSearchOptions { MaxRelativeCost = 1.2, SampleWithinBudget = true }, CPU, seed: 1);
         plain.UseMeasuredCosts(costs);
         within.UseMeasuredCosts(costs);
         var drawn = new HashSet<string>();
@@ -118,7 +116,7 @@ public class BudgetedPathSamplerTests
     [Fact]
     public void With_the_option_the_search_samples_within_a_multiply_add_budget()
     {
-        var space = FourLayers();
+        var space = MeasuredCostBudgetTests.FourLayers();
         var cheapest = space.ChildMultiplyAdds(new[] { 0, 0, 0, 0 });
         double limit = (cheapest + (space.ChildMultiplyAdds(new[] { 2, 2, 2, 2 }) - cheapest) * 0.3) / 1e6;
         using var alpha = new ArchitectureParameters(space, new ArchitectureSearchOptions { MaxMFlops = limit, SampleWithinBudget = true }, CPU, seed: 4);
@@ -135,8 +133,8 @@ public class BudgetedPathSamplerTests
     [Fact]
     public void With_the_option_the_estimator_is_centred_on_the_conditioned_marginals()
     {
-        var costs = new BlockCostTable(Enumerable.Range(0, 4).Select(_ => new double[] { 1, 1.2, 2, 1.3 }).ToArray());
-        using var alpha = new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions
+        var costs = MeasuredCostBudgetTests.Costs(); // per layer k3 1, k5 1.2, k7 2, xc 1.3
+        using var alpha = new ArchitectureParameters(MeasuredCostBudgetTests.FourLayers(), new ArchitectureSearchOptions
         {
             MaxRelativeCost = 1.2, SampleWithinBudget = true, Optimizer = ArchitectureOptimizer.Sgd, Momentum = 0, LearningRate = 1, EarlyFixMargin = 2,
         }, CPU, seed: 1);
@@ -157,8 +155,8 @@ public class BudgetedPathSamplerTests
     [Fact]
     public void Without_a_budget_the_option_changes_nothing()
     {
-        using var plain = new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions(), CPU, seed: 7);
-        using var within = new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions { SampleWithinBudget = true }, CPU, seed: 7);
+        using var plain = new ArchitectureParameters(MeasuredCostBudgetTests.FourLayers(), new ArchitectureSearchOptions(), CPU, seed: 7);
+        using var within = new ArchitectureParameters(MeasuredCostBudgetTests.FourLayers(), new ArchitectureSearchOptions { SampleWithinBudget = true }, CPU, seed: 7);
         for (int i = 0; i < 50; i++) Assert.Equal(plain.SamplePath(), within.SamplePath());
     }
 

@@ -10,12 +10,12 @@ public class MeasuredCostBudgetTests
 {
     public MeasuredCostBudgetTests() => TorchRuntime.EnsureCpu();
 
-    // Four layers; per layer k3 = 1 ms, k5 = 1.2, k7 = 2, xc = 1.3 (the cheapest child costs 4 ms).
+    // Four layers (shared with BudgetedPathSamplerTests); per layer k3 = 1 ms, k5 = 1.2, k7 = 2, xc = 1.3 (the cheapest child costs 4 ms).
     private static readonly double[] LayerCosts = { 1, 1.2, 2, 1.3 };
 
-    private static SearchSpace FourLayers() => new(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 2, 2 }, StageChannels = new[] { 32, 64 }, InputChannels = 1, Height = 16 });
+    internal static SearchSpace FourLayers() => new(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 2, 2 }, StageChannels = new[] { 32, 64 }, InputChannels = 1, Height = 16 });
 
-    private static BlockCostTable Costs() => new(Enumerable.Range(0, 4).Select(_ => (double[])LayerCosts.Clone()).ToArray());
+    internal static BlockCostTable Costs() => new(Enumerable.Range(0, 4).Select(_ => (double[])LayerCosts.Clone()).ToArray());
 
     private static IEnumerable<int[]> AllPaths() => Enumerable.Range(0, 256).Select(code => Enumerable.Range(0, 4).Select(l => code >> (2 * l) & 3).ToArray());
 

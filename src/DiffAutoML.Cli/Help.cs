@@ -33,6 +33,8 @@ internal static class Help
           --search-fraction <x>    share of the epochs spent searching the architecture (default 0.333)
           --tune-during-search <true|false>  learn the weight decay while the architecture is searched
                                    too (default true); false starts learning it once the architecture is fixed
+          --hpo-every <n>          learn the weight decay every n steps (default 1: every step, as the
+                                   paper; 10 cuts the extra validation pass to a tenth of its cost)
           --shared-kernels <true|false>  the k3, k5 and k7 candidates of a layer share one set of
                                    weights while searching (default false: separate, as DSNAS)
           --crop-padding <pixels>  fixed augmentation: random crop from the image padded by this many

@@ -53,6 +53,8 @@ internal static class TrainCommand
         });
         if (line.Parse("tune-during-search", bool.Parse) is bool tuneDuringSearch)
             options.HyperParameters = options.HyperParameters with { TuneDuringSearch = tuneDuringSearch };
+        if (line.Parse("hpo-every", int.Parse) is int hpoEvery)
+            options.HyperParameters = options.HyperParameters with { UpdateEvery = hpoEvery };
         if (line.Parse("shared-kernels", bool.Parse) is bool sharedKernels)
             options.SearchSpace = options.SearchSpace with { SharedKernels = sharedKernels };
         if (line.Parse("crop-padding", int.Parse) is int padding)

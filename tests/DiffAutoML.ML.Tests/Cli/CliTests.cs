@@ -43,6 +43,8 @@ public class CliTests
             ("--tune-during-search maybe", "--tune-during-search 'maybe' is not valid"),
             ("--shared-kernels 1", "--shared-kernels '1' is not valid"),
             ("--sample-within-budget on", "--sample-within-budget 'on' is not valid"),
+            ("--hpo-every 0", "UpdateEvery must be at least 1"),
+            ("--hpo-every ten", "--hpo-every 'ten' is not valid"),
             ("--flip yes", "--flip 'yes' is not valid"),
             ("--cutout x", "--cutout 'x' is not valid"),
             ("--crop-padding -1", "The crop padding must be >= 0 pixels"),

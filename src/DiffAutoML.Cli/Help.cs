@@ -49,6 +49,8 @@ internal static class Help
                                    model's (e.g. 1.2; every candidate block is timed on this machine)
           --sample-within-budget <true|false>  while searching, train only models within the budgets
                                    above (default false: every model is sampled, as DSNAS)
+          --candidates <blocks>    the blocks the search may choose in each layer, e.g. k3,k5,k7
+                                   (default all four: k3 k5 k7 xc)
           --fashion-mnist          name the 10 classes of an IDX file as Fashion-MNIST's
           --fresh                  ignore the checkpoint of an earlier run in <out>/checkpoints
           --quiet                  no progress display

@@ -67,6 +67,12 @@ internal static class TrainCommand
         options.Architecture.MaxRelativeCost = line.Parse("max-relative-cost", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
         if (line.Parse("sample-within-budget", bool.Parse) is bool withinBudget)
             options.Architecture.SampleWithinBudget = withinBudget;
+        // The block names of --architecture; an empty list or a repeated name is the options' own error below.
+        if (line.Text("candidates") is string candidates)
+        {
+            try { options.Architecture.Candidates = BlockChoices.Parse(candidates).Select(c => (BlockChoice)c).ToArray(); }
+            catch (FormatException e) { throw new UsageException($"--candidates '{candidates}' is not valid: {e.Message}"); }
+        }
         line.RejectUnknown();
         try
         {

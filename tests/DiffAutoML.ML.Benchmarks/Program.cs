@@ -59,7 +59,7 @@ switch (command)
               block-costs [batch]             measured block costs (BlockCostTable) against the training steps of the all-k3/k5/k7/xc children
               hpo [batch] [rounds]            training step cost with hypergradient HPO against without
               subset-evidence [subset] [budget s]  All and the three ablations, same seed and time budget, tested on the subset's test set
-              supernet-training [subset] [epochs]  training accuracy per epoch: child, supernet with shared / per-candidate projections / shared kernels
+              supernet-training [subset] [epochs]  training accuracy per epoch: child, supernet with shared / per-candidate projections / shared kernels, budget-like paths, scaled kernels
               joint-step [subset] [rounds] [cpu|cuda]  one joint search step (DA + NAS + HPO) against one plain step of the same child
               step-compare [compact|paper] [batch] [steps] [cpu|cuda] [augment]  the joint search step in TorchSharp, twin of
                                               scripts/step_comparison.py (one JSON line: ms per step, images/s)

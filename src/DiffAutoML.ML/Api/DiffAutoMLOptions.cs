@@ -92,7 +92,7 @@ public sealed record class DiffAutoMLOptions
     public DiffAutoMLOptions Copy() => this with
     {
         Data = Data with { }, SearchSpace = SearchSpace with { }, Augmentation = Augmentation with { },
-        Architecture = Architecture with { }, HyperParameters = HyperParameters with { },
+        Architecture = Architecture with { Candidates = Architecture.Candidates?.ToArray() }, HyperParameters = HyperParameters with { },
     };
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>

@@ -1,3 +1,4 @@
+using DiffAutoML.ML.Native;
 using DiffAutoML.ML.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -19,6 +20,8 @@ public sealed class ArchitectureParameters : IDisposable
     private BlockCostTable? _costs;
     private long[][]? _costThousandths;
     private long _costLimit; // MaxRelativeCost in the units of _costThousandths, set with them
+    private readonly bool[] _candidates; // by choice: whether the search may choose it (Options.Candidates)
+    private readonly Tensor? _excluded; // [L, 4] true where a choice is not a candidate; null when all are
 
     /// <summary>Creates alpha on <paramref name="device"/> (uniform unless InitialStd &gt; 0).</summary>
     public ArchitectureParameters(SearchSpace space, ArchitectureSearchOptions options, Device device, int seed)
@@ -39,6 +42,9 @@ public sealed class ArchitectureParameters : IDisposable
         _flops = space.Layers.Select(l => Enum.GetValues<BlockChoice>().Select(c => space.BlockMultiplyAdds(l.Index, c)).ToArray()).ToArray();
         _parameters = space.Layers.Select(l => Enum.GetValues<BlockChoice>().Select(c => space.BlockParameters(l.Index, c)).ToArray()).ToArray();
         _fixed = new int?[layers];
+        _candidates = Enum.GetValues<BlockChoice>().Select(Options.IsCandidate).ToArray();
+        if (!_candidates.All(c => c))
+            _excluded = tensor(Enumerable.Range(0, layers).SelectMany(_ => _candidates.Select(c => !c)).ToArray(), new long[] { layers, BlockChoices.Count }).to(device);
         CheckBudgetsReachable();
     }
 
@@ -64,6 +70,7 @@ public sealed class ArchitectureParameters : IDisposable
         _costs = costs;
         _costThousandths = costs.Thousandths();
         // Relative to the cheapest child's rounded total, so that a budget of 1 admits the cheapest child exactly.
+        // (the cheapest child of the whole space, candidate or not, as BlockCostTable.RelativeCost reports it).
         _costLimit = Options.MaxRelativeCost is double max ? (long)Math.Floor(max * _costThousandths.Sum(row => row.Min()) + 1e-9) : long.MaxValue;
         CheckBudgetsReachable();
     }
@@ -77,6 +84,13 @@ public sealed class ArchitectureParameters : IDisposable
             return true;
         }
     }
+
+    // The cheapest candidate's entry of a per-choice row.
+    private long Cheapest(long[] row) => row.Where((_, c) => _candidates[c]).Min();
+
+    /// <summary>softmax(alpha) per layer over the candidate blocks (<see cref="ArchitectureSearchOptions.Candidates"/>;
+    /// the others get probability 0 and no gradient), on alpha's device, in the caller's dispose scope.</summary>
+    private Tensor Softmax() => (_excluded is null ? Alpha : Alpha.masked_fill(_excluded, Scalars.Of(double.NegativeInfinity))).softmax(1);
 
     private long ChildCost(IReadOnlyList<int> path) => path.Select((c, l) => _costThousandths![l][c]).Sum();
 
@@ -94,7 +108,7 @@ public sealed class ArchitectureParameters : IDisposable
         {
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            var p = Alpha.softmax(1).to(ScalarType.Float64).cpu().data<double>().ToArray();
+            var p = Softmax().to(ScalarType.Float64).cpu().data<double>().ToArray();
             _probabilities = Enumerable.Range(0, _fixed.Length).Select(l => p.AsSpan(l * BlockChoices.Count, BlockChoices.Count).ToArray()).ToArray();
         }
         return _probabilities.Select(row => (double[])row.Clone()).ToArray();
@@ -102,7 +116,7 @@ public sealed class ArchitectureParameters : IDisposable
 
     private double[][]? _probabilities;
 
-    /// <summary>Mean entropy of the layers' distributions, in nats (ln 4 = 1.386 when uniform).</summary>
+    /// <summary>Mean entropy of the layers' distributions, in nats (ln 4 = 1.386 when uniform over four candidates).</summary>
     public double MeanEntropy() => Probabilities().Average(p => -p.Where(v => v > 0).Sum(v => v * Math.Log(v)));
 
     /// <summary>dL/dZ_l[s_l] read from Z's gradient at <paramref name="path"/>, float [L].</summary>
@@ -127,13 +141,15 @@ public sealed class ArchitectureParameters : IDisposable
         {
             if (_fixed[l] is int f) { path[l] = f; continue; }
             double u = _random.NextDouble(), cumulative = 0;
-            int c = 0;
-            for (; c < BlockChoices.Count - 1; c++)
+            int chosen = -1;
+            for (int c = 0; c < BlockChoices.Count; c++)
             {
+                if (!_candidates[c]) continue;
+                chosen = c; // the last candidate when rounding leaves u above the sum
                 cumulative += probabilities[l][c];
                 if (u < cumulative) break;
             }
-            path[l] = c;
+            path[l] = chosen;
         }
         return path;
     }
@@ -196,7 +212,7 @@ public sealed class ArchitectureParameters : IDisposable
         if ((overFlops || overParams || overCost) && Options.PenaltyCoefficient > 0)
         {
             // DSNAS: coef * sum_l p_l[s] * cost_l[s], costs relative to an equal per-layer share of the budget.
-            var p = Alpha.softmax(1);
+            var p = Softmax();
             var cost = zeros(_fixed.Length, BlockChoices.Count);
             for (int l = 0; l < _fixed.Length; l++)
             {
@@ -213,7 +229,7 @@ public sealed class ArchitectureParameters : IDisposable
         }
         using (no_grad())
         {
-            var p = Alpha.softmax(1);
+            var p = Softmax();
             var index = tensor(path.Select(c => (long)c).ToArray(), device: Alpha.device).view(-1, 1);
             var oneHot = zeros_like(p).scatter_(1, index, ones_like(p));
             // Sampling within the budget draws from softmax(alpha) conditioned on it: its score is onehot - q, with q
@@ -287,7 +303,7 @@ public sealed class ArchitectureParameters : IDisposable
     /// <summary>The most probable child within the budgets, respecting fixed layers; null when none fits.</summary>
     public int[]? MostProbableWithinBudget() => ChildSelector.MostProbableWithin(Probabilities(), Budgets(), Allowed());
 
-    private bool[][] Allowed() => _fixed.Select(f => Enumerable.Range(0, BlockChoices.Count).Select(c => f is null || f == c).ToArray()).ToArray();
+    private bool[][] Allowed() => _fixed.Select(f => Enumerable.Range(0, BlockChoices.Count).Select(c => f is null ? _candidates[c] : f == c).ToArray()).ToArray();
 
     /// <summary>The budgets that apply, the measured cost first (block costs; the child's fixed parts taken off).</summary>
     private List<ResourceBudget> Budgets()
@@ -310,8 +326,8 @@ public sealed class ArchitectureParameters : IDisposable
     private string BudgetError()
     {
         int layers = _fixed.Length;
-        var cheapestFlops = Space.FixedMultiplyAdds + _flops.Sum(r => r.Min());
-        var cheapestParams = Space.FixedParameters + _parameters.Sum(r => r.Min());
+        var cheapestFlops = Space.FixedMultiplyAdds + _flops.Sum(Cheapest);
+        var cheapestParams = Space.FixedParameters + _parameters.Sum(Cheapest);
         return $"No child of this search space meets the budgets (MaxMFlops {Options.MaxMFlops?.ToString() ?? "none"}, " +
                $"MaxParameters {Options.MaxParameters?.ToString() ?? "none"}, MaxRelativeCost {Options.MaxRelativeCost?.ToString() ?? "none"}): " +
                $"the smallest child has {cheapestFlops / 1e6:F2} MFLOPs and {cheapestParams} parameters over {layers} layers.";
@@ -361,6 +377,7 @@ public sealed class ArchitectureParameters : IDisposable
     public void Dispose()
     {
         _optimizer.Dispose();
+        _excluded?.Dispose();
         Alpha.Dispose();
     }
 }

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace DiffAutoML.ML.Search;
 
 /// <summary>How alpha is learned, when layers are fixed, and the resource budgets.</summary>
@@ -45,6 +47,17 @@ public sealed record class ArchitectureSearchOptions
     /// "Sampling within the budget").</summary>
     public bool SampleWithinBudget { get; set; }
 
+    /// <summary>The blocks the search may choose in each layer; null = all four (DSNAS). Leaving out
+    /// <see cref="BlockChoice.Xception"/> with <see cref="SearchSpaceOptions.SharedKernels"/> makes the search a kernel-size
+    /// search over one shared kernel (Single-Path NAS), whose supernet learns as fast as the fixed network: an Xception
+    /// candidate has weights of its own, and until they are trained every step that draws it trains through a random block
+    /// (docs/algorithm.md, "Candidate blocks"). Not in the paper.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] // options without it keep their checkpoints' fingerprint
+    public IReadOnlyList<BlockChoice>? Candidates { get; set; }
+
+    /// <summary>Whether the search may choose <paramref name="choice"/> (<see cref="Candidates"/>).</summary>
+    public bool IsCandidate(BlockChoice choice) => Candidates is null || Candidates.Contains(choice);
+
     /// <summary>Weight of the resource penalty, applied while a sampled child exceeds a budget. Costs are measured
     /// relative to an equal share of the budget per layer, so the weight does not depend on the network's size.</summary>
     public double PenaltyCoefficient { get; set; } = 0.1;
@@ -63,6 +76,8 @@ public sealed record class ArchitectureSearchOptions
         Check(MaxMFlops is null or > 0, nameof(MaxMFlops), MaxMFlops, "must be positive");
         Check(MaxParameters is null or > 0, nameof(MaxParameters), MaxParameters, "must be positive");
         Check(MaxRelativeCost is null || (MaxRelativeCost >= 1 && double.IsFinite(MaxRelativeCost.Value)), nameof(MaxRelativeCost), MaxRelativeCost, "must be a finite number >= 1 (the cheapest child's cost is 1)");
+        Check(Candidates is null || (Candidates.Count > 0 && Candidates.All(Enum.IsDefined) && Candidates.Distinct().Count() == Candidates.Count),
+            nameof(Candidates), Candidates is null ? null : string.Join(", ", Candidates), "must name at least one block, each once");
         Check(PenaltyCoefficient >= 0 && double.IsFinite(PenaltyCoefficient), nameof(PenaltyCoefficient), PenaltyCoefficient, "must be a finite number >= 0");
     }
 }

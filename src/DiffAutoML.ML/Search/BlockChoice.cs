@@ -31,8 +31,8 @@ public static class BlockChoices
     /// <summary>Architecture as a short string, for example "k3 k5 xc k7".</summary>
     public static string Describe(IEnumerable<int> path) => string.Join(" ", path.Select(c => ((BlockChoice)c).ShortName()));
 
-    /// <summary>Parses <see cref="Describe"/>'s output back into a path.</summary>
-    public static int[] Parse(string architecture) => architecture.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+    /// <summary>Parses <see cref="Describe"/>'s output back into a path (commas may separate the names too).</summary>
+    public static int[] Parse(string architecture) => architecture.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries)
         .Select(s => s switch
         {
             "k3" => 0, "k5" => 1, "k7" => 2, "xc" => 3,

@@ -49,6 +49,8 @@ public class CliTests
             ("--cutout x", "--cutout 'x' is not valid"),
             ("--crop-padding -1", "The crop padding must be >= 0 pixels"),
             ("--max-relative-cost 0.5", "MaxRelativeCost must be a finite number >= 1"),
+            ("--candidates k3,k9", "--candidates 'k3,k9' is not valid"),
+            ("--candidates k3,k3", "Candidates must name at least one block, each once"),
             ("--architecture k3", "--components must leave out Architecture"),
             ("--components None --architecture \"k3 k9\"", "FixedArchitecture"),
         })

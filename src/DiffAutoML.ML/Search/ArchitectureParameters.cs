@@ -69,8 +69,8 @@ public sealed class ArchitectureParameters : IDisposable
         if (costs.Layers != _fixed.Length) throw new ArgumentException($"The cost table has {costs.Layers} layers; the search space has {_fixed.Length}.", nameof(costs));
         _costs = costs;
         _costThousandths = costs.Thousandths();
-        // Relative to the cheapest child's rounded total, so that a budget of 1 admits the cheapest child exactly.
-        // (the cheapest child of the whole space, candidate or not, as BlockCostTable.RelativeCost reports it).
+        // Relative to the cheapest child's rounded total, so that a budget of 1 admits the cheapest child exactly; the
+        // cheapest child of the whole space, candidate blocks or not, as BlockCostTable.RelativeCost reports it.
         _costLimit = Options.MaxRelativeCost is double max ? (long)Math.Floor(max * _costThousandths.Sum(row => row.Min()) + 1e-9) : long.MaxValue;
         CheckBudgetsReachable();
     }

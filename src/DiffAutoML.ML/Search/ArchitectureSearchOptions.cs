@@ -49,9 +49,10 @@ public sealed record class ArchitectureSearchOptions
 
     /// <summary>The blocks the search may choose in each layer; null = all four (DSNAS). Leaving out
     /// <see cref="BlockChoice.Xception"/> with <see cref="SearchSpaceOptions.SharedKernels"/> makes the search a kernel-size
-    /// search over one shared kernel (Single-Path NAS), whose supernet learns as fast as the fixed network: an Xception
-    /// candidate has weights of its own, and until they are trained every step that draws it trains through a random block
-    /// (docs/algorithm.md, "Candidate blocks"). Not in the paper.</summary>
+    /// search over one shared kernel (Single-Path NAS), whose supernet learned as fast as the fixed network under a tight
+    /// cost budget (measured, docs/benchmarks.md): an Xception candidate has weights of its own, and until they are
+    /// trained every step that draws it trains through a random block (docs/algorithm.md, "Candidate blocks"). Not in
+    /// the paper.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] // options without it keep their checkpoints' fingerprint
     public IReadOnlyList<BlockChoice>? Candidates { get; set; }
 

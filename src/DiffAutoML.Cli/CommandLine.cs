@@ -29,9 +29,14 @@ internal sealed class CommandLine
     public string? Text(string name) { _read.Add(name); return _options.GetValueOrDefault(name); }
 
     public T? Parse<T>(string name, Func<string, T> parse) where T : struct
+        => Text(name) is string text ? ParseText(name, text, parse) : null;
+
+    /// <summary><see cref="Parse{T}"/> for a value of reference type (a list).</summary>
+    public T? ParseObject<T>(string name, Func<string, T> parse) where T : class
+        => Text(name) is string text ? ParseText(name, text, parse) : null;
+
+    private static T ParseText<T>(string name, string text, Func<string, T> parse)
     {
-        var text = Text(name);
-        if (text is null) return null;
         try { return parse(text); }
         catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
         {

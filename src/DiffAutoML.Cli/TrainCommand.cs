@@ -68,11 +68,8 @@ internal static class TrainCommand
         if (line.Parse("sample-within-budget", bool.Parse) is bool withinBudget)
             options.Architecture.SampleWithinBudget = withinBudget;
         // The block names of --architecture; an empty list or a repeated name is the options' own error below.
-        if (line.Text("candidates") is string candidates)
-        {
-            try { options.Architecture.Candidates = BlockChoices.Parse(candidates).Select(c => (BlockChoice)c).ToArray(); }
-            catch (FormatException e) { throw new UsageException($"--candidates '{candidates}' is not valid: {e.Message}"); }
-        }
+        if (line.ParseObject("candidates", s => BlockChoices.Parse(s).Select(c => (BlockChoice)c).ToArray()) is { } candidates)
+            options.Architecture.Candidates = candidates;
         line.RejectUnknown();
         try
         {

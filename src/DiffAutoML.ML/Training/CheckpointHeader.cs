@@ -21,5 +21,7 @@ internal sealed record CheckpointHeader
     public double SearchSeconds { get; init; }
     public double TuningSeconds { get; init; }
     public HypergradientSgdState? Optimizer { get; init; }
+    /// <summary>The learning-rate schedule as last re-fitted to the time budget (absent in older checkpoints).</summary>
+    public LearningRateSchedule? Schedule { get; init; }
     public IReadOnlyList<EpochRecord> History { get; init; } = Array.Empty<EpochRecord>();
 }

@@ -177,12 +177,16 @@ internal sealed class JointSearch : IDisposable
         _searchEpochs = !_searchArchitecture ? 0
             : _plannedEpochs == 1 ? 1
             : Math.Clamp((int)Math.Round(_plannedEpochs * _o.SearchFraction), 1, _o.SearchFraction >= 1 ? _plannedEpochs : _plannedEpochs - 1);
+        _schedule = NewSchedule();
         CreateOptimizer(null);
     }
 
+    private LearningRateSchedule NewSchedule()
+        => new(_o.HyperParameters.LearningRate, (int)Math.Round(_o.WarmupEpochs * StepsPerEpoch), (int)(_plannedEpochs * StepsPerEpoch));
+
+    /// <summary>A new optimizer over the current network's parameters, on the current schedule.</summary>
     private void CreateOptimizer(HypergradientSgdState? state)
     {
-        _schedule = new LearningRateSchedule(_o.HyperParameters.LearningRate, (int)Math.Round(_o.WarmupEpochs * StepsPerEpoch), (int)(_plannedEpochs * StepsPerEpoch));
         var options = _o.HyperParameters with
         {
             TuneWeightDecay = _tune && _o.HyperParameters.TuneWeightDecay,
@@ -230,10 +234,11 @@ internal sealed class JointSearch : IDisposable
     /// <summary>
     /// With a time budget, re-sizes the plan from the epochs measured so far (<see cref="EpochDurations"/>: the median
     /// of the stage's last three, so that one slow epoch does not cut the plan): shorter when it will not fit (the machine
-    /// may be busier than during the probe), longer while at most half of the plan is done when epochs turn out cheaper
-    /// (the probe times a few steps and includes one-off start-up work, and a tuning epoch costs less than a search
-    /// epoch). Later the plan only shrinks: stretching the cosine schedule late would raise the learning rate again.
-    /// The search stage keeps its share and leaves at least one tuning epoch.
+    /// may be busier than during the probe), longer when epochs turn out cheaper (the probe times a few steps and
+    /// includes one-off start-up work, a tuning epoch costs less than a search epoch, and other work on the machine
+    /// comes and goes). The schedule is re-fitted from the current step (<see cref="LearningRateSchedule.RefitFrom"/>),
+    /// so the learning rate never jumps; a plan that has run to its end is not lengthened, since its rate has reached
+    /// zero. The search stage keeps its share and leaves at least one tuning epoch.
     /// </summary>
     private void Replan()
     {
@@ -242,7 +247,7 @@ internal sealed class JointSearch : IDisposable
         double epochSeconds = _epochDurations.Expected;
         int affordable = Math.Max(0, (int)Math.Floor(left / Math.Max(1e-3, epochSeconds)));
         int plan = Math.Min(_epochsCompleted + affordable, _o.Epochs ?? int.MaxValue);
-        bool shorten = plan < _plannedEpochs, lengthen = plan > _plannedEpochs && 2 * _epochsCompleted <= _plannedEpochs;
+        bool shorten = plan < _plannedEpochs, lengthen = plan > _plannedEpochs && _epochsCompleted < _plannedEpochs;
         if (!shorten && !lengthen) return;
         // During the search at least one tuning epoch stays planned, even when the budget will cut it short: a child
         // tuned for part of an epoch beats one taken untuned from the supernet.
@@ -252,7 +257,7 @@ internal sealed class JointSearch : IDisposable
             int share = (int)Math.Round(_plannedEpochs * _o.SearchFraction);
             _searchEpochs = Math.Max(_epochsCompleted, Math.Min(share, _o.SearchFraction >= 1 ? _plannedEpochs : _plannedEpochs - 1));
         }
-        _schedule = _schedule with { TotalSteps = (int)(_plannedEpochs * StepsPerEpoch) };
+        _schedule = _schedule.RefitFrom(_step, (int)(_plannedEpochs * StepsPerEpoch));
         _sgd.Reschedule(_schedule);
         _s.Log($"Time budget: {_plannedEpochs} epochs fit (the last took {_epochDurations.Last:F1} s, expecting {epochSeconds:F1} s per epoch); the search ends after epoch {_searchEpochs}.");
     }
@@ -523,6 +528,7 @@ internal sealed class JointSearch : IDisposable
             SearchSeconds = _searchSeconds,
             TuningSeconds = _tuningSeconds,
             Optimizer = _sgd.SaveState(),
+            Schedule = _schedule,
             History = _history.ToArray(),
         };
         _checkpoints.Save(header, writer =>
@@ -562,6 +568,7 @@ internal sealed class JointSearch : IDisposable
         Network.load(reader);
         _policy?.ReadState(reader);
         if (_stage == SearchStage) _alpha!.ReadState(reader);
+        _schedule = header.Schedule ?? NewSchedule();
         CreateOptimizer(header.Optimizer);
         var velocities = TensorIO.ReadAll(reader);
         for (int i = 0; i < velocities.Count; i++) _sgd.LoadVelocity(i, velocities[i]);

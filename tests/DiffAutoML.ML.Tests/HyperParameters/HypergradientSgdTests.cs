@@ -115,15 +115,6 @@ public class HypergradientSgdTests
     }
 
     [Fact]
-    public void Schedule_warms_up_then_decays_by_cosine()
-    {
-        var schedule = new LearningRateSchedule(1.0, 4, 104);
-        Assert.Equal(new[] { 0.25, 0.5, 0.75, 1.0 }, Enumerable.Range(0, 4).Select(s => schedule.At(s)));
-        Assert.Equal(0.5, schedule.At(54), 12);
-        Assert.Equal(0.0, schedule.At(104), 12);
-    }
-
-    [Fact]
     public void Invalid_options_are_rejected()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new HyperparameterOptions { LearningRate = 0 }.Validate());

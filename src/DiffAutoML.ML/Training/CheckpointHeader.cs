@@ -21,7 +21,7 @@ internal sealed record CheckpointHeader
     public double SearchSeconds { get; init; }
     public double TuningSeconds { get; init; }
     public HypergradientSgdState? Optimizer { get; init; }
-    /// <summary>The learning-rate schedule as last re-fitted to the time budget (absent in older checkpoints).</summary>
+    /// <summary>The learning-rate schedule, with its re-fits to a time budget (absent in older checkpoints: rebuilt from PlannedEpochs).</summary>
     public LearningRateSchedule? Schedule { get; init; }
     public IReadOnlyList<EpochRecord> History { get; init; } = Array.Empty<EpochRecord>();
 }

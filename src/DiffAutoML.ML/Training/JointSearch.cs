@@ -232,31 +232,19 @@ internal sealed class JointSearch : IDisposable
     }
 
     /// <summary>
-    /// With a time budget, re-sizes the plan from the epochs measured so far (<see cref="EpochDurations"/>: the median
-    /// of the stage's last three, so that one slow epoch does not cut the plan): shorter when it will not fit (the machine
-    /// may be busier than during the probe), longer when epochs turn out cheaper (the probe times a few steps and
-    /// includes one-off start-up work, a tuning epoch costs less than a search epoch, and other work on the machine
-    /// comes and goes). The schedule is re-fitted from the current step (<see cref="LearningRateSchedule.RefitFrom"/>),
-    /// so the learning rate never jumps; a plan that has run to its end is not lengthened, since its rate has reached
-    /// zero. The search stage keeps its share and leaves at least one tuning epoch.
+    /// With a time budget, re-sizes the plan after each epoch (<see cref="BudgetPlan"/>) from the epochs measured so far
+    /// (<see cref="EpochDurations"/>: the median of the stage's last three, so that one slow epoch does not cut the plan),
+    /// and re-fits the schedule from the current step (<see cref="LearningRateSchedule.RefitFrom"/>): the learning rate
+    /// never jumps.
     /// </summary>
     private void Replan()
     {
         if (_o.TimeBudget is not TimeSpan budget) return;
         double left = budget.TotalSeconds - _s.Clock.Elapsed.TotalSeconds - FinishingReserve(budget);
         double epochSeconds = _epochDurations.Expected;
-        int affordable = Math.Max(0, (int)Math.Floor(left / Math.Max(1e-3, epochSeconds)));
-        int plan = Math.Min(_epochsCompleted + affordable, _o.Epochs ?? int.MaxValue);
-        bool shorten = plan < _plannedEpochs, lengthen = plan > _plannedEpochs && _epochsCompleted < _plannedEpochs;
-        if (!shorten && !lengthen) return;
-        // During the search at least one tuning epoch stays planned, even when the budget will cut it short: a child
-        // tuned for part of an epoch beats one taken untuned from the supernet.
-        _plannedEpochs = Math.Max(plan, _epochsCompleted + (_stage == SearchStage ? 1 : 0));
-        if (_stage == SearchStage)
-        {
-            int share = (int)Math.Round(_plannedEpochs * _o.SearchFraction);
-            _searchEpochs = Math.Max(_epochsCompleted, Math.Min(share, _o.SearchFraction >= 1 ? _plannedEpochs : _plannedEpochs - 1));
-        }
+        if (new BudgetPlan(_plannedEpochs, _searchEpochs).Replan(left, epochSeconds, _epochsCompleted, _stage == SearchStage, _o.SearchFraction, _o.Epochs)
+            is not { } plan) return;
+        (_plannedEpochs, _searchEpochs) = (plan.PlannedEpochs, plan.SearchEpochs);
         _schedule = _schedule.RefitFrom(_step, (int)(_plannedEpochs * StepsPerEpoch));
         _sgd.Reschedule(_schedule);
         _s.Log($"Time budget: {_plannedEpochs} epochs fit (the last took {_epochDurations.Last:F1} s, expecting {epochSeconds:F1} s per epoch); the search ends after epoch {_searchEpochs}.");

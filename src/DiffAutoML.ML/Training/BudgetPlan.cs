@@ -1,0 +1,33 @@
+namespace DiffAutoML.ML.Training;
+
+/// <summary>
+/// The time-budget planner's decision after an epoch: how many epochs fit in the time left and how many of them search.
+/// Shorter when the next epochs will not fit (the machine may be busier than during the probe), longer when epochs turn
+/// out cheaper (the probe times a few steps and includes one-off start-up work, a tuning epoch costs less than a search
+/// epoch, and other work on the machine comes and goes), until the last planned epoch: a plan that has run to its end
+/// is not lengthened, since its learning rate has reached zero. The caller re-fits the schedule from the current step
+/// (<see cref="HyperParameters.LearningRateSchedule.RefitFrom"/>), so the rate never jumps.
+/// </summary>
+internal readonly record struct BudgetPlan(int PlannedEpochs, int SearchEpochs)
+{
+    /// <summary>The plan after <paramref name="completed"/> epochs, or null when it stays as it is.</summary>
+    /// <param name="secondsLeft">Time left for training epochs (the budget less the elapsed time and the finishing reserve).</param>
+    /// <param name="epochSeconds">The expected duration of the next epoch (<see cref="EpochDurations.Expected"/>).</param>
+    /// <param name="completed">Epochs completed.</param>
+    /// <param name="searching">Whether the search stage is still running.</param>
+    /// <param name="searchFraction">The share of the epochs that search.</param>
+    /// <param name="maxEpochs">The most epochs the options allow (null: no limit).</param>
+    public BudgetPlan? Replan(double secondsLeft, double epochSeconds, int completed, bool searching, double searchFraction, int? maxEpochs)
+    {
+        int affordable = Math.Max(0, (int)Math.Floor(secondsLeft / Math.Max(1e-3, epochSeconds)));
+        int plan = Math.Min(completed + affordable, maxEpochs ?? int.MaxValue);
+        bool shorten = plan < PlannedEpochs, lengthen = plan > PlannedEpochs && completed < PlannedEpochs;
+        if (!shorten && !lengthen) return null;
+        // During the search at least one tuning epoch stays planned, even when the budget will cut it short: a child
+        // tuned for part of an epoch beats one taken untuned from the supernet.
+        int planned = Math.Max(plan, completed + (searching ? 1 : 0));
+        if (!searching) return this with { PlannedEpochs = planned };
+        int share = (int)Math.Round(planned * searchFraction);
+        return new BudgetPlan(planned, Math.Max(completed, Math.Min(share, searchFraction >= 1 ? planned : planned - 1)));
+    }
+}

@@ -26,8 +26,11 @@ internal readonly record struct BudgetPlan(int PlannedEpochs, int SearchEpochs)
         // During the search at least one tuning epoch stays planned, even when the budget will cut it short: a child
         // tuned for part of an epoch beats one taken untuned from the supernet.
         int planned = Math.Max(plan, completed + (searching ? 1 : 0));
-        if (!searching) return this with { PlannedEpochs = planned };
-        int share = (int)Math.Round(planned * searchFraction);
-        return new BudgetPlan(planned, Math.Max(completed, Math.Min(share, searchFraction >= 1 ? planned : planned - 1)));
+        return searching ? new BudgetPlan(planned, Math.Max(completed, SearchShare(planned, searchFraction))) : this with { PlannedEpochs = planned };
     }
+
+    /// <summary>The search stage's epochs in a plan of <paramref name="planned"/>: its share, leaving at least one
+    /// tuning epoch unless the whole run searches (<paramref name="searchFraction"/> 1).</summary>
+    public static int SearchShare(int planned, double searchFraction)
+        => Math.Min((int)Math.Round(planned * searchFraction), searchFraction >= 1 ? planned : planned - 1);
 }

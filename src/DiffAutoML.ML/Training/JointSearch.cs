@@ -39,7 +39,6 @@ internal sealed class JointSearch : IDisposable
     private Supernet? _supernet;
     private ChildNetwork? _child;
     private HypergradientSgd _sgd = null!;
-    private LearningRateSchedule _schedule = null!;
     private Generator? _augmentGenerator;
     private string _stage = TuningStage;
     private int _plannedEpochs, _searchEpochs, _epochsCompleted;
@@ -176,16 +175,15 @@ internal sealed class JointSearch : IDisposable
         // At least one tuning epoch when there are two or more: the supernet's weights alone make a poor model.
         _searchEpochs = !_searchArchitecture ? 0
             : _plannedEpochs == 1 ? 1
-            : Math.Clamp((int)Math.Round(_plannedEpochs * _o.SearchFraction), 1, _o.SearchFraction >= 1 ? _plannedEpochs : _plannedEpochs - 1);
-        _schedule = NewSchedule();
-        CreateOptimizer(null);
+            : Math.Max(1, BudgetPlan.SearchShare(_plannedEpochs, _o.SearchFraction));
+        CreateOptimizer(NewSchedule(), null);
     }
 
     private LearningRateSchedule NewSchedule()
         => new(_o.HyperParameters.LearningRate, (int)Math.Round(_o.WarmupEpochs * StepsPerEpoch), (int)(_plannedEpochs * StepsPerEpoch));
 
-    /// <summary>A new optimizer over the current network's parameters, on the current schedule.</summary>
-    private void CreateOptimizer(HypergradientSgdState? state)
+    /// <summary>A new optimizer over the current network's parameters.</summary>
+    private void CreateOptimizer(LearningRateSchedule schedule, HypergradientSgdState? state)
     {
         var options = _o.HyperParameters with
         {
@@ -193,7 +191,7 @@ internal sealed class JointSearch : IDisposable
             TuneLearningRate = _tune && _o.HyperParameters.TuneLearningRate,
         };
         _sgd?.Dispose();
-        _sgd = new HypergradientSgd(Network.parameters(), options, _schedule);
+        _sgd = new HypergradientSgd(Network.parameters(), options, schedule);
         if (state is not null) _sgd.LoadState(state);
     }
 
@@ -245,8 +243,7 @@ internal sealed class JointSearch : IDisposable
         if (new BudgetPlan(_plannedEpochs, _searchEpochs).Replan(left, epochSeconds, _epochsCompleted, _stage == SearchStage, _o.SearchFraction, _o.Epochs)
             is not { } plan) return;
         (_plannedEpochs, _searchEpochs) = (plan.PlannedEpochs, plan.SearchEpochs);
-        _schedule = _schedule.RefitFrom(_step, (int)(_plannedEpochs * StepsPerEpoch));
-        _sgd.Reschedule(_schedule);
+        _sgd.Reschedule(_sgd.Schedule.RefitFrom(_step, (int)(_plannedEpochs * StepsPerEpoch)));
         _s.Log($"Time budget: {_plannedEpochs} epochs fit (the last took {_epochDurations.Last:F1} s, expecting {epochSeconds:F1} s per epoch); the search ends after epoch {_searchEpochs}.");
     }
 
@@ -373,8 +370,7 @@ internal sealed class JointSearch : IDisposable
         _supernet.Dispose();
         _supernet = null;
         RecalibrateChild();
-        var state = _sgd.SaveState();
-        CreateOptimizer(state);
+        CreateOptimizer(_sgd.Schedule, _sgd.SaveState()); // the child keeps the schedule with its re-fits
         _stage = TuningStage;
         _epochDurations.StartStage();
         stageClock.Restart();
@@ -516,7 +512,7 @@ internal sealed class JointSearch : IDisposable
             SearchSeconds = _searchSeconds,
             TuningSeconds = _tuningSeconds,
             Optimizer = _sgd.SaveState(),
-            Schedule = _schedule,
+            Schedule = _sgd.Schedule,
             History = _history.ToArray(),
         };
         _checkpoints.Save(header, writer =>
@@ -556,8 +552,7 @@ internal sealed class JointSearch : IDisposable
         Network.load(reader);
         _policy?.ReadState(reader);
         if (_stage == SearchStage) _alpha!.ReadState(reader);
-        _schedule = header.Schedule ?? NewSchedule();
-        CreateOptimizer(header.Optimizer);
+        CreateOptimizer(header.Schedule ?? NewSchedule(), header.Optimizer);
         var velocities = TensorIO.ReadAll(reader);
         for (int i = 0; i < velocities.Count; i++) _sgd.LoadVelocity(i, velocities[i]);
         foreach (var v in velocities) v?.Dispose();

@@ -41,6 +41,8 @@ internal static class Help
                                    pixels (default 0: off; 4 is usual for 32x32 photos)
           --flip <true|false>      fixed augmentation: flip left-right with probability 1/2 (default
                                    false; leave it off for digits and text)
+          --test-time-flip <true|false>  score each image as the average over it and its mirror image
+                                   (default false; needs --flip true)
           --cutout <pixels>        fixed augmentation: one square of this side blanked per image
                                    (default 0: off); the three apply whatever --components says
           --seed <n>               random seed (default 1)

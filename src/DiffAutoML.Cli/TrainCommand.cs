@@ -61,6 +61,8 @@ internal static class TrainCommand
             options.Augmentation = options.Augmentation with { RandomCropPadding = padding };
         if (line.Parse("flip", bool.Parse) is bool flip)
             options.Augmentation = options.Augmentation with { RandomFlip = flip };
+        if (line.Parse("test-time-flip", bool.Parse) is bool testTimeFlip)
+            options.Augmentation = options.Augmentation with { TestTimeFlip = testTimeFlip };
         if (line.Parse("cutout", int.Parse) is int cutout)
             options.Augmentation = options.Augmentation with { CutoutSize = cutout };
         options.Architecture.MaxMFlops = line.Parse("max-mflops", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));

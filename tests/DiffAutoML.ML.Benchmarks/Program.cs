@@ -44,6 +44,9 @@ switch (command)
     case "search-step":
         SearchStepBenchmark.RunMode(args[1], args[2], int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : null);
         break;
+    case "flip-averaging":
+        FlipAveragingBenchmark.Run(Arg(1, "artifacts/data/fashion-mnist"), args.Skip(2));
+        break;
     case "block-costs":
         BlockCostBenchmark.Run(int.Parse(Arg(1, "128")));
         break;
@@ -57,6 +60,7 @@ switch (command)
               augmentation-sizes [batch]      the same comparison on random 1x28x28 to 3x224x224 images
               search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
               block-costs [batch]             measured block costs (BlockCostTable) against the training steps of the all-k3/k5/k7/xc children
+              flip-averaging [folder] model.onnx...  test accuracy as is, mirrored and with the two outputs averaged
               hpo [batch] [rounds]            training step cost with hypergradient HPO against without
               subset-evidence [subset] [budget s]  All and the three ablations, same seed and time budget, tested on the subset's test set
               supernet-training [subset] [epochs]  training accuracy per epoch: child, supernet with shared / per-candidate projections / shared kernels, budget-like paths, scaled kernels

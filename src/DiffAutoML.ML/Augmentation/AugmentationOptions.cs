@@ -31,6 +31,12 @@ public sealed record class AugmentationOptions
     /// Part of the fixed pre-processing, applied whichever components run.</summary>
     public bool RandomFlip { get; set; }
 
+    /// <summary>Score each image as the average of the network's softmax outputs on it and on its left-right mirror
+    /// image (test-time flip; the returned model runs the network on a batch twice the size). Needs
+    /// <see cref="RandomFlip"/>: a network never trained on mirrored images scores them badly (docs/benchmarks.md,
+    /// "Test-time flip"). Validation during Fit, which picks the returned epoch, scores the images as they are.</summary>
+    public bool TestTimeFlip { get; set; }
+
     /// <summary>Side in pixels of one Cutout square per training image, set to <see cref="FillValue"/> after the policy
     /// (0 = off; CIFAR's usual 16 for 32x32). Part of the fixed pre-processing, applied whichever components run.</summary>
     public int CutoutSize { get; set; }
@@ -51,6 +57,8 @@ public sealed record class AugmentationOptions
         if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum must be in [0, 1).");
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "Weight decay must be a finite number >= 0.");
         if (RandomCropPadding < 0) throw new ArgumentOutOfRangeException(nameof(RandomCropPadding), RandomCropPadding, "The crop padding must be >= 0 pixels.");
+        if (TestTimeFlip && !RandomFlip)
+            throw new ArgumentOutOfRangeException(nameof(TestTimeFlip), TestTimeFlip, "TestTimeFlip averages each image's scores with those of its mirror image, which only helps a network trained on mirrored images: set RandomFlip too.");
         if (CutoutSize < 0) throw new ArgumentOutOfRangeException(nameof(CutoutSize), CutoutSize, "The Cutout size must be >= 0 pixels.");
         if (!(FillValue >= 0 && FillValue <= 255)) throw new ArgumentOutOfRangeException(nameof(FillValue), FillValue, "The fill value must be in [0, 255].");
     }

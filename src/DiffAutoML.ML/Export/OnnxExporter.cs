@@ -13,7 +13,11 @@ namespace DiffAutoML.ML.Export;
 /// normalization ((x / 255 - mean) / std, as one Mul and one Add) -> stem -> blocks -> tail -> global average pool ->
 /// Gemm -> outputs "logits" and "probabilities" (softmax), both [N, classes]. Batch norm is folded into the preceding
 /// convolution (eval mode). The stride-1 channel split is two Slice nodes with step 2 (even and odd channels);
-/// dropout is the identity at inference and is left out.
+/// dropout is the identity at inference and is left out. With mirror averaging (test-time flip,
+/// <see cref="Augmentation.AugmentationOptions.TestTimeFlip"/>) the normalized batch is stacked on its left-right mirror
+/// image, both halves go through the network as one batch of 2N, and the outputs are the average of the two softmax
+/// outputs ("probabilities") and its logarithm ("logits", computed as log-sum-exp of the two log-softmax outputs
+/// minus log 2, which cannot underflow to log 0).
 /// </remarks>
 public static class OnnxExporter
 {
@@ -26,13 +30,15 @@ public static class OnnxExporter
     /// <summary>Name of the logits output in a standalone export.</summary>
     public const string LogitsName = "logits";
 
-    /// <summary>The model as ONNX bytes, with the standalone names (pixels -> logits, probabilities).</summary>
-    public static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout = PixelLayout.Chw)
-        => Export(child, statistics, inputLayout, InputName, LogitsName, ProbabilitiesName);
+    /// <summary>The model as ONNX bytes, with the standalone names (pixels -> logits, probabilities);
+    /// <paramref name="averageMirrored"/> averages each image's outputs with those of its left-right mirror image.</summary>
+    public static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout = PixelLayout.Chw, bool averageMirrored = false)
+        => Export(child, statistics, inputLayout, InputName, LogitsName, ProbabilitiesName, averageMirrored);
 
     /// <summary>The model as ONNX bytes with chosen input and output names (the ML.NET chain uses names that cannot
     /// collide with the user's columns).</summary>
-    internal static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout, string inputName, string logitsName, string probabilitiesName)
+    internal static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout, string inputName, string logitsName, string probabilitiesName,
+        bool averageMirrored)
     {
         ArgumentNullException.ThrowIfNull(child);
         ArgumentNullException.ThrowIfNull(statistics);
@@ -50,6 +56,13 @@ public static class OnnxExporter
         var scale = statistics.Std.Select(s => 1f / (255f * s)).ToArray();
         var shift = statistics.Mean.Zip(statistics.Std, (m, s) => -m / s).ToArray();
         x = g.Node("Add", new[] { g.Node("Mul", new[] { x, g.Constant("scale", scale, 1, c, 1, 1) }), g.Constant("shift", shift, 1, c, 1, 1) });
+        if (averageMirrored)
+        {
+            // Width reversed by a Slice with step -1 (from the last column to before the first), stacked under the batch.
+            var mirrored = g.Node("Slice", new[] { x, g.Constant("starts", new long[] { -1 }, 1), g.Constant("ends", new[] { long.MinValue }, 1),
+                g.Constant("axes", new long[] { 3 }, 1), g.Constant("steps", new long[] { -1 }, 1) });
+            x = g.Node("Concat", new[] { x, mirrored }, ("axis", 0L));
+        }
 
         x = Convolutions(g, x, new[] { space.Stem }, "stem", weights, eps);
         foreach (var layer in space.Layers)
@@ -75,19 +88,33 @@ public static class OnnxExporter
         x = Convolutions(g, x, new[] { space.Tail }, "tail", weights, eps);
         x = g.Node("Flatten", new[] { g.Node("GlobalAveragePool", new[] { x }) }, ("axis", 1L));
         long classes = space.Classes, features = space.Tail.OutChannels;
-        g.NodeTo(logitsName, "Gemm", new[] { x, g.Constant("classifier_weight", ToFloat(weights["classifier.weight"]), classes, features),
-            g.Constant("classifier_bias", ToFloat(weights["classifier.bias"]), classes) }, ("transB", 1L));
+        var classifier = new[] { x, g.Constant("classifier_weight", ToFloat(weights["classifier.weight"]), classes, features),
+            g.Constant("classifier_bias", ToFloat(weights["classifier.bias"]), classes) };
+        if (averageMirrored)
+        {
+            // Rows 0..N-1 are the images, N..2N-1 their mirrors: [2N, K] -> [2, N, K], then
+            // log(0.5 (p + p')) = logsumexp(log p, log p') - log 2 over the first axis.
+            var logSoftmax = g.Node("LogSoftmax", new[] { g.Node("Gemm", classifier, ("transB", 1L)) }, ("axis", 1L));
+            var pairs = g.Node("Reshape", new[] { logSoftmax, g.Constant("shape", new long[] { 2, -1, classes }, 3) });
+            g.NodeTo(logitsName, "Sub", new[] { g.Node("ReduceLogSumExp", new[] { pairs }, ("axes", new long[] { 0 }), ("keepdims", 0L)),
+                g.Constant("log_two", new[] { MathF.Log(2) }, 1) });
+        }
+        else
+        {
+            g.NodeTo(logitsName, "Gemm", classifier, ("transB", 1L));
+        }
         g.NodeTo(probabilitiesName, "Softmax", new[] { logitsName }, ("axis", 1L));
         g.Output(logitsName, null, classes);
         g.Output(probabilitiesName, null, classes);
         var version = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0";
-        return g.ToModel("DiffAutoMLChild", version, $"DiffAutoML child network: {child.Architecture}; input {c}x{h}x{w} pixels 0..255, {inputLayout}");
+        var averaging = averageMirrored ? "; outputs averaged over each image and its left-right mirror image" : "";
+        return g.ToModel("DiffAutoMLChild", version, $"DiffAutoML child network: {child.Architecture}; input {c}x{h}x{w} pixels 0..255, {inputLayout}{averaging}");
     }
 
     /// <summary>Writes the model to <paramref name="path"/> atomically (written aside, then renamed).</summary>
-    public static void Save(ChildNetwork child, ChannelStatistics statistics, string path, PixelLayout inputLayout = PixelLayout.Chw)
+    public static void Save(ChildNetwork child, ChannelStatistics statistics, string path, PixelLayout inputLayout = PixelLayout.Chw, bool averageMirrored = false)
     {
-        IO.AtomicFile.WriteAllBytes(path, Export(child, statistics, inputLayout));
+        IO.AtomicFile.WriteAllBytes(path, Export(child, statistics, inputLayout, averageMirrored));
     }
 
     private static string Convolutions(OnnxGraph g, string x, IReadOnlyList<ConvSpec> specs, string prefix, Dictionary<string, double[]> weights, double eps)

@@ -102,6 +102,34 @@ public class FitEndToEndTests
     }
 
     [Fact]
+    public void With_test_time_flip_the_returned_model_scores_an_image_and_its_mirror_image_alike()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = Small(epochs: 1);
+        options.Components = DiffAutoMLComponents.HyperParameters;
+        options.Augmentation.RandomFlip = true;
+        options.Augmentation.TestTimeFlip = true;
+        var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 600));
+        Assert.Contains("test-time flip True", model.Report.Options["Augmentation"]);
+
+        var rows = ml.Data.CreateEnumerable<Input>(Test(ml), reuseRowObject: false).Take(20).ToArray();
+        var mirrored = rows.Select(r => new Input { Image = Enumerable.Range(0, 784).Select(i => r.Image[i / 28 * 28 + 27 - i % 28]).ToArray() }).ToArray();
+        float[] Scores(ITransformer m, Input[] input) => m.Transform(ml.Data.LoadFromEnumerable(input)).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
+        var scores = Scores(model, rows);
+        var scoresOfMirrored = Scores(model, mirrored);
+        for (int i = 0; i < scores.Length; i++) Assert.Equal(scores[i], scoresOfMirrored[i], 5);
+        // Not the trivial way: the images get different scores from each other.
+        Assert.True(scores.Chunk(10).Select(s => s.Max()).Distinct().Count() > 10);
+
+        // It is part of the saved model.
+        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-flip").FullName, "model.zip");
+        ml.Model.Save(model, Test(ml).Schema, path);
+        var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        var reloaded = Scores(loaded, mirrored);
+        for (int i = 0; i < scores.Length; i++) Assert.Equal(scores[i], reloaded[i], 5);
+    }
+
+    [Fact]
     public void Cancellation_stops_fit_with_an_operation_canceled_exception()
     {
         var ml = new MLContext(seed: 1);

@@ -47,6 +47,7 @@ public class CliTests
             ("--hpo-every ten", "--hpo-every 'ten' is not valid"),
             ("--flip yes", "--flip 'yes' is not valid"),
             ("--cutout x", "--cutout 'x' is not valid"),
+            ("--test-time-flip true", "set RandomFlip too"),
             ("--crop-padding -1", "The crop padding must be >= 0 pixels"),
             ("--max-relative-cost 0.5", "MaxRelativeCost must be a finite number >= 1"),
             ("--candidates k3,k9", "--candidates 'k3,k9' is not valid"),

@@ -86,4 +86,36 @@ public class OnnxExporterTests
             Assert.Equal(fromChw, fromHwc);
         }
     }
+
+    [Theory]
+    [InlineData(1, PixelLayout.Chw)]
+    [InlineData(3, PixelLayout.Hwc)]
+    public void Mirror_averaging_outputs_the_mean_of_the_softmax_outputs_on_an_image_and_its_mirror(int channels, PixelLayout layout)
+    {
+        var (child, stats, images) = TrainedChild(new[] { 1, 3, 0, 2 }, channels, seed: 11 + channels);
+        using (child)
+        using (images)
+        {
+            using var scope = NewDisposeScope();
+            var chw = images.Images.narrow(0, 0, 9).to(ScalarType.Float32);
+            var mirroredChw = chw.flip(3);
+            child.eval();
+            float[] expected;
+            using (no_grad())
+                expected = ((child.forward(stats.Normalize(chw)).softmax(1) + child.forward(stats.Normalize(mirroredChw)).softmax(1)) / 2).data<float>().ToArray();
+            float[] Pixels(TorchSharp.torch.Tensor t) => (layout == PixelLayout.Chw ? t : t.permute(0, 2, 3, 1).contiguous()).data<float>().ToArray();
+            var model = OnnxExporter.Export(child, stats, layout, averageMirrored: true);
+
+            var probabilities = OnnxRun(model, Pixels(chw), 9, OnnxExporter.ProbabilitiesName);
+            Assert.Equal(expected.Length, probabilities.Length);
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], probabilities[i], 5);
+            var logits = OnnxRun(model, Pixels(chw), 9, OnnxExporter.LogitsName);
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(Math.Log(expected[i]), logits[i], 3);
+            // An image and its mirror image now get the same scores, and the plain export does not do that.
+            var ofMirrored = OnnxRun(model, Pixels(mirroredChw), 9, OnnxExporter.ProbabilitiesName);
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(probabilities[i], ofMirrored[i], 5);
+            var plain = OnnxRun(OnnxExporter.Export(child, stats, layout), Pixels(chw), 9, OnnxExporter.ProbabilitiesName);
+            Assert.True(plain.Zip(probabilities, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
+        }
+    }
 }

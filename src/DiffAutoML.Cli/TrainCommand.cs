@@ -135,7 +135,8 @@ internal static class TrainCommand
         var table = new Table().AddColumns("", "");
         table.AddRow("architecture", report.Architecture);
         table.AddRow("size", $"{report.MFlops:F2} MFLOPs, {report.Parameters:N0} parameters");
-        table.AddRow("validation accuracy", $"{report.ValidationAccuracy:P2} (epoch {report.ReturnedEpoch}, {report.StoppedBy})");
+        table.AddRow("validation accuracy", $"{report.ValidationAccuracy:P2} (epoch {report.ReturnedEpoch}, {report.StoppedBy})" +
+            (report.TestTimeFlipValidationAccuracy is double mirrored ? $"; {mirrored:P2} with test-time flip" : ""));
         if (metrics is not null) table.AddRow("test accuracy", $"{metrics.MicroAccuracy:P2} (macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3})");
         table.AddRow("time", $"{clock.Elapsed:hh\\:mm\\:ss} on {report.Device}");
         table.AddRow("written", $"{modelPath}\n{Path.Combine(outFolder, "model.onnx")}\n{Path.Combine(outFolder, "report.json")}\n{html ?? "(report.html not written: see above)"}");

@@ -173,6 +173,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
                 ReturnedEpoch = outcome.ReturnedEpoch,
                 ValidationAccuracy = outcome.ValidationAccuracy,
                 ValidationLoss = outcome.ValidationLoss,
+                TestTimeFlipValidationAccuracy = outcome.TestTimeFlipValidationAccuracy,
                 SearchSeconds = outcome.SearchSeconds,
                 TuningSeconds = outcome.TuningSeconds,
                 TotalSeconds = clock.Elapsed.TotalSeconds,
@@ -182,7 +183,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
                 Options = OptionSummary(options, space),
             };
             Log($"Done in {clock.Elapsed:hh\\:mm\\:ss}: {report.Architecture} ({report.MFlops:F2} MFLOPs, {report.Parameters} parameters), " +
-                $"validation accuracy {report.ValidationAccuracy:P2} ({report.StoppedBy}).");
+                $"validation accuracy {report.ValidationAccuracy:P2}{(report.TestTimeFlipValidationAccuracy is double flip ? $", {flip:P2} with test-time flip" : "")} ({report.StoppedBy}).");
             return new DiffAutoMLTransformer(_mlContext, chain, standalone, trainCache.LabelMapping, input0, report);
         }
         finally

@@ -16,7 +16,7 @@ namespace DiffAutoML.ML.Export;
 /// dropout is the identity at inference and is left out. With mirror averaging (test-time flip,
 /// <see cref="Augmentation.AugmentationOptions.TestTimeFlip"/>) the normalized batch is stacked on its left-right mirror
 /// image, both halves go through the network as one batch of 2N, and the outputs are the average of the two softmax
-/// outputs ("probabilities") and its logarithm ("logits", computed as log-sum-exp of the two log-softmax outputs
+/// outputs ("probabilities", <see cref="Augmentation.MirrorAveraging"/>) and its logarithm ("logits", computed as log-sum-exp of the two log-softmax outputs
 /// minus log 2, which cannot underflow to log 0).
 /// </remarks>
 public static class OnnxExporter

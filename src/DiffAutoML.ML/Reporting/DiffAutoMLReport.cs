@@ -65,6 +65,11 @@ public sealed record DiffAutoMLReport
     /// <summary>Validation loss of the returned model.</summary>
     public double ValidationLoss { get; init; }
 
+    /// <summary>Validation accuracy of the returned model as it scores with test-time flip (each image averaged with
+    /// its mirror image; <see cref="Augmentation.AugmentationOptions.TestTimeFlip"/>); null when that is off.
+    /// <see cref="ValidationAccuracy"/> scores each image as it is.</summary>
+    public double? TestTimeFlipValidationAccuracy { get; init; }
+
     /// <summary>Seconds in the search stage.</summary>
     public double SearchSeconds { get; init; }
 

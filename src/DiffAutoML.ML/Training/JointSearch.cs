@@ -396,8 +396,10 @@ internal sealed class JointSearch : IDisposable
         return _s.Clock.Elapsed.TotalSeconds + FinishingReserve(budget) >= budget.TotalSeconds;
     }
 
-    /// <summary>Time kept back for what follows training: a final evaluation, the export and the scoring chain.</summary>
-    private double FinishingReserve(TimeSpan budget) => Math.Max(2, 0.03 * budget.TotalSeconds) + 2 * _evaluationSeconds;
+    /// <summary>Time kept back for what follows training: a final evaluation (and one of twice the images with
+    /// test-time flip), the export and the scoring chain.</summary>
+    private double FinishingReserve(TimeSpan budget)
+        => Math.Max(2, 0.03 * budget.TotalSeconds) + (_o.Augmentation.TestTimeFlip ? 4 : 2) * _evaluationSeconds;
 
     private void KeepBest(int epoch, double accuracy, double loss)
     {
@@ -419,12 +421,33 @@ internal sealed class JointSearch : IDisposable
             _s.Log($"Stopped by the time budget: returning epoch {_bestEpoch}'s weights (validation accuracy {_bestAccuracy:P2}).");
         }
         _child!.eval();
+        double? mirrored = null;
+        if (_o.Augmentation.TestTimeFlip)
+        {
+            mirrored = MirrorAveragedValidationAccuracy();
+            _s.Log($"Validation accuracy with test-time flip: {mirrored:P2} (each image as it is: {accuracy:P2}).");
+        }
         var child = _child;
         _child = null; // ownership passes to the caller
         var subPolicies = _policy is null ? Array.Empty<string>() : Enumerable.Range(0, _policy.SubPolicyCount).Select(_policy.SubPolicyName).ToArray();
         return new JointSearchOutcome(child, _history.ToArray(), Downsample(_sgd.Trajectory, 500), _plannedEpochs, _epochsCompleted,
             _searchEpochs, stoppedBy, returnedEpoch, accuracy, loss, _searchSeconds, _tuningSeconds, _resumed, subPolicies,
-            _alpha?.MeasuredCosts?.RelativeCost(child.Path));
+            _alpha?.MeasuredCosts?.RelativeCost(child.Path), mirrored);
+    }
+
+    /// <summary>The returned child's validation accuracy when it scores as the exported model does with
+    /// <see cref="AugmentationOptions.TestTimeFlip"/>.</summary>
+    private double MirrorAveragedValidationAccuracy()
+    {
+        long correct = 0;
+        using (no_grad())
+            foreach (var chunk in _s.ValidationRows.Chunk(Math.Max(64, _o.BatchSize))) // twice the images per forward
+            {
+                using var scope = NewDisposeScope();
+                var (x, y) = _validation.Gather(chunk.Select(r => (long)r).ToArray());
+                correct += MirrorAveraging.Probabilities(_child!, _s.Statistics.Normalize(x)).argmax(1).eq(y).sum().cpu().item<long>();
+            }
+        return (double)correct / Math.Max(1, _s.ValidationRows.Length);
     }
 
     private static IReadOnlyList<HyperparameterRecord> Downsample(IReadOnlyList<HyperparameterRecord> records, int count)

@@ -4,7 +4,8 @@ using DiffAutoML.ML.Search;
 
 namespace DiffAutoML.ML.Training;
 
-/// <summary>What the joint loop returns: the trained child (evaluation mode) and how the run went.</summary>
+/// <summary>What the joint loop returns: the trained child (evaluation mode) and how the run went.
+/// <see cref="TestTimeFlipValidationAccuracy"/> is null unless the model scores with test-time flip.</summary>
 internal sealed record JointSearchOutcome(
     ChildNetwork Child,
     IReadOnlyList<EpochRecord> History,
@@ -20,4 +21,5 @@ internal sealed record JointSearchOutcome(
     double TuningSeconds,
     bool Resumed,
     IReadOnlyList<string> SubPolicies,
-    double? RelativeCost);
+    double? RelativeCost,
+    double? TestTimeFlipValidationAccuracy);

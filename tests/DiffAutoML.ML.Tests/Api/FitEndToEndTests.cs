@@ -59,6 +59,7 @@ public class FitEndToEndTests
         Assert.True(report.MFlops > 0 && report.Parameters > 0);
         Assert.Equal("completed", report.StoppedBy);
         Assert.NotEmpty(report.HyperParameters);
+        Assert.Null(report.TestTimeFlipValidationAccuracy);
         Assert.Contains(progress, p => p.EndOfEpoch && p.Stage == "search" && !double.IsNaN(p.ArchitectureEntropy));
         Assert.Contains(progress, p => p.TopSubPolicies.Count > 0);
         Assert.Equal(report.Architecture, DiffAutoMLReportRoundTrip(report).Architecture);
@@ -111,6 +112,7 @@ public class FitEndToEndTests
         options.Augmentation.TestTimeFlip = true;
         var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 600));
         Assert.Contains("test-time flip True", model.Report.Options["Augmentation"]);
+        Assert.InRange(model.Report.TestTimeFlipValidationAccuracy!.Value, 0.3, 1.0); // measured the way the model scores
 
         var rows = ml.Data.CreateEnumerable<Input>(Test(ml), reuseRowObject: false).Take(20).ToArray();
         var mirrored = rows.Select(r => new Input { Image = Enumerable.Range(0, 784).Select(i => r.Image[i / 28 * 28 + 27 - i % 28]).ToArray() }).ToArray();

@@ -103,6 +103,10 @@ public class OnnxExporterTests
             float[] expected;
             using (no_grad())
                 expected = ((child.forward(stats.Normalize(chw)).softmax(1) + child.forward(stats.Normalize(mirroredChw)).softmax(1)) / 2).data<float>().ToArray();
+            float[] fromLibrary;
+            using (no_grad()) fromLibrary = DiffAutoML.ML.Augmentation.MirrorAveraging.Probabilities(child, stats.Normalize(chw)).data<float>().ToArray();
+            Assert.Equal(expected.Length, fromLibrary.Length);
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], fromLibrary[i], 5);
             float[] Pixels(TorchSharp.torch.Tensor t) => (layout == PixelLayout.Chw ? t : t.permute(0, 2, 3, 1).contiguous()).data<float>().ToArray();
             var model = OnnxExporter.Export(child, stats, layout, averageMirrored: true);
 

@@ -26,8 +26,8 @@ internal static class FlipAveragingBenchmark
         var sorted = IdxDataset.FashionMnistClassNames.Order(StringComparer.Ordinal).ToList();
         var outputIndex = IdxDataset.FashionMnistClassNames.Select(name => sorted.IndexOf(name)).ToArray();
         Console.WriteLine($"{n} test images of {h}x{w} from {folder}");
-        Console.WriteLine("| model | as is | mirrored | averaged | averaged - as is |");
-        Console.WriteLine("| --- | --- | --- | --- | --- |");
+        Console.WriteLine("| model | as is | mirrored | averaged | averaged - as is | log-loss as is | log-loss averaged |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
         foreach (var model in models)
         {
             using var session = new InferenceSession(model);
@@ -35,6 +35,7 @@ internal static class FlipAveragingBenchmark
             var flipped = Probabilities(session, mirrored, n, size);
             int classes = plain.Length / n;
             int right = 0, rightFlipped = 0, rightAveraged = 0;
+            double logLoss = 0, logLossAveraged = 0;
             for (int i = 0; i < n; i++)
             {
                 var a = plain.AsSpan(i * classes, classes);
@@ -45,8 +46,10 @@ internal static class FlipAveragingBenchmark
                 if (ArgMax(a) == label) right++;
                 if (ArgMax(b) == label) rightFlipped++;
                 if (ArgMax(mean) == label) rightAveraged++;
+                logLoss -= Math.Log(Math.Max(a[label], 1e-15)); // clipped as ML.NET's evaluator does
+                logLossAveraged -= Math.Log(Math.Max(mean[label], 1e-15));
             }
-            Console.WriteLine($"| {model} | {100.0 * right / n:F2}% | {100.0 * rightFlipped / n:F2}% | {100.0 * rightAveraged / n:F2}% | {100.0 * (rightAveraged - right) / n:+0.00;-0.00} |");
+            Console.WriteLine($"| {model} | {100.0 * right / n:F2}% | {100.0 * rightFlipped / n:F2}% | {100.0 * rightAveraged / n:F2}% | {100.0 * (rightAveraged - right) / n:+0.00;-0.00} | {logLoss / n:F3} | {logLossAveraged / n:F3} |");
         }
     }
 

@@ -13,8 +13,9 @@ public sealed record DiffAutoMLReport
     /// <summary>Millions of multiply-adds per image.</summary>
     public double MFlops { get; init; }
 
-    /// <summary>The child's measured training cost relative to the cheapest child of the search space
-    /// (<see cref="Search.BlockCostTable"/>); null unless <see cref="Search.ArchitectureSearchOptions.MaxRelativeCost"/> was set.</summary>
+    /// <summary>The child's measured training cost relative to the cheapest child of the candidate blocks
+    /// (<see cref="Search.BlockCostTable"/>; all four blocks unless <see cref="Search.ArchitectureSearchOptions.Candidates"/>
+    /// leaves some out); null unless <see cref="Search.ArchitectureSearchOptions.MaxRelativeCost"/> was set.</summary>
     public double? RelativeCost { get; init; }
 
     /// <summary>Trainable parameters.</summary>

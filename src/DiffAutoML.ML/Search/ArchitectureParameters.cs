@@ -61,6 +61,10 @@ public sealed class ArchitectureParameters : IDisposable
     /// <see cref="UseMeasuredCosts"/>.</summary>
     public BlockCostTable? MeasuredCosts => _costs;
 
+    /// <summary>A child's measured training cost relative to the cheapest child of the candidate blocks, the reference of
+    /// <see cref="ArchitectureSearchOptions.MaxRelativeCost"/>; null until <see cref="UseMeasuredCosts"/>.</summary>
+    public double? RelativeCost(IReadOnlyList<int> path) => _costs?.RelativeCost(path, Options.Candidates);
+
     /// <summary>Sets the block costs that <see cref="ArchitectureSearchOptions.MaxRelativeCost"/> limits (measured with
     /// <see cref="BlockCostTable.Measure"/>, or saved from an earlier run of the same search).</summary>
     public void UseMeasuredCosts(BlockCostTable costs)
@@ -69,9 +73,10 @@ public sealed class ArchitectureParameters : IDisposable
         if (costs.Layers != _fixed.Length) throw new ArgumentException($"The cost table has {costs.Layers} layers; the search space has {_fixed.Length}.", nameof(costs));
         _costs = costs;
         _costThousandths = costs.Thousandths();
-        // Relative to the cheapest child's rounded total, so that a budget of 1 admits the cheapest child exactly; the
-        // cheapest child of the whole space, candidate blocks or not, as BlockCostTable.RelativeCost reports it.
-        _costLimit = Options.MaxRelativeCost is double max ? (long)Math.Floor(max * _costThousandths.Sum(row => row.Min()) + 1e-9) : long.MaxValue;
+        // Relative to the rounded total of the cheapest child of the candidate blocks, so that a budget of 1 admits that
+        // child exactly and every budget admits some child (relative to the whole space's, a left-out block measured
+        // cheapest, by noise or on another machine, could leave no candidate child within the budget).
+        _costLimit = Options.MaxRelativeCost is double max ? (long)Math.Floor(max * _costThousandths.Sum(Cheapest) + 1e-9) : long.MaxValue;
         CheckBudgetsReachable();
     }
 

@@ -34,8 +34,8 @@ public sealed record class ArchitectureSearchOptions
     /// <summary>Largest child in parameters; null = no limit.</summary>
     public long? MaxParameters { get; set; }
 
-    /// <summary>Largest measured training cost of the child relative to the cheapest child of the space (1.2 = at most
-    /// 20% slower; <see cref="BlockCostTable"/>): every candidate block is timed on the training device when the search
+    /// <summary>Largest measured training cost of the child relative to the cheapest child the search may return (the
+    /// cheapest of <see cref="Candidates"/> in every layer; 1.2 = at most 20% slower; <see cref="BlockCostTable"/>): every candidate block is timed on the training device when the search
     /// starts (a second or two on a CPU, within the time budget). Null = no limit. Unlike multiply-adds, it sees what
     /// large depthwise kernels cost on a CPU; unlike them it depends on the machine, so a search with this budget
     /// can choose another child on another machine or when the machine is busy (a resumed search reuses the saved costs).</summary>

@@ -31,16 +31,19 @@ public sealed class BlockCostTable
     /// <summary>The summed cost of the chosen blocks of <paramref name="path"/>.</summary>
     public double ChildMilliseconds(IReadOnlyList<int> path) => path.Select((c, l) => _milliseconds[l][c]).Sum();
 
-    /// <summary>The summed cost of the cheapest block of every layer.</summary>
-    public double CheapestMilliseconds => _milliseconds.Sum(row => row.Min());
+    /// <summary>The summed cost of the cheapest block of every layer among <paramref name="candidates"/> (null = all four
+    /// blocks): the cost of the cheapest child a search with those candidates can return.</summary>
+    public double CheapestMilliseconds(IReadOnlyList<BlockChoice>? candidates = null)
+        => _milliseconds.Sum(row => row.Where((_, c) => candidates is null || candidates.Contains((BlockChoice)c)).Min());
 
-    /// <summary>The chosen blocks' cost relative to the cheapest child's (1 = as cheap as any child can be).</summary>
-    public double RelativeCost(IReadOnlyList<int> path) => ChildMilliseconds(path) / CheapestMilliseconds;
+    /// <summary>The chosen blocks' cost relative to the cheapest child of <paramref name="candidates"/> (null = all four
+    /// blocks; 1 = as cheap as such a child can be). This is what <see cref="ArchitectureSearchOptions.MaxRelativeCost"/> limits.</summary>
+    public double RelativeCost(IReadOnlyList<int> path, IReadOnlyList<BlockChoice>? candidates = null) => ChildMilliseconds(path) / CheapestMilliseconds(candidates);
 
     /// <summary>The costs in whole thousandths of the cheapest child's (for the exact budgeted choice, which adds integers).</summary>
     internal long[][] Thousandths()
     {
-        double unit = CheapestMilliseconds / 1000;
+        double unit = CheapestMilliseconds() / 1000;
         return _milliseconds.Select(row => row.Select(v => (long)Math.Round(v / unit)).ToArray()).ToArray();
     }
 

@@ -164,8 +164,9 @@ internal sealed class JointSearch : IDisposable
         var clock = Stopwatch.StartNew();
         var costs = BlockCostTable.Measure(_supernet!, _batchSize);
         _alpha!.UseMeasuredCosts(costs);
-        var relative = Enum.GetValues<BlockChoice>().Select(c => $"all-{c.ShortName()} {costs.RelativeCost(Enumerable.Repeat((int)c, costs.Layers).ToArray()):F2}x");
-        _s.Log($"Measured every candidate block in {clock.Elapsed.TotalSeconds:F1} s; training cost relative to the cheapest child: {string.Join(", ", relative)}; " +
+        var relative = Enum.GetValues<BlockChoice>().Select(c => $"all-{c.ShortName()} {_alpha.RelativeCost(Enumerable.Repeat((int)c, costs.Layers).ToArray()):F2}x");
+        var reference = _o.Architecture.Candidates is null ? "the cheapest child" : "the cheapest child of the candidate blocks";
+        _s.Log($"Measured every candidate block in {clock.Elapsed.TotalSeconds:F1} s; training cost relative to {reference}: {string.Join(", ", relative)}; " +
                $"the search keeps the child within {_o.Architecture.MaxRelativeCost:G3}x.");
     }
 
@@ -364,7 +365,7 @@ internal sealed class JointSearch : IDisposable
     {
         AddStageTime(stageClock);
         var path = _alpha!.Freeze();
-        var cost = _alpha.MeasuredCosts is { } costs ? $", measured cost {costs.RelativeCost(path):F2}x the cheapest child's" : "";
+        var cost = _alpha.RelativeCost(path) is double relativeCost ? $", measured cost {relativeCost:F2}x the cheapest child's" : "";
         _s.Log($"Architecture fixed after {_epochsCompleted} epochs: {DescribeChild(path, cost)}.");
         _child = _supernet!.ExtractChild(path);
         _supernet.Dispose();
@@ -432,7 +433,7 @@ internal sealed class JointSearch : IDisposable
         var subPolicies = _policy is null ? Array.Empty<string>() : Enumerable.Range(0, _policy.SubPolicyCount).Select(_policy.SubPolicyName).ToArray();
         return new JointSearchOutcome(child, _history.ToArray(), Downsample(_sgd.Trajectory, 500), _plannedEpochs, _epochsCompleted,
             _searchEpochs, stoppedBy, returnedEpoch, accuracy, loss, _searchSeconds, _tuningSeconds, _resumed, subPolicies,
-            _alpha?.MeasuredCosts?.RelativeCost(child.Path), mirrored);
+            _alpha?.RelativeCost(child.Path), mirrored);
     }
 
     /// <summary>The returned child's validation accuracy when it scores as the exported model does with

@@ -23,7 +23,7 @@ public class MeasuredCostBudgetTests
     public void The_table_sums_the_chosen_blocks_relative_to_the_cheapest_child()
     {
         var costs = Costs();
-        Assert.Equal(4, costs.CheapestMilliseconds, 12);
+        Assert.Equal(4, costs.CheapestMilliseconds(), 12);
         Assert.Equal((1 + 2 + 1.3 + 1.2) / 4, costs.RelativeCost(new[] { 0, 2, 3, 1 }), 12);
         Assert.Equal(2, costs.RelativeCost(new[] { 2, 2, 2, 2 }), 12);
         Assert.Throws<ArgumentException>(() => new BlockCostTable(new[] { new double[] { 1, 2, 3 } }));
@@ -57,6 +57,31 @@ public class MeasuredCostBudgetTests
         alpha.UseMeasuredCosts(Costs());
         alpha.LoadState(Enumerable.Range(0, 16).Select(i => i % 4 == 3 ? 5f : 0f).ToArray(), new int?[4]);
         Assert.Equal(new[] { 0, 0, 0, 0 }, alpha.Freeze());
+    }
+
+    [Fact]
+    public void The_budget_is_relative_to_the_cheapest_child_of_the_candidate_blocks()
+    {
+        // Xception measured cheapest in the first layer (as on the CPU: it goes to 14x14 at once), and left out.
+        var rows = Enumerable.Range(0, 4).Select(_ => (double[])LayerCosts.Clone()).ToArray();
+        rows[0] = new[] { 2, 2.4, 3, 1 };
+        var costs = new BlockCostTable(rows);
+        var candidates = new[] { BlockChoice.Shuffle3, BlockChoice.Shuffle5, BlockChoice.Shuffle7 };
+        var allK3 = new[] { 0, 0, 0, 0 };
+        Assert.Equal(5.0 / 4, costs.RelativeCost(allK3), 12);          // against the whole space's cheapest child
+        Assert.Equal(1, costs.RelativeCost(allK3, candidates), 12);    // against the candidates'
+        Assert.Equal(5, costs.CheapestMilliseconds(candidates), 12);
+
+        // Budget 1.1: relative to the whole space no candidate child would fit (all-k3 is 1.25x), and the search failed.
+        using var alpha = new ArchitectureParameters(FourLayers(), new ArchitectureSearchOptions { MaxRelativeCost = 1.1, Candidates = candidates }, CPU, seed: 1);
+        alpha.UseMeasuredCosts(costs);
+        Assert.Equal(1, alpha.RelativeCost(allK3)!.Value, 12);
+        Assert.True(alpha.WithinBudget(new[] { 0, 0, 0, 1 }));                 // one 5x5 in a 1 ms layer: 5.2 / 5 = 1.04
+        Assert.False(alpha.WithinBudget(new[] { 0, 0, 0, 2 }));                // one 7x7 there: 6 / 5 = 1.2
+        alpha.LoadState(Enumerable.Range(0, 16).Select(i => i % 4 == 2 ? 3f : 0f).ToArray(), new int?[4]);
+        var chosen = alpha.Freeze();
+        Assert.True(alpha.RelativeCost(chosen) <= 1.1 + 1e-9);
+        Assert.DoesNotContain(3, chosen);
     }
 
     [Fact]

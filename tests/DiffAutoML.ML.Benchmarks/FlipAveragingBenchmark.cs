@@ -14,7 +14,7 @@ internal static class FlipAveragingBenchmark
 {
     public static void Run(string folder, IEnumerable<string> models)
     {
-        var test = IdxDataset.Read(Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), Path.Combine(folder, "t10k-labels-idx1-ubyte.gz"));
+        var test = IdxDataset.Read(IdxFile(folder, "t10k-images-idx3-ubyte"), IdxFile(folder, "t10k-labels-idx1-ubyte"));
         int n = test.Count, h = test.Height, w = test.Width, size = h * w;
         var pixels = test.Pixels.Select(b => (float)b).ToArray();
         var mirrored = new float[pixels.Length];
@@ -52,6 +52,10 @@ internal static class FlipAveragingBenchmark
             Console.WriteLine($"| {model} | {100.0 * right / n:F2}% | {100.0 * rightFlipped / n:F2}% | {100.0 * rightAveraged / n:F2}% | {100.0 * (rightAveraged - right) / n:+0.00;-0.00} | {logLoss / n:F3} | {logLossAveraged / n:F3} |");
         }
     }
+
+    /// <summary>The gzip-compressed file as Debian ships it, or the uncompressed one (the GPU machine's copy).</summary>
+    private static string IdxFile(string folder, string name)
+        => File.Exists(Path.Combine(folder, name + ".gz")) ? Path.Combine(folder, name + ".gz") : Path.Combine(folder, name);
 
     private static float[] Probabilities(InferenceSession session, float[] pixels, int n, int size)
     {

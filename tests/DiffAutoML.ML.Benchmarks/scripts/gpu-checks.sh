@@ -9,7 +9,8 @@
 #       skips it);
 #   gpu-checks.sh search  (carry .gpu-data: the data; the machine still warm from the first call, so /tmp has the apps)
 #     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
-#       the GPU, so each is a lower bound of what it would reach alone), and the CUDA tests beside them.
+#       the GPU, so each is a lower bound of what it would reach alone), and the CUDA tests beside them; then every
+#       saved model's test accuracy as is, on mirrored images and with test-time flip (flip-averaging, progress.txt).
 # Results go to $OUT (default ./gpu-results): steps.jsonl, joint-step.txt, fmnist-*.txt (arguments first) and .json (in
 # fmnist-runs.tar.gz with more than three variants), cuda-tests.txt.
 set -uo pipefail
@@ -102,6 +103,9 @@ nvidia-smi >> "$out/progress.txt" 2>&1
 wait "${pids[@]}"
 stamp "searches done"
 grep -H 'test accuracy' "$out"/fmnist-*.txt | tee -a "$out/progress.txt"
+# Each saved model's test accuracy as is, on mirrored images and with test-time flip (for a model trained with --flip
+# true but exported without --test-time-flip, this measures what the option would add; with it, "as is" is averaged).
+timeout 90 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll flip-averaging /tmp/data /tmp/fmnist-*/model.onnx >> "$out/progress.txt" 2>&1 || true
 # A call brings back at most 8 files: with more than three variants the logs and reports travel as one archive.
 if [ "${#variants[@]}" -gt 3 ]; then
   ( cd "$out" && tar -czf fmnist-runs.tar.gz fmnist-*.txt fmnist-*.json 2> /dev/null && rm -f fmnist-*.txt fmnist-*.json )

@@ -106,13 +106,17 @@ public class FitEndToEndTests
     public void With_test_time_flip_the_returned_model_scores_an_image_and_its_mirror_image_alike()
     {
         var ml = new MLContext(seed: 1);
-        var options = Small(epochs: 1);
+        var options = Small(epochs: 3);
         options.Components = DiffAutoMLComponents.HyperParameters;
         options.Augmentation.RandomFlip = true;
         options.Augmentation.TestTimeFlip = true;
-        var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 600));
+        var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 1500));
         Assert.Contains("test-time flip True", model.Report.Options["Augmentation"]);
-        Assert.InRange(model.Report.TestTimeFlipValidationAccuracy!.Value, 0.3, 1.0); // measured the way the model scores
+        // Measured the way the model scores: well above chance (0.1) and near the plain accuracy of this flip-trained
+        // network (3 epochs on 1,500 rows; one epoch of four steps left it at chance).
+        var flipAccuracy = model.Report.TestTimeFlipValidationAccuracy!.Value;
+        Assert.InRange(flipAccuracy, 0.3, 1.0);
+        Assert.InRange(flipAccuracy - model.Report.ValidationAccuracy, -0.15, 0.15);
 
         var rows = ml.Data.CreateEnumerable<Input>(Test(ml), reuseRowObject: false).Take(20).ToArray();
         var mirrored = rows.Select(r => new Input { Image = Enumerable.Range(0, 784).Select(i => r.Image[i / 28 * 28 + 27 - i % 28]).ToArray() }).ToArray();

@@ -344,15 +344,12 @@ internal sealed class JointSearch : IDisposable
         else net.eval();
         double loss = 0;
         long correct = 0;
-        using (no_grad())
-            foreach (var chunk in _s.ValidationRows.Chunk(Math.Max(64, _o.BatchSize * 2)))
-            {
-                using var scope = NewDisposeScope();
-                var (x, y) = _validation.Gather(chunk.Select(r => (long)r).ToArray());
-                var logits = net.forward(_s.Statistics.Normalize(x));
-                loss += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).to(ScalarType.Float64).cpu().item<double>();
-                correct += logits.argmax(1).eq(y).sum().cpu().item<long>();
-            }
+        ForEachValidationChunk(Math.Max(64, _o.BatchSize * 2), (x, y) =>
+        {
+            var logits = net.forward(x);
+            loss += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).to(ScalarType.Float64).cpu().item<double>();
+            correct += logits.argmax(1).eq(y).sum().cpu().item<long>();
+        });
         _evaluationSeconds = clock.Elapsed.TotalSeconds;
         int n = Math.Max(1, _s.ValidationRows.Length);
         return (loss / n, (double)correct / n);
@@ -441,14 +438,22 @@ internal sealed class JointSearch : IDisposable
     private double MirrorAveragedValidationAccuracy()
     {
         long correct = 0;
+        ForEachValidationChunk(Math.Max(64, _o.BatchSize), // half the chunk of EvaluateValidation: each forward sees twice the images
+            (x, y) => correct += MirrorAveraging.Probabilities(_child!, x).argmax(1).eq(y).sum().cpu().item<long>());
+        return (double)correct / Math.Max(1, _s.ValidationRows.Length);
+    }
+
+    /// <summary>Hands every chunk of the validation images, normalized, with its labels to <paramref name="score"/>,
+    /// without gradients and in a dispose scope of its own.</summary>
+    private void ForEachValidationChunk(int chunkSize, Action<Tensor, Tensor> score)
+    {
         using (no_grad())
-            foreach (var chunk in _s.ValidationRows.Chunk(Math.Max(64, _o.BatchSize))) // twice the images per forward
+            foreach (var chunk in _s.ValidationRows.Chunk(chunkSize))
             {
                 using var scope = NewDisposeScope();
                 var (x, y) = _validation.Gather(chunk.Select(r => (long)r).ToArray());
-                correct += MirrorAveraging.Probabilities(_child!, _s.Statistics.Normalize(x)).argmax(1).eq(y).sum().cpu().item<long>();
+                score(_s.Statistics.Normalize(x), y);
             }
-        return (double)correct / Math.Max(1, _s.ValidationRows.Length);
     }
 
     private static IReadOnlyList<HyperparameterRecord> Downsample(IReadOnlyList<HyperparameterRecord> records, int count)

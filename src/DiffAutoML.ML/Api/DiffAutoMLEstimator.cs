@@ -132,7 +132,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             Log($"{trainRows.Length} training and {validationRows.Length} validation images, {trainCache.LabelMapping.ClassCount} classes, " +
                 $"{trainCache.Channels}x{trainCache.Height}x{trainCache.Width}; {space.Layers.Count} choice layers; device {device}; components {options.Components}.");
             var setup = new JointSearchSetup(options, space, device, trainCache, trainRows, separateValidation ?? trainCache, validationRows, statistics,
-                Fingerprint(options, space, trainRows.Length, validationRows.Length, trainCache), clock, Log);
+                Fingerprint(options, space, trainRows.Length, validationRows.Length, trainCache, separateValidation), clock, Log);
             JointSearchOutcome outcome;
             try
             {
@@ -201,18 +201,18 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
                 $"{cache.Channels}x{cache.Height}x{cache.Width}: the deployable model cannot resize or recolour pixel vectors, so leave Height, Width and Channels at the column's shape.");
     }
 
-    private static string Fingerprint(DiffAutoMLOptions o, SearchSpace space, int train, int validation, ImageTensorCache cache)
+    private static string Fingerprint(DiffAutoMLOptions o, SearchSpace space, int train, int validation, ImageTensorCache cache, ImageTensorCache? validationCache)
     {
         var text = JsonSerializer.Serialize(new
         {
             // Bumped when what a checkpoint holds changes meaning, so an older checkpoint is refused, not misread
             // (2: shared projections stored as a list; Z gates only the candidate's own channels; 3: alpha's and tau's
-            // optimizer state written by LogitOptimizer, not TorchSharp's optimizers).
-            CheckpointFormat = 3,
+            // optimizer state written by LogitOptimizer, not TorchSharp's optimizers; 4: the data's content hash).
+            CheckpointFormat = 4,
             o.Components, o.FixedArchitecture, o.Epochs, o.SearchFraction, o.WarmupEpochs, o.BatchSize, o.ValidationBatchSize, o.LabelSmoothing,
             o.ValidationFraction, o.RecalibrationBatches, o.Seed, Augmentation = o.Augmentation with { Operations = o.Augmentation.ResolveOperations() },
             o.Architecture, o.HyperParameters, Space = space.Options, train, validation, cache.Channels, cache.Height, cache.Width,
-            Labels = cache.Labels.Take(2000).Sum(), cache.Count,
+            Data = cache.ContentHash(), ValidationData = validationCache?.ContentHash(), cache.Count,
         });
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }

@@ -76,7 +76,10 @@ public sealed record class DiffAutoMLOptions
     /// <summary>CPU threads for TorchSharp; null = its default.</summary>
     public int? Threads { get; set; }
 
-    /// <summary>Folder for checkpoints (written atomically every epoch). Fit with the same folder resumes a killed run.</summary>
+    /// <summary>
+    /// Folder for checkpoints (written atomically every epoch). Fit with the same folder resumes a killed run; a
+    /// checkpoint written for other options or other data (a hash of the labels and pixels) is refused with an error.
+    /// </summary>
     public string? CheckpointFolder { get; set; }
 
     /// <summary>Progress reports: every <see cref="ProgressEverySteps"/> steps and at each epoch end.</summary>

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -53,6 +55,31 @@ public sealed class ImageTensorCache : IDisposable
 
     /// <summary>Bytes held by the image tensor.</summary>
     public long SizeInBytes => Images.NumberOfElements;
+
+    /// <summary>
+    /// A SHA-256 of the class names, every label and the pixels (of every image while they are at most
+    /// <paramref name="maxPixelBytes"/>, else of evenly spaced images within it), in hexadecimal. Checkpoints carry it,
+    /// so that a search is not resumed on other images of the same count, size and classes.
+    /// </summary>
+    public string ContentHash(long maxPixelBytes = 64L << 20)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPixelBytes);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var name in LabelMapping.ClassNames) hash.AppendData(Encoding.UTF8.GetBytes(name + "\n"));
+        var labels = new byte[Count * sizeof(long)];
+        for (int i = 0; i < Count; i++) BitConverter.TryWriteBytes(labels.AsSpan(i * sizeof(long)), Labels[i]);
+        hash.AppendData(labels);
+        if (Count > 0)
+        {
+            long imageBytes = (long)Channels * Height * Width;
+            long stride = Math.Max(1, (Count * imageBytes + maxPixelBytes - 1) / maxPixelBytes);
+            using var scope = NewDisposeScope();
+            var rows = Enumerable.Range(0, (int)((Count + stride - 1) / stride)).Select(i => i * stride).ToArray();
+            var sample = stride == 1 ? Images.contiguous() : Images.index_select(0, tensor(rows)).contiguous();
+            hash.AppendData(sample.bytes);
+        }
+        return Convert.ToHexString(hash.GetHashAndReset());
+    }
 
     /// <inheritdoc />
     public void Dispose() => Images.Dispose();

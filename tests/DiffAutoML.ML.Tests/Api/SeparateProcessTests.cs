@@ -120,5 +120,19 @@ public class SeparateProcessTests
         ml.Auto().DiffAutoML(FitEndToEndTests.Small(epochs: 1) with { CheckpointFolder = work }).Fit(data);
         var mismatch = Assert.Throws<InvalidOperationException>(() => ml.Auto().DiffAutoML(options).Fit(data));
         Assert.Contains("other data or options", mismatch.Message);
+
+        // The same options, the same number of images with the same labels, but other pixels: not the same search.
+        var raw = IdxDataset.Read(TestPaths.SubsetFile("train-images-idx3-ubyte.gz"), TestPaths.SubsetFile("train-labels-idx1-ubyte.gz"));
+        var pixels = raw.Pixels.AsSpan(0, 600 * 784).ToArray();
+        string images = Path.Combine(work, "other-images.gz"), labels = Path.Combine(work, "other-labels.gz");
+        IdxDataset.Write(images, labels, pixels, raw.Labels.AsSpan(0, 600), 28, 28);
+        var copy = ml.Auto().DiffAutoML(FitEndToEndTests.Small(epochs: 1) with { CheckpointFolder = work })
+            .Fit(IdxDataset.Load(ml, images, labels, IdxDataset.FashionMnistClassNames));
+        Assert.True(copy.Report.Resumed); // a copy of the same images is the same data
+        pixels[599 * 784 + 300] ^= 0x80;
+        IdxDataset.Write(images, labels, pixels, raw.Labels.AsSpan(0, 600), 28, 28);
+        var other = IdxDataset.Load(ml, images, labels, IdxDataset.FashionMnistClassNames);
+        var otherPixels = Assert.Throws<InvalidOperationException>(() => ml.Auto().DiffAutoML(FitEndToEndTests.Small(epochs: 1) with { CheckpointFolder = work }).Fit(other));
+        Assert.Contains("other data or options", otherPixels.Message);
     }
 }

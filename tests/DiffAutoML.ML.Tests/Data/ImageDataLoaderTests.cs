@@ -35,6 +35,46 @@ public class ImageDataLoaderTests
     }
 
     [Fact]
+    public void The_content_hash_changes_with_any_pixel_label_or_class_name_of_the_data()
+    {
+        var raw = IdxDataset.Read(TestPaths.SubsetFile("train-images-idx3-ubyte.gz"), TestPaths.SubsetFile("train-labels-idx1-ubyte.gz"));
+        const int count = 300, size = 784;
+        var work = Directory.CreateTempSubdirectory("diffautoml-hash").FullName;
+        int files = 0;
+        string Hash(byte[] pixels, byte[] labels, IReadOnlyList<string>? names = null, long maxPixelBytes = 64L << 20)
+        {
+            string images = Path.Combine(work, $"i{files}.gz"), labelsPath = Path.Combine(work, $"l{files++}.gz");
+            IdxDataset.Write(images, labelsPath, pixels, labels, 28, 28);
+            using var cache = ImageDataLoader.Load(IdxDataset.Load(_ml, images, labelsPath, names ?? IdxDataset.FashionMnistClassNames), new ImageDataOptions());
+            return cache.ContentHash(maxPixelBytes);
+        }
+        var pixels = raw.Pixels.AsSpan(0, count * size).ToArray();
+        var labels = raw.Labels.AsSpan(0, count).ToArray();
+        string original = Hash(pixels, labels);
+        Assert.Equal(64, original.Length);
+        Assert.Equal(original, Hash(pixels.ToArray(), labels.ToArray())); // the same data read again
+
+        var onePixel = pixels.ToArray();
+        onePixel[250 * size + 400] ^= 1;
+        Assert.NotEqual(original, Hash(onePixel, labels));
+        var oneLabel = labels.ToArray();
+        oneLabel[299] = (byte)((oneLabel[299] + 1) % 10);
+        Assert.NotEqual(original, Hash(pixels, oneLabel));
+        var renamed = IdxDataset.FashionMnistClassNames.Select(n => n == "Bag" ? "Handbag" : n).ToArray();
+        Assert.NotEqual(original, Hash(pixels, labels, renamed));
+
+        // Over the pixel limit, every third image is hashed (300 x 784 bytes in at most 100 x 784): image 249 counts, 250 not.
+        string sampled = Hash(pixels, labels, maxPixelBytes: 100 * size);
+        Assert.NotEqual(original, sampled);
+        var unsampled = pixels.ToArray();
+        unsampled[250 * size + 400] ^= 1;
+        Assert.Equal(sampled, Hash(unsampled, labels, maxPixelBytes: 100 * size));
+        var inSample = pixels.ToArray();
+        inSample[249 * size + 400] ^= 1;
+        Assert.NotEqual(sampled, Hash(inSample, labels, maxPixelBytes: 100 * size));
+    }
+
+    [Fact]
     public void Image_folder_png_files_decode_to_the_same_pixels_as_idx()
     {
         var folder = ImageFolderDataset.Load(_ml, Path.Combine(TestPaths.Subset, "test-png"));

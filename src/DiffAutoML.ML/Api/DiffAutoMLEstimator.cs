@@ -132,7 +132,8 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             Log($"{trainRows.Length} training and {validationRows.Length} validation images, {trainCache.LabelMapping.ClassCount} classes, " +
                 $"{trainCache.Channels}x{trainCache.Height}x{trainCache.Width}; {space.Layers.Count} choice layers; device {device}; components {options.Components}.");
             var setup = new JointSearchSetup(options, space, device, trainCache, trainRows, separateValidation ?? trainCache, validationRows, statistics,
-                Fingerprint(options, space, trainRows.Length, validationRows.Length, trainCache, separateValidation), clock, Log);
+                // Only checkpoints use the fingerprint, and it hashes the pixels.
+                options.CheckpointFolder is null ? "" : Fingerprint(options, space, trainRows.Length, validationRows.Length, trainCache, separateValidation), clock, Log);
             JointSearchOutcome outcome;
             try
             {

@@ -42,6 +42,9 @@ public static class ImageDataLoader
         // Until the channel count is known every image is kept as RGB; grey data is reduced to one channel at the end.
         int storedChannels = options.Channels ?? 3;
 
+        // Created on the first image that needs resizing (height and width are known by then).
+        var resizer = new Lazy<ScoringChainResizer>(() => new ScoringChainResizer(width!.Value, height!.Value), LazyThreadSafetyMode.ExecutionAndPublication);
+        using var disposeResizer = new ResizerDisposal(resizer);
         var chunks = new List<byte[]>();
         var labels = new List<string>();
         var skipReasons = new List<string>();
@@ -148,7 +151,15 @@ public static class ImageDataLoader
                 try
                 {
                     using var image = Materialize(items[i].Row, items[i].Image);
-                    grey[i] = ImageDecoder.WriteChw(image, storedChannels, h, w, buffer.AsSpan(i * perImage, perImage));
+                    if (image.Width == w && image.Height == h)
+                    {
+                        grey[i] = ImageDecoder.WriteChw(image, storedChannels, buffer.AsSpan(i * perImage, perImage));
+                    }
+                    else
+                    {
+                        using var resized = resizer.Value.Resize(image);
+                        grey[i] = ImageDecoder.WriteChw(resized, storedChannels, buffer.AsSpan(i * perImage, perImage));
+                    }
                 }
                 catch (ImageDataException e)
                 {
@@ -202,5 +213,13 @@ public static class ImageDataLoader
             }
         }
         return tensor(all, new long[] { count, channels, height, width }, ScalarType.Byte);
+    }
+
+    private readonly struct ResizerDisposal(Lazy<ScoringChainResizer> resizer) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (resizer.IsValueCreated) resizer.Value.Dispose();
+        }
     }
 }

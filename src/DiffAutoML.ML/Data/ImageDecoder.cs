@@ -102,13 +102,15 @@ internal sealed class ImageDecoder
     }
 
     /// <summary>
-    /// Resizes (bicubic) to the training size when needed and writes the pixels channel-major into
-    /// <paramref name="destination"/> (channels x height x width). Returns true when the image is grey (R = G = B).
-    /// One channel uses PIL's luminance L = (19595 R + 38470 G + 7471 B + 2^15) >> 16, so that grey images are unchanged.
+    /// Writes the pixels of an image already at the training size (<see cref="ScoringChainResizer"/> resizes)
+    /// channel-major into <paramref name="destination"/> (channels x height x width). Returns true when the image is
+    /// grey (R = G = B). One channel uses PIL's luminance L = (19595 R + 38470 G + 7471 B + 2^15) >> 16, so that grey
+    /// images are unchanged.
     /// </summary>
-    public static bool WriteChw(Image<Rgb24> image, int channels, int height, int width, Span<byte> destination)
+    public static bool WriteChw(Image<Rgb24> image, int channels, Span<byte> destination)
     {
-        if (image.Width != width || image.Height != height) image.Mutate(c => c.Resize(width, height));
+        int width = image.Width, height = image.Height;
+        if (destination.Length != channels * width * height) throw new ArgumentException($"{destination.Length} bytes for a {channels}x{height}x{width} image.", nameof(destination));
         var pixels = new Rgb24[width * height];
         image.CopyPixelDataTo(pixels);
         int plane = width * height;

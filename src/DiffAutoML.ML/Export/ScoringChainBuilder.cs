@@ -55,7 +55,7 @@ internal static class ScoringChainBuilder
         _ => new[] { PixelsColumn, ProbabilitiesColumn, IndexColumn },
     };
 
-    private static IEstimator<ITransformer> ImageToPixels(MLContext ml, string imageColumn, ScoringInput input)
+    internal static IEstimator<ITransformer> ImageToPixels(MLContext ml, string imageColumn, ScoringInput input)
     {
         // Fill: stretched to the training size, as the training cache does; grey models read the red channel of a
         // grey-converted image.

@@ -147,4 +147,46 @@ public class ScoringChainTests
             Assert.Equal(serial[i].Item2, parallel[i].Item2);
         }
     }
+
+    [Theory]
+    [InlineData(1, 28, 28)]
+    [InlineData(1, 56, 56)] // grey, upscaled by 2
+    [InlineData(1, 20, 33)] // grey, shrunk in one direction and stretched in the other
+    [InlineData(3, 40, 32)] // colour images of several sizes
+    [InlineData(3, 17, 23)]
+    public void Resized_images_give_the_network_the_same_pixels_in_training_and_in_scoring(int channels, int height, int width)
+    {
+        var ml = new MLContext(seed: 1);
+        string folder = Path.Combine(TestPaths.Subset, "test-png");
+        if (channels == 3)
+        {
+            // Random colour PNGs of several sizes, none of them the training size.
+            folder = Directory.CreateTempSubdirectory("diffautoml-resize").FullName;
+            var random = new Random(5);
+            for (int i = 0; i < 12; i++)
+            {
+                int w = random.Next(9, 70), h = random.Next(9, 70);
+                using var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(w, h);
+                for (int y = 0; y < h; y++)
+                    for (int x = 0; x < w; x++)
+                        image[x, y] = new SixLabors.ImageSharp.PixelFormats.Rgb24((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256));
+                Directory.CreateDirectory(Path.Combine(folder, i % 2 == 0 ? "a" : "b"));
+                SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, Path.Combine(folder, i % 2 == 0 ? "a" : "b", $"{i}.png"));
+            }
+        }
+        var data = ImageFolderDataset.Load(ml, folder);
+        using var cache = ImageDataLoader.Load(data, new ImageDataOptions { ImageColumnName = "ImagePath", Channels = channels, Height = height, Width = width });
+
+        var input = new ScoringInput("ImagePath", ImageColumnKind.Path, null, channels, height, width, PixelLayout.Chw, false);
+        var pixels = ml.Transforms.LoadImages(ScoringChainBuilder.ImageColumn, null, "ImagePath")
+            .Append(ScoringChainBuilder.ImageToPixels(ml, ScoringChainBuilder.ImageColumn, input))
+            .Fit(data).Transform(data).GetColumn<VBuffer<float>>(ScoringChainBuilder.PixelsColumn).Select(v => v.DenseValues().ToArray()).ToArray();
+        Assert.Equal(cache.Count, pixels.Length);
+        for (int i = 0; i < cache.Count; i++)
+        {
+            using var row = cache.Images[i];
+            var training = row.contiguous().data<byte>().ToArray().Select(b => (float)b).ToArray();
+            Assert.Equal(training, pixels[i]);
+        }
+    }
 }

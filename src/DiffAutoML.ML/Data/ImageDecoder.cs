@@ -1,12 +1,12 @@
 using Microsoft.ML.Data;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using SixLabors.ImageSharp.Processing;
 
 namespace DiffAutoML.ML.Data;
 
 /// <summary>
-/// Turns every supported image source into RGB pixels at the training size, with ImageSharp.
+/// Turns every supported image source into RGB pixels with ImageSharp, and writes images of the training size as
+/// channel-major bytes (<see cref="ScoringChainResizer"/> brings other sizes to it).
 /// Problems are reported as <see cref="InvalidDataException"/> with a message that says what was wrong;
 /// the caller adds the column, row and file.
 /// </summary>

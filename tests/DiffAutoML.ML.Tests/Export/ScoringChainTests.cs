@@ -149,12 +149,13 @@ public class ScoringChainTests
     }
 
     [Theory]
-    [InlineData(1, 28, 28)]
-    [InlineData(1, 56, 56)] // grey, upscaled by 2
-    [InlineData(1, 20, 33)] // grey, shrunk in one direction and stretched in the other
-    [InlineData(3, 40, 32)] // colour images of several sizes
-    [InlineData(3, 17, 23)]
-    public void Resized_images_give_the_network_the_same_pixels_in_training_and_in_scoring(int channels, int height, int width)
+    [InlineData(1, 28, 28, false)]
+    [InlineData(1, 56, 56, false)] // grey, upscaled by 2
+    [InlineData(1, 20, 33, false)] // grey, shrunk in one direction and stretched in the other
+    [InlineData(3, 40, 32, false)] // colour PNGs of several sizes
+    [InlineData(3, 17, 23, false)]
+    [InlineData(3, 30, 30, true)] // colour JPEGs: ImageSharp's and SkiaSharp's decoders differ, training uses SkiaSharp's
+    public void Resized_images_give_the_network_the_same_pixels_in_training_and_in_scoring(int channels, int height, int width, bool jpeg)
     {
         var ml = new MLContext(seed: 1);
         string folder = Path.Combine(TestPaths.Subset, "test-png");
@@ -171,7 +172,9 @@ public class ScoringChainTests
                     for (int x = 0; x < w; x++)
                         image[x, y] = new SixLabors.ImageSharp.PixelFormats.Rgb24((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256));
                 Directory.CreateDirectory(Path.Combine(folder, i % 2 == 0 ? "a" : "b"));
-                SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, Path.Combine(folder, i % 2 == 0 ? "a" : "b", $"{i}.png"));
+                var file = Path.Combine(folder, i % 2 == 0 ? "a" : "b", $"{i}.{(jpeg ? "jpg" : "png")}");
+                if (jpeg) SixLabors.ImageSharp.ImageExtensions.SaveAsJpeg(image, file);
+                else SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, file);
             }
         }
         var data = ImageFolderDataset.Load(ml, folder);

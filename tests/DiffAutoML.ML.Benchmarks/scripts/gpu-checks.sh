@@ -77,6 +77,15 @@ exit 0
 fi
 
 mkdir -p /tmp/data && tar -C /tmp/data -xJf .gpu-data/data.tar.xz
+# GPU_DATA=png trains on PNG class folders written from the IDX files (prepare-full), which --size can resize (a pixel
+# vector cannot be resized: the deployed model could not do the same); the default is the IDX files.
+train_data="/tmp/data/train-images-idx3-ubyte --test /tmp/data/t10k-images-idx3-ubyte --fashion-mnist"
+if [ "${GPU_DATA:-idx}" = png ]; then
+  stamp "writing PNG class folders"
+  mkdir -p /tmp/idxgz && for f in /tmp/data/*-ubyte; do gzip -c "$f" > "/tmp/idxgz/$(basename "$f").gz"; done
+  timeout 300 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll prepare-full /tmp/idxgz /tmp/png >> "$out/progress.txt" 2>&1
+  train_data="/tmp/png/train-png --test /tmp/png/test-png"
+fi
 
 stamp "full Fashion-MNIST searches ($budget each) and CUDA tests"
 # Augmentation on CUDA is checked by the first call; without it the searches still run, without augmentation.
@@ -90,7 +99,7 @@ for v in "${variants[@]}"; do
   # A variant may name its own components (an ablation beside the full search); the CLI refuses a repeated option.
   own=$components; case " $args " in *" --components "*) own="" ;; esac
   echo "arguments:${own:+ $own} $args" > "$out/fmnist-$name.txt" # no separate file: a call brings back at most 8
-  ( timeout 420 dotnet /tmp/app/diffautoml.dll train /tmp/data/train-images-idx3-ubyte --test /tmp/data/t10k-images-idx3-ubyte --fashion-mnist \
+  ( timeout 420 dotnet /tmp/app/diffautoml.dll train $train_data \
       --device cuda --time-budget "$budget" --seed 1 --quiet --fresh --out "/tmp/fmnist-$name" $own $args >> "$out/fmnist-$name.txt" 2>&1
     cp "/tmp/fmnist-$name/report.json" "$out/fmnist-$name.json" 2> /dev/null ) &
   pids+=($!)

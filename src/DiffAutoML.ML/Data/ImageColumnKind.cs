@@ -8,7 +8,7 @@ public enum ImageColumnKind
     Auto,
     /// <summary><c>MLImage</c>, as produced by <c>mlContext.Transforms.LoadImages</c>.</summary>
     MLImage,
-    /// <summary>Encoded image bytes (PNG, JPEG, BMP, GIF, TGA) in a <c>VBuffer&lt;byte&gt;</c>, as from <c>LoadRawImageBytes</c>.</summary>
+    /// <summary>Encoded image bytes (PNG, JPEG, BMP, GIF, WebP) in a <c>VBuffer&lt;byte&gt;</c>, as from <c>LoadRawImageBytes</c>.</summary>
     EncodedBytes,
     /// <summary>A file path (text), relative paths resolved against <see cref="ImageDataOptions.ImageFolder"/>.</summary>
     Path,

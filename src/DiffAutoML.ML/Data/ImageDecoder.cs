@@ -42,7 +42,12 @@ internal sealed class ImageDecoder
         {
             throw new InvalidDataException("the image header is corrupt: " + e.Message, e);
         }
-        if (info is null) throw new InvalidDataException("unrecognised image format (supported: PNG, JPEG, BMP, GIF, TGA, TIFF, WebP, PBM)");
+        if (info is null) throw new InvalidDataException("unrecognised image format (supported: PNG, JPEG, BMP, GIF, WebP)");
+        // ImageSharp reads these, but the deployed model's chain decodes with ML.NET's MLImage (SkiaSharp), which does not:
+        // a model trained on them would fail on the same files at scoring time.
+        if (ScoringUnreadableFormats.Contains(format?.Name ?? ""))
+            throw new InvalidDataException($"{format!.Name} images can be read for training but not by the deployed model (ML.NET decodes " +
+                "images with SkiaSharp, which reads PNG, JPEG, BMP, GIF and WebP): convert the file to PNG");
         CheckSize(info.Width, info.Height);
         Image<Rgb24> image;
         try
@@ -69,6 +74,8 @@ internal sealed class ImageDecoder
             return image; // SkiaSharp cannot read it: the scoring chain will say so; training keeps ImageSharp's pixels
         }
     }
+
+    private static readonly HashSet<string> ScoringUnreadableFormats = new(StringComparer.OrdinalIgnoreCase) { "TGA", "TIFF", "PBM" };
 
     private static readonly HashSet<string> LossyFormats = new(StringComparer.OrdinalIgnoreCase) { "JPEG", "Webp" };
 

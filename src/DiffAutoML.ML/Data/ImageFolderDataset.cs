@@ -7,7 +7,8 @@ namespace DiffAutoML.ML.Data;
 /// </summary>
 public static class ImageFolderDataset
 {
-    /// <summary>File extensions taken as images (case-insensitive).</summary>
+    /// <summary>File extensions taken as images (case-insensitive). TGA and TIFF files are listed so that training says
+    /// why it refuses them (the deployed model's ML.NET chain cannot decode them), rather than leaving them out unseen.</summary>
     public static readonly IReadOnlySet<string> ImageExtensions =
         new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".tif", ".tiff", ".webp" };
 

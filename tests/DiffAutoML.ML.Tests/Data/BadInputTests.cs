@@ -48,6 +48,19 @@ public class BadInputTests
     }
 
     [Fact]
+    public void Formats_the_deployed_model_cannot_read_are_refused_in_training()
+    {
+        // ImageSharp decodes TIFF, but ML.NET's image loading (SkiaSharp), which the returned model scores with, does not.
+        using var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(4, 4);
+        var tiff = new MemoryStream();
+        SixLabors.ImageSharp.ImageExtensions.SaveAsTiff(image, tiff);
+        var e = Fails(WithSecondRow(tiff.ToArray()));
+        Assert.Equal(1, e.Row);
+        Assert.Contains("TIFF images can be read for training but not by the deployed model", e.Message);
+        Assert.Throws<ArgumentException>(() => Microsoft.ML.Data.MLImage.CreateFromStream(new MemoryStream(tiff.ToArray())));
+    }
+
+    [Fact]
     public void Unsupported_format_is_reported()
     {
         var e = Fails(WithSecondRow("this is not an image"u8.ToArray()));

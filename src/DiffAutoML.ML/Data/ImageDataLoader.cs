@@ -151,15 +151,8 @@ public static class ImageDataLoader
                 try
                 {
                     using var image = Materialize(items[i].Row, items[i].Image);
-                    if (image.Width == w && image.Height == h)
-                    {
-                        grey[i] = ImageDecoder.WriteChw(image, storedChannels, buffer.AsSpan(i * perImage, perImage));
-                    }
-                    else
-                    {
-                        using var resized = resizer.Value.Resize(image);
-                        grey[i] = ImageDecoder.WriteChw(resized, storedChannels, buffer.AsSpan(i * perImage, perImage));
-                    }
+                    using var resized = image.Width == w && image.Height == h ? null : resizer.Value.Resize(image);
+                    grey[i] = ImageDecoder.WriteChw(resized ?? image, storedChannels, buffer.AsSpan(i * perImage, perImage));
                 }
                 catch (ImageDataException e)
                 {

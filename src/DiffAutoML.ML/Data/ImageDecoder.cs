@@ -82,6 +82,12 @@ internal sealed class ImageDecoder
     public Image<Rgb24> FromMLImage(MLImage image)
     {
         CheckSize(image.Width, image.Height);
+        return ToRgb(image, _configuration);
+    }
+
+    /// <summary>The RGB pixels of a 32-bit BGRA or RGBA MLImage (alpha dropped).</summary>
+    public static Image<Rgb24> ToRgb(MLImage image, Configuration configuration)
+    {
         var pixels = image.Pixels;
         if (image.BitsPerPixel != 32 || pixels.Length < (long)image.Width * image.Height * 4)
             throw new InvalidDataException($"MLImage with {image.BitsPerPixel} bits per pixel is not supported (expected 32-bit BGRA or RGBA)");
@@ -92,7 +98,7 @@ internal sealed class ImageDecoder
             byte c0 = pixels[4 * i], c1 = pixels[4 * i + 1], c2 = pixels[4 * i + 2];
             rgb[i] = bgra ? new Rgb24(c2, c1, c0) : new Rgb24(c0, c1, c2);
         }
-        return Image.LoadPixelData<Rgb24>(_configuration, rgb, image.Width, image.Height);
+        return Image.LoadPixelData<Rgb24>(configuration, rgb, image.Width, image.Height);
     }
 
     /// <summary>Builds an image from pixel values 0..255 laid out as given.</summary>

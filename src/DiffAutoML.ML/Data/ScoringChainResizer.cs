@@ -18,12 +18,10 @@ namespace DiffAutoML.ML.Data;
 /// </remarks>
 internal sealed class ScoringChainResizer : IDisposable
 {
-    private readonly int _width, _height;
     private readonly ThreadLocal<PredictionEngine<Source, Resized>> _engines;
 
     public ScoringChainResizer(int width, int height)
     {
-        (_width, _height) = (width, height);
         var ml = new MLContext();
         // ML.NET maps MLImage members to image columns only for registered sizes. The input is declared 1x1 (ResizeImages
         // reads the size of each image, not of the column type); the output is the training size, registered here.
@@ -46,15 +44,7 @@ internal sealed class ScoringChainResizer : IDisposable
         using var source = MLImage.CreateFromPixels(image.Width, image.Height, MLPixelFormat.Bgra32, bgra);
         using var resized = _engines.Value!.Predict(new Source { Image = source }).Image
             ?? throw new InvalidOperationException("ML.NET's ResizeImages returned no image.");
-        var pixels = resized.Pixels;
-        bool isBgra = resized.PixelFormat == MLPixelFormat.Bgra32;
-        var result = new Rgb24[_width * _height];
-        for (int i = 0; i < result.Length; i++)
-        {
-            byte c0 = pixels[4 * i], c1 = pixels[4 * i + 1], c2 = pixels[4 * i + 2];
-            result[i] = isBgra ? new Rgb24(c2, c1, c0) : new Rgb24(c0, c1, c2);
-        }
-        return Image.LoadPixelData<Rgb24>(result, _width, _height);
+        return ImageDecoder.ToRgb(resized, Configuration.Default);
     }
 
     public void Dispose()

@@ -55,15 +55,19 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The label column '{label.Name}' has type {Describe(label)}; expected a key, text, number or boolean scalar.");
         var labelType = label.IsKey ? typeof(uint) : label.ItemType is TextDataViewType ? typeof(string) : label.ItemType.RawType;
         var method = typeof(DiffAutoMLEstimator).GetMethod(nameof(OutputShape), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        return (SchemaShape)method.MakeGenericMethod(labelType).Invoke(this, new object[] { inputSchema, label.IsKey })!;
+        return (SchemaShape)method.MakeGenericMethod(labelType).Invoke(this, new object[] { inputSchema, label })!;
     }
 
-    private SchemaShape OutputShape<TLabel>(SchemaShape input, bool isKey)
+    private SchemaShape OutputShape<TLabel>(SchemaShape input, SchemaShape.Column label)
     {
         var definition = SchemaDefinition.Create(typeof(ScoreAndLabel<TLabel>));
-        if (isKey) definition[nameof(ScoreAndLabel<TLabel>.PredictedLabel)].ColumnType = new KeyDataViewType(typeof(uint), 1);
-        return _mlContext.Transforms.CustomMapping<NoColumns, ScoreAndLabel<TLabel>>((_, _) => { }, null, outputSchemaDefinition: definition)
-            .GetOutputSchema(input);
+        if (label.IsKey) definition[nameof(ScoreAndLabel<TLabel>.PredictedLabel)].ColumnType = new KeyDataViewType(typeof(uint), 1);
+        IEstimator<ITransformer> columns = _mlContext.Transforms.CustomMapping<NoColumns, ScoreAndLabel<TLabel>>((_, _) => { }, null, outputSchemaDefinition: definition);
+        // A key label's PredictedLabel carries the label's key values, as ML.NET's trainers describe it, so that a
+        // pipeline can go on with MapKeyToValue("PredictedLabel") (SchemaShape's constructor is internal: a copy of the
+        // label's shape is the public way to describe a column with annotations).
+        if (label.IsKey) columns = columns.Append(_mlContext.Transforms.CopyColumns(nameof(ScoreAndLabel<TLabel>.PredictedLabel), label.Name));
+        return columns.GetOutputSchema(input);
     }
 
     private static SchemaShape.Column Find(SchemaShape schema, string name, string role)

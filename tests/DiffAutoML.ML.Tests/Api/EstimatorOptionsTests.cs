@@ -87,9 +87,11 @@ public class EstimatorOptionsTests
     }
 
     // SchemaShape.Create is internal (ML.NET's pipelines call it before GetOutputSchema); the test calls it the same way.
-    private static SchemaShape Shape(MLContext ml) => (SchemaShape)typeof(SchemaShape)
+    private static SchemaShape Shape(MLContext ml) => Shape(ml.Data.LoadFromEnumerable(Array.Empty<Row>()).Schema);
+
+    private static SchemaShape Shape(DataViewSchema schema) => (SchemaShape)typeof(SchemaShape)
         .GetMethod("Create", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-        .Invoke(null, new object[] { ml.Data.LoadFromEnumerable(Array.Empty<Row>()).Schema })!;
+        .Invoke(null, new object[] { schema })!;
 
     [Fact]
     public void Output_schema_adds_score_and_predicted_label_and_checks_columns()
@@ -108,6 +110,23 @@ public class EstimatorOptionsTests
         var wrong = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Auto().DiffAutoML(imageColumnName: "Weight").GetOutputSchema(Shape(ml)));
         Assert.Contains("'Weight'", wrong.Message);
         Assert.Contains("expected MLImage", wrong.Message);
+    }
+
+    [Fact]
+    public void A_key_label_gives_a_predicted_label_key_with_the_label_key_values()
+    {
+        // ML.NET's trainers describe PredictedLabel so; MapKeyToValue("PredictedLabel") after the estimator needs it.
+        var ml = new MLContext();
+        var rows = ml.Data.LoadFromEnumerable(new[] { new Row { ImagePath = "a.png", Label = "cat" }, new Row { ImagePath = "b.png", Label = "dog" } });
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(rows).Transform(rows);
+        var shape = Shape(keyed.Schema);
+        var predicted = ml.Auto().DiffAutoML(labelColumnName: "Label", imageColumnName: "ImagePath").GetOutputSchema(shape).Single(c => c.Name == "PredictedLabel");
+        Assert.True(predicted.IsKey);
+        Assert.Equal(SchemaShape.Column.VectorKind.Scalar, predicted.Kind);
+        Assert.Contains(predicted.Annotations, a => a.Name == "KeyValues");
+        var withValues = ml.Auto().DiffAutoML(labelColumnName: "Label", imageColumnName: "ImagePath")
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedValue", "PredictedLabel")).GetOutputSchema(shape);
+        Assert.Equal(TextDataViewType.Instance, withValues.Single(c => c.Name == "PredictedValue").ItemType);
     }
 
     private static (MLContext Ml, IDataView Data) SubsetTestImages()

@@ -102,6 +102,48 @@ public class FitEndToEndTests
         Assert.Equal(scores, loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray());
     }
 
+    private sealed class PathRow
+    {
+        public string ImagePath { get; set; } = "";
+        public string Label { get; set; } = "";
+    }
+
+    private sealed class LabelValuePrediction
+    {
+        public string PredictedLabelValue { get; set; } = "";
+    }
+
+    [Fact]
+    public void A_model_builder_pipeline_maps_labels_to_keys_and_the_predicted_key_back_to_its_value()
+    {
+        // The shape of Model Builder's image classification code: text labels to keys, raw bytes, the trainer, keys back
+        // to values. EstimatorChain.Fit checks the whole chain's output schema before it trains.
+        var ml = new MLContext(seed: 1);
+        var data = ImageFolderDataset.Load(ml, Path.Combine(TestPaths.Subset, "test-png"));
+        var options = Small(epochs: 1);
+        options.Data.LabelColumnName = "LabelKey";
+        options.Data.ImageColumnName = "ImageBytes";
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label")
+            .Append(ml.Transforms.LoadRawImageBytes("ImageBytes", null, "ImagePath"))
+            .Append(ml.Auto().DiffAutoML(options))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"));
+        var model = pipeline.Fit(data);
+
+        var scored = model.Transform(data);
+        var truth = scored.GetColumn<string>("Label").ToArray();
+        var predicted = scored.GetColumn<string>("PredictedLabelValue").ToArray();
+        Assert.All(predicted, p => Assert.Contains(p, truth));
+        var metrics = ml.MulticlassClassification.Evaluate(scored, "LabelKey");
+        Assert.Equal(predicted.Zip(truth).Count(p => p.First == p.Second) / (double)truth.Length, metrics.MicroAccuracy, 10);
+
+        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-pipeline").FullName, "model.zip");
+        ml.Model.Save(model, data.Schema, path);
+        var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        var engine = ml.Model.CreatePredictionEngine<PathRow, LabelValuePrediction>(loaded);
+        var first = ml.Data.CreateEnumerable<PathRow>(data, reuseRowObject: false).First();
+        Assert.Equal(predicted[0], engine.Predict(first).PredictedLabelValue);
+    }
+
     [Fact]
     public void With_test_time_flip_the_returned_model_scores_an_image_and_its_mirror_image_alike()
     {

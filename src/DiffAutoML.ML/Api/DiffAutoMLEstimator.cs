@@ -111,6 +111,9 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         Log($"Loading images from column '{options.Data.ImageColumnName}' ({scoringKind}) and labels from '{options.Data.LabelColumnName}'.");
         using var trainCache = ImageDataLoader.Load(input, options.Data, null, options.CancellationToken);
         CheckPixelVectorShape(reader, trainCache);
+        if (trainCache.ScaledDownFrom is var (firstHeight, firstWidth))
+            Log($"The first image is {firstWidth}x{firstHeight} (width x height): images are resized to {trainCache.Width}x{trainCache.Height} for training and by the " +
+                $"returned model (Data.AutomaticMaxSide = {options.Data.AutomaticMaxSide}; set Data.Height and Data.Width to choose the size).");
         ImageTensorCache? separateValidation = null;
         try
         {
@@ -135,6 +138,8 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             });
             Log($"{trainRows.Length} training and {validationRows.Length} validation images, {trainCache.LabelMapping.ClassCount} classes, " +
                 $"{trainCache.Channels}x{trainCache.Height}x{trainCache.Width}; {space.Layers.Count} choice layers; device {device}; components {options.Components}.");
+            if (device.type == TorchSharp.DeviceType.CPU)
+                StepMemoryCheck.ThrowIfTooLarge(space, Math.Min(options.BatchSize, trainRows.Length), GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
             var setup = new JointSearchSetup(options, space, device, trainCache, trainRows, separateValidation ?? trainCache, validationRows, statistics,
                 // Only checkpoints use the fingerprint, and it hashes the pixels.
                 options.CheckpointFolder is null ? "" : Fingerprint(options, space, trainRows.Length, validationRows.Length, trainCache, separateValidation), clock, Log);

@@ -38,6 +38,7 @@ public static class ImageDataLoader
         var decoder = new ImageDecoder(options.MaxImagePixels);
         long maxBytes = options.MaxCacheBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
         int? height = options.Height, width = options.Width;
+        (int, int)? scaledDownFrom = null;
         if (imageReader.PixelShape is { } shape) { height ??= shape.Height; width ??= shape.Width; }
         // Until the channel count is known every image is kept as RGB; grey data is reduced to one channel at the end.
         int storedChannels = options.Channels ?? 3;
@@ -86,8 +87,8 @@ public static class ImageDataLoader
                     if (height is null || width is null)
                     {
                         using var first = Materialize(pending[0].Row, pending[0].Image);
-                        height ??= first.Height;
-                        width ??= first.Width;
+                        (height, width) = AutomaticSize(first.Height, first.Width, height, width, options.AutomaticMaxSide);
+                        if (options.Height is null && options.Width is null && (height, width) != (first.Height, first.Width)) scaledDownFrom = (first.Height, first.Width);
                     }
                     DecodeChunk(pending);
                     pending.Clear();
@@ -116,7 +117,7 @@ public static class ImageDataLoader
         TorchRuntime.EnsureCpu();
         int channels = options.Channels ?? (allGrey ? 1 : 3);
         var images = BuildTensor(chunks, labels.Count, storedChannels, channels, height!.Value, width!.Value);
-        return new ImageTensorCache(images, labelIndices, labelMapping, skipped, skipReasons);
+        return new ImageTensorCache(images, labelIndices, labelMapping, skipped, skipReasons) { ScaledDownFrom = scaledDownFrom };
 
         void Skip(ImageDataException e)
         {
@@ -184,6 +185,20 @@ public static class ImageDataLoader
                     "Lower Height/Width, set Channels to 1 for grey images, or raise MaxCacheBytes.");
             chunks.Add(kept == items.Count ? buffer : buffer.AsSpan(0, kept * perImage).ToArray());
         }
+    }
+
+    /// <summary>The training size from the first image's size and the sides the user set (<see cref="ImageDataOptions.AutomaticMaxSide"/>).</summary>
+    internal static (int Height, int Width) AutomaticSize(int firstHeight, int firstWidth, int? height, int? width, int maxSide)
+    {
+        static int Scaled(int side, double factor) => Math.Max(1, (int)Math.Round(side * factor));
+        return (height, width) switch
+        {
+            (int h, int w) => (h, w),
+            (int h, null) => (h, Math.Min(4096, Scaled(firstWidth, h / (double)firstHeight))),
+            (null, int w) => (Math.Min(4096, Scaled(firstHeight, w / (double)firstWidth)), w),
+            _ when Math.Max(firstHeight, firstWidth) <= maxSide => (firstHeight, firstWidth),
+            _ => (Scaled(firstHeight, maxSide / (double)Math.Max(firstHeight, firstWidth)), Scaled(firstWidth, maxSide / (double)Math.Max(firstHeight, firstWidth))),
+        };
     }
 
     private static Tensor BuildTensor(List<byte[]> chunks, int count, int storedChannels, int channels, int height, int width)

@@ -19,11 +19,20 @@ public sealed record class ImageDataOptions
     /// <summary>Channels of the training tensor: 1 (grey) or 3 (RGB); null = 1 when every image is grey, else 3.</summary>
     public int? Channels { get; set; }
 
-    /// <summary>Training image height in pixels; null = the height of the first image. Other sizes are resized.</summary>
+    /// <summary>Training image height in pixels; null = automatic (<see cref="AutomaticMaxSide"/>). Other sizes are resized.</summary>
     public int? Height { get; set; }
 
-    /// <summary>Training image width in pixels; null = the width of the first image.</summary>
+    /// <summary>Training image width in pixels; null = automatic (<see cref="AutomaticMaxSide"/>).</summary>
     public int? Width { get; set; }
+
+    /// <summary>
+    /// Longest side of an automatic training size. When Height and Width are both null the training size is the first
+    /// image's, scaled down (aspect ratio kept) when its longer side is over this; when one of them is set, the other
+    /// follows the first image's aspect ratio. Default 224 (the Paper preset's input): a folder of 12-megapixel photos
+    /// would otherwise train at full resolution, which needs tens of gigabytes for one step. Pixel vectors keep their
+    /// size (the deployed model cannot resize them).
+    /// </summary>
+    public int AutomaticMaxSide { get; set; } = 224;
 
     /// <summary>Shape (channels, height, width) of a pixel-vector column whose type does not carry it.</summary>
     public (int Channels, int Height, int Width)? PixelVectorShape { get; set; }
@@ -51,6 +60,7 @@ public sealed record class ImageDataOptions
         if (Width is <= 0 or > 4096) throw new ArgumentOutOfRangeException(nameof(Width), Width, "Width must be between 1 and 4096 pixels.");
         if (PixelVectorShape is { } s && (s.Channels is not (1 or 3) || s.Height <= 0 || s.Width <= 0))
             throw new ArgumentOutOfRangeException(nameof(PixelVectorShape), s, "PixelVectorShape needs 1 or 3 channels and a positive height and width.");
+        if (AutomaticMaxSide is <= 0 or > 4096) throw new ArgumentOutOfRangeException(nameof(AutomaticMaxSide), AutomaticMaxSide, "AutomaticMaxSide must be between 1 and 4096 pixels.");
         if (MaxImagePixels <= 0) throw new ArgumentOutOfRangeException(nameof(MaxImagePixels), MaxImagePixels, "MaxImagePixels must be positive.");
         if (MaxCacheBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(MaxCacheBytes), MaxCacheBytes, "MaxCacheBytes must be positive.");
     }

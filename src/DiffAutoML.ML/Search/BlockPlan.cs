@@ -48,6 +48,26 @@ public sealed record BlockPlan(BlockChoice Choice, int InChannels, int OutChanne
     /// <summary>Multiply-adds for an input of the given size.</summary>
     public long MultiplyAdds(int height, int width) => Sequence(Main, height, width) + Sequence(Projection, height, width);
 
+    /// <summary>Values a forward pass of one image produces: every convolution's output and the concatenated block
+    /// output (the activations that training keeps for the backward pass, up to a factor).</summary>
+    public long OutputElements(int height, int width)
+    {
+        var (main, outHeight, outWidth) = Outputs(Main, height, width);
+        return main + Outputs(Projection, height, width).Elements + (long)OutChannels * outHeight * outWidth;
+    }
+
+    private static (long Elements, int Height, int Width) Outputs(IReadOnlyList<ConvSpec> convs, int height, int width)
+    {
+        long total = 0;
+        foreach (var conv in convs)
+        {
+            total += conv.OutputElements(height, width);
+            height = conv.OutputSize(height);
+            width = conv.OutputSize(width);
+        }
+        return (total, height, width);
+    }
+
     /// <summary>Parameters (convolution weights and batch-norm scale and shift).</summary>
     public long Parameters => Main.Concat(Projection).Sum(c => c.Parameters);
 

@@ -19,6 +19,9 @@ public sealed record ConvSpec(int InChannels, int OutChannels, int Kernel, int S
     public long MultiplyAdds(int height, int width)
         => (long)OutputSize(height) * OutputSize(width) * OutChannels * (Depthwise ? 1 : InChannels) * Kernel * Kernel;
 
+    /// <summary>Values in the output of the convolution for an input of the given size (one image).</summary>
+    public long OutputElements(int height, int width) => (long)OutputSize(height) * OutputSize(width) * OutChannels;
+
     /// <summary>Weights of the convolution (no bias) plus the batch norm's scale and shift.</summary>
     public long Parameters => (long)OutChannels * (Depthwise ? 1 : InChannels) * Kernel * Kernel + 2L * OutChannels;
 }

@@ -90,6 +90,19 @@ public sealed class SearchSpace
     /// <summary>Parameters outside the choice layers (the classifier has a bias).</summary>
     public long FixedParameters => Stem.Parameters + Tail.Parameters + (long)Tail.OutChannels * Classes + Classes;
 
+    /// <summary>Activation values of one image in the largest child: stem, the candidate with the most outputs in each
+    /// layer, tail. What training keeps per image for the backward pass is a multiple of this (StepMemoryCheck).</summary>
+    public long LargestChildActivations
+    {
+        get
+        {
+            long total = Stem.OutputElements(Options.Height!.Value, Options.Width!.Value) + Tail.OutputElements(FinalHeight, FinalWidth);
+            foreach (var layer in Layers)
+                total += Enum.GetValues<BlockChoice>().Max(choice => layer.Plan(choice).OutputElements(layer.InputHeight, layer.InputWidth));
+            return total;
+        }
+    }
+
     /// <summary>Multiply-adds of a whole child network.</summary>
     public long ChildMultiplyAdds(IReadOnlyList<int> path) => FixedMultiplyAdds + Sum(path, (l, c) => BlockMultiplyAdds(l, c));
 

@@ -363,7 +363,7 @@ internal sealed class JointSearch : IDisposable
         AddStageTime(stageClock);
         var path = _alpha!.Freeze();
         var cost = _alpha.RelativeCost(path) is double relativeCost ? $", measured cost {relativeCost:F2}x the cheapest child's" : "";
-        _s.Log($"Architecture fixed after {_epochsCompleted} epochs: {DescribeChild(path, cost)}.");
+        _s.Log($"Architecture fixed after {_epochsCompleted} epoch{(_epochsCompleted == 1 ? "" : "s")}: {DescribeChild(path, cost)}.");
         _child = _supernet!.ExtractChild(path);
         _supernet.Dispose();
         _supernet = null;

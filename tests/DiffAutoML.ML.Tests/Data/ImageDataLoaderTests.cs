@@ -129,6 +129,32 @@ public class ImageDataLoaderTests
     }
 
     [Fact]
+    public void Large_images_get_an_automatic_size_within_the_longest_side_limit()
+    {
+        // First image 300x200 (width x height), the second 120x90: the size comes from the first one.
+        var data = Bytes((TestImages.GreyPng(300, 200, 1), "a"), (TestImages.GreyPng(120, 90, 2), "b"));
+        using (var limited = ImageDataLoader.Load(data, new ImageDataOptions { AutomaticMaxSide = 150 }))
+        {
+            Assert.Equal((100, 150), (limited.Height, limited.Width));
+            Assert.Equal((200, 300), limited.ScaledDownFrom);
+        }
+        using (var unlimited = ImageDataLoader.Load(data, new ImageDataOptions { AutomaticMaxSide = 300 }))
+        {
+            Assert.Equal((200, 300), (unlimited.Height, unlimited.Width));
+            Assert.Null(unlimited.ScaledDownFrom);
+        }
+        // One side set: the other follows the first image's aspect ratio, whatever the limit.
+        using (var byHeight = ImageDataLoader.Load(data, new ImageDataOptions { Height = 50, AutomaticMaxSide = 20 }))
+            Assert.Equal((50, 75), (byHeight.Height, byHeight.Width));
+        using (var byWidth = ImageDataLoader.Load(data, new ImageDataOptions { Width = 60 }))
+            Assert.Equal((40, 60), (byWidth.Height, byWidth.Width));
+        Assert.Equal((168, 224), ImageDataLoader.AutomaticSize(3000, 4000, null, null, 224));
+        Assert.Equal((3, 1), ImageDataLoader.AutomaticSize(3000, 1, null, null, 3));
+        Assert.Equal(224, new ImageDataOptions().AutomaticMaxSide);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ImageDataLoader.Load(data, new ImageDataOptions { AutomaticMaxSide = 0 }));
+    }
+
+    [Fact]
     public void Path_column_resolves_relative_paths_against_the_image_folder()
     {
         var dir = Directory.CreateTempSubdirectory("diffautoml-paths").FullName;

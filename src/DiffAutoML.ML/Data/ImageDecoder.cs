@@ -58,10 +58,10 @@ internal sealed class ImageDecoder
         {
             throw new InvalidDataException("corrupt or truncated image: " + e.Message, e);
         }
-        if (!LossyFormats.Contains(format?.Name ?? "")) return image;
-        // Lossy decoders differ (measured: ImageSharp and SkiaSharp up to 42 grey levels apart, in up to 71% of the pixels
-        // of a JPEG), so the pixels come from the decoder the deployed model uses: ML.NET's MLImage (SkiaSharp). ImageSharp
-        // has checked the file above and reports what is wrong with a bad one.
+        // The pixels come from the decoder the deployed model uses, ML.NET's MLImage (SkiaSharp), for every format: lossy
+        // decoders differ (measured: ImageSharp and SkiaSharp up to 42 grey levels apart, in up to 71% of the pixels of a
+        // JPEG), and SkiaSharp premultiplies colour by alpha where ImageSharp drops alpha (a half-transparent pixel differs
+        // by half its value). ImageSharp has checked the file above and reports what is wrong with a bad one.
         try
         {
             using var decoded = MLImage.CreateFromStream(new MemoryStream(encoded, writable: false));
@@ -76,8 +76,6 @@ internal sealed class ImageDecoder
     }
 
     private static readonly HashSet<string> ScoringUnreadableFormats = new(StringComparer.OrdinalIgnoreCase) { "TGA", "TIFF", "PBM" };
-
-    private static readonly HashSet<string> LossyFormats = new(StringComparer.OrdinalIgnoreCase) { "JPEG", "Webp" };
 
     public Image<Rgb24> FromMLImage(MLImage image)
     {

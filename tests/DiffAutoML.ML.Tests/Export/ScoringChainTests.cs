@@ -149,32 +149,52 @@ public class ScoringChainTests
     }
 
     [Theory]
-    [InlineData(1, 28, 28, false)]
-    [InlineData(1, 56, 56, false)] // grey, upscaled by 2
-    [InlineData(1, 20, 33, false)] // grey, shrunk in one direction and stretched in the other
-    [InlineData(3, 40, 32, false)] // colour PNGs of several sizes
-    [InlineData(3, 17, 23, false)]
-    [InlineData(3, 30, 30, true)] // colour JPEGs: ImageSharp's and SkiaSharp's decoders differ, training uses SkiaSharp's
-    public void Resized_images_give_the_network_the_same_pixels_in_training_and_in_scoring(int channels, int height, int width, bool jpeg)
+    [InlineData(1, 28, 28, "shipped")] // the shipped grey PNGs at their size
+    [InlineData(1, 56, 56, "shipped")] // grey, upscaled by 2
+    [InlineData(1, 20, 33, "shipped")] // grey, shrunk in one direction and stretched in the other
+    [InlineData(3, 40, 32, "png")] // colour PNGs of several sizes
+    [InlineData(3, 17, 23, "png")]
+    [InlineData(3, 30, 30, "jpg")] // colour JPEGs: ImageSharp's and SkiaSharp's decoders differ, training uses SkiaSharp's
+    [InlineData(3, 30, 30, "png-alpha")] // PNGs with transparency
+    [InlineData(3, 30, 30, "gif")]
+    [InlineData(3, 30, 30, "bmp")]
+    [InlineData(3, 30, 30, "webp")]
+    [InlineData(1, 30, 30, "png-grey16")]
+    public void Images_give_the_network_the_same_pixels_in_training_and_in_scoring(int channels, int height, int width, string format)
     {
         var ml = new MLContext(seed: 1);
         string folder = Path.Combine(TestPaths.Subset, "test-png");
-        if (channels == 3)
+        if (format != "shipped")
         {
-            // Random colour PNGs of several sizes, none of them the training size.
+            // Random images of several sizes, none of them the training size.
             folder = Directory.CreateTempSubdirectory("diffautoml-resize").FullName;
             var random = new Random(5);
             for (int i = 0; i < 12; i++)
             {
                 int w = random.Next(9, 70), h = random.Next(9, 70);
-                using var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(w, h);
+                using var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgba32>(w, h);
                 for (int y = 0; y < h; y++)
                     for (int x = 0; x < w; x++)
-                        image[x, y] = new SixLabors.ImageSharp.PixelFormats.Rgb24((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256));
+                    {
+                        byte r = (byte)random.Next(256), g = (byte)random.Next(256), b = (byte)random.Next(256);
+                        image[x, y] = format == "png-grey16" ? new SixLabors.ImageSharp.PixelFormats.Rgba32(r, r, r, 255)
+                            : new SixLabors.ImageSharp.PixelFormats.Rgba32(r, g, b, format == "png-alpha" ? (byte)random.Next(256) : (byte)255);
+                    }
+                string extension = format.Split('-')[0];
                 Directory.CreateDirectory(Path.Combine(folder, i % 2 == 0 ? "a" : "b"));
-                var file = Path.Combine(folder, i % 2 == 0 ? "a" : "b", $"{i}.{(jpeg ? "jpg" : "png")}");
-                if (jpeg) SixLabors.ImageSharp.ImageExtensions.SaveAsJpeg(image, file);
-                else SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, file);
+                var file = Path.Combine(folder, i % 2 == 0 ? "a" : "b", $"{i}.{extension}");
+                using var stream = File.Create(file);
+                SixLabors.ImageSharp.Formats.IImageEncoder encoder = format switch
+                {
+                    "jpg" => new SixLabors.ImageSharp.Formats.Jpeg.JpegEncoder(),
+                    "gif" => new SixLabors.ImageSharp.Formats.Gif.GifEncoder(),
+                    "bmp" => new SixLabors.ImageSharp.Formats.Bmp.BmpEncoder(),
+                    "webp" => new SixLabors.ImageSharp.Formats.Webp.WebpEncoder(),
+                    "png-grey16" => new SixLabors.ImageSharp.Formats.Png.PngEncoder { ColorType = SixLabors.ImageSharp.Formats.Png.PngColorType.Grayscale, BitDepth = SixLabors.ImageSharp.Formats.Png.PngBitDepth.Bit16 },
+                    "png-alpha" => new SixLabors.ImageSharp.Formats.Png.PngEncoder { ColorType = SixLabors.ImageSharp.Formats.Png.PngColorType.RgbWithAlpha },
+                    _ => new SixLabors.ImageSharp.Formats.Png.PngEncoder(),
+                };
+                image.Save(stream, encoder);
             }
         }
         var data = ImageFolderDataset.Load(ml, folder);

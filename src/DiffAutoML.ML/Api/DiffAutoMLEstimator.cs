@@ -65,8 +65,9 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         IEstimator<ITransformer> columns = _mlContext.Transforms.CustomMapping<NoColumns, ScoreAndLabel<TLabel>>((_, _) => { }, null, outputSchemaDefinition: definition);
         // A key label's PredictedLabel carries the label's key values, as ML.NET's trainers describe it, so that a
         // pipeline can go on with MapKeyToValue("PredictedLabel") (SchemaShape's constructor is internal: a copy of the
-        // label's shape is the public way to describe a column with annotations).
-        if (label.IsKey) columns = columns.Append(_mlContext.Transforms.CopyColumns(nameof(ScoreAndLabel<TLabel>.PredictedLabel), label.Name));
+        // label's shape is the public way to describe a column with annotations; the model's key is UInt32, as
+        // MapValueToKey's, so only such a label's shape describes it).
+        if (label.IsKey && label.ItemType == NumberDataViewType.UInt32) columns = columns.Append(_mlContext.Transforms.CopyColumns(nameof(ScoreAndLabel<TLabel>.PredictedLabel), label.Name));
         return columns.GetOutputSchema(input);
     }
 

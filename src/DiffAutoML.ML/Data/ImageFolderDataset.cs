@@ -24,7 +24,8 @@ public static class ImageFolderDataset
 
     /// <summary>
     /// Lists <paramref name="folder"/>'s class sub-folders (sorted by name) and their image files (sorted by name) as an
-    /// IDataView with columns ImagePath (text) and Label (text). Nothing is decoded here.
+    /// IDataView with columns ImagePath (text) and Label (text). Hidden files and folders and "__MACOSX" are left out.
+    /// Nothing is decoded here.
     /// </summary>
     public static IDataView Load(MLContext mlContext, string folder)
     {
@@ -32,14 +33,14 @@ public static class ImageFolderDataset
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"The image folder '{folder}' does not exist.");
         var rows = new List<Row>();
-        var classes = Directory.GetDirectories(folder).OrderBy(d => d, StringComparer.Ordinal).ToArray();
+        var classes = Directory.GetDirectories(folder).Where(d => !IsSystemEntry(d)).OrderBy(d => d, StringComparer.Ordinal).ToArray();
         if (classes.Length == 0)
             throw new InvalidDataException($"The image folder '{folder}' has no sub-folders: put each class's images in a sub-folder named after the class.");
         foreach (var classFolder in classes)
         {
             var label = Path.GetFileName(classFolder);
             rows.AddRange(Directory.EnumerateFiles(classFolder, "*", SearchOption.AllDirectories)
-                .Where(f => ImageExtensions.Contains(Path.GetExtension(f)))
+                .Where(f => ImageExtensions.Contains(Path.GetExtension(f)) && !IsSystemEntry(f) && !Path.GetRelativePath(classFolder, f).Split(Path.DirectorySeparatorChar).Any(IsSystemName))
                 .OrderBy(f => f, StringComparer.Ordinal)
                 .Select(f => new Row { ImagePath = Path.GetFullPath(f), Label = label }));
         }
@@ -47,4 +48,13 @@ public static class ImageFolderDataset
             throw new InvalidDataException($"The image folder '{folder}' has class sub-folders but no image files ({string.Join(", ", ImageExtensions)}).");
         return mlContext.Data.LoadFromEnumerable(rows);
     }
+
+    /// <summary>
+    /// Hidden entries (a name starting with '.', or the Hidden attribute) and macOS archive folders are not data: a zip
+    /// made on a Mac unpacks a "__MACOSX" folder of "._name.jpg" resource files, which are not images, beside the classes.
+    /// </summary>
+    private static bool IsSystemEntry(string path)
+        => IsSystemName(Path.GetFileName(path)) || (File.GetAttributes(path) & FileAttributes.Hidden) != 0;
+
+    private static bool IsSystemName(string name) => name.StartsWith('.') || name == "__MACOSX";
 }

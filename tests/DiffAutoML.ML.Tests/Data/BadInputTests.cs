@@ -184,6 +184,23 @@ public class BadInputTests
     }
 
     [Fact]
+    public void Image_folder_leaves_out_hidden_files_and_mac_archive_folders()
+    {
+        // What a zip made on macOS unpacks to: resource files named like images, which are not images.
+        var dir = Directory.CreateTempSubdirectory("diffautoml-folder").FullName;
+        foreach (var path in new[] { "cat/1.png", "dog/2.png", "cat/._1.png", "__MACOSX/cat/._1.png", ".thumbnails/3.png", "dog/.cache/4.png" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(dir, path))!);
+            File.WriteAllBytes(Path.Combine(dir, path), Path.GetFileName(path).StartsWith("._") ? new byte[] { 0, 5, 22, 7 } : TestImages.GreyPng(4, 4, 1));
+        }
+        var rows = _ml.Data.CreateEnumerable<ImageFolderDataset.Row>(ImageFolderDataset.Load(_ml, dir), reuseRowObject: false).ToArray();
+        Assert.Equal(new[] { "cat/1.png", "dog/2.png" }, rows.Select(r => Path.GetRelativePath(dir, r.ImagePath).Replace('\\', '/')));
+        Assert.Equal(new[] { "cat", "dog" }, rows.Select(r => r.Label));
+        using var cache = ImageDataLoader.Load(ImageFolderDataset.Load(_ml, dir), new ImageDataOptions { ImageColumnName = "ImagePath" });
+        Assert.Equal(2, cache.Count);
+    }
+
+    [Fact]
     public void Image_folder_without_class_folders_is_rejected()
     {
         var dir = Directory.CreateTempSubdirectory("diffautoml-folder").FullName;

@@ -31,7 +31,7 @@ internal static class PredictCommand
             return 1;
         }
         var files = line.Positional.Skip(1).SelectMany<string, string>(p => Directory.Exists(p)
-            ? Directory.EnumerateFiles(p, "*", SearchOption.AllDirectories).Where(f => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(f))).OrderBy(f => f, StringComparer.Ordinal)
+            ? ImageFolderDataset.ImageFiles(p)
             : new[] { p }).ToArray();
         var missing = files.FirstOrDefault(f => !File.Exists(f));
         if (missing is not null) { Console.Error.WriteLine($"error: '{missing}' does not exist."); return 1; }

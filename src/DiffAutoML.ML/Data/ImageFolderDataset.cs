@@ -39,15 +39,21 @@ public static class ImageFolderDataset
         foreach (var classFolder in classes)
         {
             var label = Path.GetFileName(classFolder);
-            rows.AddRange(Directory.EnumerateFiles(classFolder, "*", SearchOption.AllDirectories)
-                .Where(f => ImageExtensions.Contains(Path.GetExtension(f)) && !IsSystemEntry(f) && !Path.GetRelativePath(classFolder, f).Split(Path.DirectorySeparatorChar).Any(IsSystemName))
-                .OrderBy(f => f, StringComparer.Ordinal)
-                .Select(f => new Row { ImagePath = Path.GetFullPath(f), Label = label }));
+            rows.AddRange(ImageFiles(classFolder).Select(f => new Row { ImagePath = f, Label = label }));
         }
         if (rows.Count == 0)
             throw new InvalidDataException($"The image folder '{folder}' has class sub-folders but no image files ({string.Join(", ", ImageExtensions)}).");
         return mlContext.Data.LoadFromEnumerable(rows);
     }
+
+    /// <summary>The image files under <paramref name="folder"/> and its sub-folders (full paths, sorted): files with an
+    /// image extension, without hidden files and folders and "__MACOSX".</summary>
+    public static IEnumerable<string> ImageFiles(string folder)
+        => Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(f => ImageExtensions.Contains(Path.GetExtension(f)) && !IsSystemEntry(f)
+                && !Path.GetRelativePath(folder, f).Split(Path.DirectorySeparatorChar).Any(IsSystemName))
+            .Select(Path.GetFullPath)
+            .OrderBy(f => f, StringComparer.Ordinal);
 
     /// <summary>
     /// Hidden entries (a name starting with '.', or the Hidden attribute) and macOS archive folders are not data: a zip

@@ -103,6 +103,17 @@ internal sealed class ImageDecoder
     public Image<Rgb24> FromPixels(ReadOnlySpan<float> values, int channels, int height, int width, PixelLayout layout)
     {
         CheckSize(width, height);
+        // ExtractPixels(scaleImage: 1/255) gives 0..1: those values would round to 0 and 1, a black image, silently.
+        float max = 0;
+        bool fractional = false;
+        foreach (var v in values)
+        {
+            if (v > max) max = v;
+            fractional |= v != MathF.Floor(v);
+        }
+        if (max <= 1 && fractional)
+            throw new InvalidDataException("the pixel values are all between 0 and 1, as if scaled: pixel vectors must hold unscaled values 0..255 " +
+                "(ExtractPixels without scaleImage gives them)");
         int plane = height * width;
         var rgb = new Rgb24[plane];
         for (int p = 0; p < plane; p++)

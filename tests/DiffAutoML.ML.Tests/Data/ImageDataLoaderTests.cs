@@ -199,6 +199,29 @@ public class ImageDataLoaderTests
     }
 
     [Fact]
+    public void Pixel_vectors_out_of_range_or_scaled_to_0_1_are_rejected_naming_the_row()
+    {
+        var options = new ImageDataOptions { ImageColumnName = "Pixels", PixelVectorShape = (3, 2, 2) };
+        var good = Enumerable.Range(0, 12).Select(i => (float)(i * 20)).ToArray();
+        HwcRow[] Rows(float[] second) => new[] { new HwcRow { Pixels = good, Label = 1 }, new HwcRow { Pixels = second, Label = 2 } };
+
+        var negative = good.Select(v => v - 100).ToArray();
+        var e = Assert.Throws<ImageDataException>(() => ImageDataLoader.Load(_ml.Data.LoadFromEnumerable(Rows(negative)), options));
+        Assert.Contains("outside 0..255", e.Message);
+        Assert.Equal(1, e.Row);
+        // What ExtractPixels(scaleImage: 1f / 255) gives.
+        var scaled = good.Select(v => v / 255f).ToArray();
+        e = Assert.Throws<ImageDataException>(() => ImageDataLoader.Load(_ml.Data.LoadFromEnumerable(Rows(scaled)), options));
+        Assert.Contains("between 0 and 1", e.Message);
+        Assert.Equal("Pixels", e.ColumnName);
+        Assert.Equal(1, e.Row);
+        // A dark image of whole values is an image.
+        var dark = good.Select(v => v > 100 ? 1f : 0f).ToArray();
+        using var cache = ImageDataLoader.Load(_ml.Data.LoadFromEnumerable(Rows(dark)), options);
+        Assert.Equal(2, cache.Count);
+    }
+
+    [Fact]
     public void Pixel_vector_without_a_shape_is_rejected_naming_the_option()
     {
         var data = _ml.Data.LoadFromEnumerable(new[] { new HwcRow { Pixels = new float[12], Label = 1 } });

@@ -38,12 +38,33 @@ internal static class PredictCommand
         var textColumns = schema.Where(c => c.Type is TextDataViewType).Select(c => c.Name).ToArray();
         var imageColumn = new[] { "ImagePath", "Image", "Path" }.FirstOrDefault(textColumns.Contains)
             ?? throw new UsageException("This model does not read image files (it was trained on pixel vectors); use it from code.");
-        var data = ml.Data.LoadFromEnumerable(files.Select(f => new Row { ImagePath = Path.GetFullPath(f) }));
+        // The chain's LoadImages reports an unreadable file as "Splitter/consolidator worker encountered exception while
+        // consuming source data", without the file: each file is opened first with the same decoder (MLImage), the bad
+        // ones are named, and the others are still scored.
+        var readable = files.Where(Readable).ToArray();
+        if (readable.Length == 0) return 1;
+        var data = ml.Data.LoadFromEnumerable(readable.Select(f => new Row { ImagePath = Path.GetFullPath(f) }));
         if (imageColumn != nameof(Row.ImagePath)) data = ml.Transforms.CopyColumns(imageColumn, nameof(Row.ImagePath)).Fit(data).Transform(data);
         var scored = model.Transform(data);
         var labels = scored.GetColumn<string>("PredictedLabel").ToArray();
         var scores = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().Max()).ToArray();
-        for (int i = 0; i < files.Length; i++) Console.WriteLine($"{files[i]}\t{labels[i]}\t{scores[i]:P1}");
-        return 0;
+        for (int i = 0; i < readable.Length; i++) Console.WriteLine($"{readable[i]}\t{labels[i]}\t{scores[i]:P1}");
+        return readable.Length == files.Length ? 0 : 1;
+    }
+
+    private static bool Readable(string file)
+    {
+        try
+        {
+            // From a stream: for a file it cannot decode, CreateFromFile says "Invalid path".
+            using var stream = File.OpenRead(file);
+            using var image = MLImage.CreateFromStream(stream);
+            return true;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Console.Error.WriteLine($"error: '{file}' cannot be read as an image by the model's decoder (PNG, JPEG, BMP, GIF, WebP): {e.Message}");
+            return false;
+        }
     }
 }

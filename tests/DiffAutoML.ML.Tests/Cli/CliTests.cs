@@ -110,5 +110,14 @@ public class CliTests
         var fields = predictOutput.Trim().Split('\t');
         Assert.Equal(image, fields[0]);
         Assert.Contains(fields[1], report.Classes);
+
+        // A file the model cannot read is named, the others are still scored, and the exit code says something failed.
+        var broken = Path.Combine(folder, "broken.png");
+        File.WriteAllText(broken, "not an image");
+        var (brokenExit, brokenOutput) = Cli($"predict \"{Path.Combine(folder, "model.zip")}\" \"{broken}\" \"{image}\"", folder);
+        Assert.Equal(1, brokenExit);
+        Assert.Contains($"error: '{broken}' cannot be read as an image", brokenOutput);
+        Assert.Contains(image + "\t" + fields[1], brokenOutput);
+        Assert.DoesNotContain("Splitter", brokenOutput);
     }
 }

@@ -38,17 +38,31 @@ internal static class PredictCommand
         var textColumns = schema.Where(c => c.Type is TextDataViewType).Select(c => c.Name).ToArray();
         var imageColumn = new[] { "ImagePath", "Image", "Path" }.FirstOrDefault(textColumns.Contains)
             ?? throw new UsageException("This model does not read image files (it was trained on pixel vectors); use it from code.");
-        // The chain's LoadImages reports an unreadable file as "Splitter/consolidator worker encountered exception while
-        // consuming source data", without the file: each file is opened first with the same decoder (MLImage), the bad
-        // ones are named, and the others are still scored.
-        var readable = files.Where(Readable).ToArray();
-        if (readable.Length == 0) return 1;
-        var data = ml.Data.LoadFromEnumerable(readable.Select(f => new Row { ImagePath = Path.GetFullPath(f) }));
-        if (imageColumn != nameof(Row.ImagePath)) data = ml.Transforms.CopyColumns(imageColumn, nameof(Row.ImagePath)).Fit(data).Transform(data);
-        var scored = model.Transform(data);
-        var labels = scored.GetColumn<string>("PredictedLabel").ToArray();
-        var scores = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().Max()).ToArray();
-        for (int i = 0; i < readable.Length; i++) Console.WriteLine($"{readable[i]}\t{labels[i]}\t{scores[i]:P1}");
+        (string[] Labels, float[] Scores) Score(string[] paths)
+        {
+            var data = ml.Data.LoadFromEnumerable(paths.Select(f => new Row { ImagePath = Path.GetFullPath(f) }));
+            if (imageColumn != nameof(Row.ImagePath)) data = ml.Transforms.CopyColumns(imageColumn, nameof(Row.ImagePath)).Fit(data).Transform(data);
+            var scored = model.Transform(data);
+            return (scored.GetColumn<string>("PredictedLabel").ToArray(), scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().Max()).ToArray());
+        }
+
+        var readable = files;
+        (string[] Labels, float[] Scores) result;
+        try
+        {
+            result = Score(readable);
+        }
+        catch (InvalidOperationException)
+        {
+            // The chain's LoadImages reports an unreadable file as "Splitter/consolidator worker encountered exception
+            // while consuming source data", without the file: open each file with the same decoder (MLImage), name the
+            // bad ones, and score the others.
+            readable = files.Where(Readable).ToArray();
+            if (readable.Length == files.Length) throw;
+            if (readable.Length == 0) return 1;
+            result = Score(readable);
+        }
+        for (int i = 0; i < readable.Length; i++) Console.WriteLine($"{readable[i]}\t{result.Labels[i]}\t{result.Scores[i]:P1}");
         return readable.Length == files.Length ? 0 : 1;
     }
 

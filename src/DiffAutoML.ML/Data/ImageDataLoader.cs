@@ -190,14 +190,14 @@ public static class ImageDataLoader
     /// <summary>The training size from the first image's size and the sides the user set (<see cref="ImageDataOptions.AutomaticMaxSide"/>).</summary>
     internal static (int Height, int Width) AutomaticSize(int firstHeight, int firstWidth, int? height, int? width, int maxSide)
     {
-        static int Scaled(int side, double factor) => Math.Max(1, (int)Math.Round(side * factor));
+        static int Scaled(int side, double factor) => Math.Min(4096, Math.Max(1, (int)Math.Round(side * factor)));
+        double shrink = Math.Min(1, maxSide / (double)Math.Max(firstHeight, firstWidth));
         return (height, width) switch
         {
             (int h, int w) => (h, w),
-            (int h, null) => (h, Math.Min(4096, Scaled(firstWidth, h / (double)firstHeight))),
-            (null, int w) => (Math.Min(4096, Scaled(firstHeight, w / (double)firstWidth)), w),
-            _ when Math.Max(firstHeight, firstWidth) <= maxSide => (firstHeight, firstWidth),
-            _ => (Scaled(firstHeight, maxSide / (double)Math.Max(firstHeight, firstWidth)), Scaled(firstWidth, maxSide / (double)Math.Max(firstHeight, firstWidth))),
+            (int h, null) => (h, Scaled(firstWidth, h / (double)firstHeight)),
+            (null, int w) => (Scaled(firstHeight, w / (double)firstWidth), w),
+            _ => (Scaled(firstHeight, shrink), Scaled(firstWidth, shrink)),
         };
     }
 

@@ -33,7 +33,7 @@ public static class ImageFolderDataset
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"The image folder '{folder}' does not exist.");
         var rows = new List<Row>();
-        var classes = Directory.GetDirectories(folder).Where(d => !IsSystemEntry(d)).OrderBy(d => d, StringComparer.Ordinal).ToArray();
+        var classes = Directory.GetDirectories(folder).Where(d => !IsSystemName(Path.GetFileName(d)) && !IsHidden(d)).OrderBy(d => d, StringComparer.Ordinal).ToArray();
         if (classes.Length == 0)
             throw new InvalidDataException($"The image folder '{folder}' has no sub-folders: put each class's images in a sub-folder named after the class.");
         foreach (var classFolder in classes)
@@ -50,8 +50,8 @@ public static class ImageFolderDataset
     /// image extension, without hidden files and folders and "__MACOSX".</summary>
     public static IEnumerable<string> ImageFiles(string folder)
         => Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
-            .Where(f => ImageExtensions.Contains(Path.GetExtension(f)) && !IsSystemEntry(f)
-                && !Path.GetRelativePath(folder, f).Split(Path.DirectorySeparatorChar).Any(IsSystemName))
+            .Where(f => ImageExtensions.Contains(Path.GetExtension(f))
+                && !Path.GetRelativePath(folder, f).Split(Path.DirectorySeparatorChar).Any(IsSystemName) && !IsHidden(f))
             .Select(Path.GetFullPath)
             .OrderBy(f => f, StringComparer.Ordinal);
 
@@ -59,8 +59,7 @@ public static class ImageFolderDataset
     /// Hidden entries (a name starting with '.', or the Hidden attribute) and macOS archive folders are not data: a zip
     /// made on a Mac unpacks a "__MACOSX" folder of "._name.jpg" resource files, which are not images, beside the classes.
     /// </summary>
-    private static bool IsSystemEntry(string path)
-        => IsSystemName(Path.GetFileName(path)) || (File.GetAttributes(path) & FileAttributes.Hidden) != 0;
-
     private static bool IsSystemName(string name) => name.StartsWith('.') || name == "__MACOSX";
+
+    private static bool IsHidden(string path) => (File.GetAttributes(path) & FileAttributes.Hidden) != 0;
 }

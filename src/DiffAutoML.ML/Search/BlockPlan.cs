@@ -46,40 +46,30 @@ public sealed record BlockPlan(BlockChoice Choice, int InChannels, int OutChanne
     };
 
     /// <summary>Multiply-adds for an input of the given size.</summary>
-    public long MultiplyAdds(int height, int width) => Sequence(Main, height, width) + Sequence(Projection, height, width);
+    public long MultiplyAdds(int height, int width)
+        => Sum(Main, height, width, (c, h, w) => c.MultiplyAdds(h, w)).Total + Sum(Projection, height, width, (c, h, w) => c.MultiplyAdds(h, w)).Total;
 
     /// <summary>Values a forward pass of one image produces: every convolution's output and the concatenated block
     /// output (the activations that training keeps for the backward pass, up to a factor).</summary>
     public long OutputElements(int height, int width)
     {
-        var (main, outHeight, outWidth) = Outputs(Main, height, width);
-        return main + Outputs(Projection, height, width).Elements + (long)OutChannels * outHeight * outWidth;
-    }
-
-    private static (long Elements, int Height, int Width) Outputs(IReadOnlyList<ConvSpec> convs, int height, int width)
-    {
-        long total = 0;
-        foreach (var conv in convs)
-        {
-            total += conv.OutputElements(height, width);
-            height = conv.OutputSize(height);
-            width = conv.OutputSize(width);
-        }
-        return (total, height, width);
+        var (main, outHeight, outWidth) = Sum(Main, height, width, (c, h, w) => c.OutputElements(h, w));
+        return main + Sum(Projection, height, width, (c, h, w) => c.OutputElements(h, w)).Total + (long)OutChannels * outHeight * outWidth;
     }
 
     /// <summary>Parameters (convolution weights and batch-norm scale and shift).</summary>
     public long Parameters => Main.Concat(Projection).Sum(c => c.Parameters);
 
-    private static long Sequence(IReadOnlyList<ConvSpec> convs, int height, int width)
+    /// <summary>A quantity summed over a sequence of convolutions, each at the size the previous one leaves; and that size.</summary>
+    private static (long Total, int Height, int Width) Sum(IReadOnlyList<ConvSpec> convs, int height, int width, Func<ConvSpec, int, int, long> quantity)
     {
         long total = 0;
         foreach (var conv in convs)
         {
-            total += conv.MultiplyAdds(height, width);
+            total += quantity(conv, height, width);
             height = conv.OutputSize(height);
             width = conv.OutputSize(width);
         }
-        return total;
+        return (total, height, width);
     }
 }

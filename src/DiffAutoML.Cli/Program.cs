@@ -4,6 +4,8 @@ using DiffAutoML.Cli;
 try
 {
     var command = args.FirstOrDefault();
+    // "train --help" asks for help, not for a folder named --help (option values are never -h or --help).
+    if (command is "train" or "predict" && args.Skip(1).Any(a => a is "--help" or "-h")) return Help.Print();
     return command switch
     {
         "train" => TrainCommand.Run(args.Skip(1).ToArray()),

@@ -31,6 +31,13 @@ public class CliTests
         Assert.Equal(0, exit);
         Assert.Contains("diffautoml train <data>", output);
         Assert.Contains("--time-budget", output);
+        // Help after a command is help too (it used to be read as a data folder, or as an option without a value).
+        foreach (var arguments in new[] { "train --help", "train -h", "predict --help", "train ./images --epochs 3 --help" })
+        {
+            var (helpExit, helpOutput) = Cli(arguments, folder);
+            Assert.True(helpExit == 0, $"{arguments}: exit {helpExit}\n{helpOutput}");
+            Assert.Contains("diffautoml train <data>", helpOutput);
+        }
         var images = Path.Combine(TestPaths.Subset, "test-png");
         // Each mistake is a usage error (exit 2) that names it; the last is a value the library itself rejects (it used
         // to end in an unhandled exception).

@@ -54,9 +54,9 @@ internal static class PredictCommand
         }
         catch (InvalidOperationException)
         {
-            // The chain's LoadImages reports an unreadable file as "Splitter/consolidator worker encountered exception
-            // while consuming source data", without the file: open each file with the same decoder (MLImage), name the
-            // bad ones, and score the others.
+            // ML.NET reports an unreadable file as "Splitter/consolidator worker encountered exception while consuming
+            // source data" (models saved before 2026-12-01 with LoadImages do not name the file even inside): open each
+            // file with the same decoder (MLImage), name the bad ones, and score the others.
             readable = files.Where(Readable).ToArray();
             if (readable.Length == files.Length) throw;
             if (readable.Length == 0) return 1;

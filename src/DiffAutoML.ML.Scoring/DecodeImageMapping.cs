@@ -14,7 +14,7 @@ public sealed class EncodedImageInput
 /// <summary>Output of <see cref="DecodeImageMapping"/>.</summary>
 public sealed class DecodedImageOutput
 {
-    /// <summary>The decoded image, or null when the bytes are empty.</summary>
+    /// <summary>The decoded image.</summary>
     /// <remarks>ImageType needs a size (its size-less form throws); 1x1 is only the declared type: the next transform,
     /// ResizeImages, reads each image's real size.</remarks>
     [ImageType(1, 1)]
@@ -35,7 +35,24 @@ public sealed class DecodeImageMapping : CustomMappingFactory<EncodedImageInput,
     public static void Map(EncodedImageInput input, DecodedImageOutput output)
     {
         var bytes = input.DiffAutoMLEncodedImage.DenseValues().ToArray();
-        output.DiffAutoMLImage = bytes.Length == 0 ? null : MLImage.CreateFromStream(new MemoryStream(bytes, writable: false));
+        output.DiffAutoMLImage = Decode(bytes, "An image's bytes");
+    }
+
+    /// <summary>Decodes with MLImage (SkiaSharp), as training does; <paramref name="what"/> starts the error message.</summary>
+    internal static MLImage Decode(byte[] bytes, string what)
+    {
+        // No image would be scored as a black image: an error says more than a confident wrong class.
+        if (bytes.Length == 0) throw new InvalidDataException($"{what} is empty (0 bytes).");
+        try
+        {
+            return MLImage.CreateFromStream(new MemoryStream(bytes, writable: false));
+        }
+        catch (ArgumentException e)
+        {
+            var start = Convert.ToHexString(bytes, 0, Math.Min(8, bytes.Length));
+            throw new InvalidDataException(
+                $"{what} cannot be decoded ({bytes.Length} bytes starting {start}; PNG, JPEG, BMP, GIF and WebP can): {e.Message}", e);
+        }
     }
 
     /// <inheritdoc />

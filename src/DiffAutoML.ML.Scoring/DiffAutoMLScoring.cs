@@ -27,9 +27,35 @@ public static class DiffAutoMLScoring
         {
             return mlContext.Model.Load(path, out inputSchema);
         }
+        catch (Exception e) when (MissingAssembly(e) is string assembly)
+        {
+            // Not the file's fault: ML.NET found a transform whose code this application does not have.
+            throw new InvalidOperationException(
+                $"The model '{path}' needs the assembly '{assembly}', which this application cannot load. Reference the " +
+                "DiffAutoML.ML.Scoring package (it brings ML.NET, Microsoft.ML.ImageAnalytics, Microsoft.ML.OnnxTransformer " +
+                "and ONNX Runtime) rather than copying its DLL alone.", e);
+        }
         catch (Exception e) when (e is not OutOfMemoryException and not OperationCanceledException)
         {
             throw new InvalidDataException($"'{path}' is not a readable ML.NET model (truncated, altered, or written by something else): {e.Message}", e);
         }
+    }
+
+    /// <summary>The simple name of an assembly that failed to load somewhere in <paramref name="e"/>'s inner exceptions
+    /// (ML.NET wraps it in reflection exceptions), or null.</summary>
+    internal static string? MissingAssembly(Exception e)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            var name = inner switch
+            {
+                FileNotFoundException f => f.FileName,
+                FileLoadException f => f.FileName,
+                _ => null,
+            };
+            // An assembly's display name has "Version="; a missing data file's name does not.
+            if (name is not null && name.Contains("Version=", StringComparison.Ordinal)) return name.Split(',')[0].Trim();
+        }
+        return null;
     }
 }

@@ -67,10 +67,25 @@ public sealed class DiffAutoMLTransformer : ITransformer, ICanSaveModel
         {
             if (column.Type is not KeyDataViewType key || key.Count != (ulong)Labels.ClassCount)
                 throw new ArgumentOutOfRangeException(nameof(labelColumnName), $"The label column '{labelColumnName}' must be a key type with {Labels.ClassCount} values, as in training; it is {column.Type}.");
-            return _mlContext.MulticlassClassification.Evaluate(scored, labelColumnName);
+            return WithImageErrorsUnwrapped(() => _mlContext.MulticlassClassification.Evaluate(scored, labelColumnName));
         }
         var reader = LabelColumnIndex(scored, labelColumnName, index);
-        return _mlContext.MulticlassClassification.Evaluate(reader, index);
+        return WithImageErrorsUnwrapped(() => _mlContext.MulticlassClassification.Evaluate(reader, index));
+    }
+
+    /// <summary>ML.NET's parallel cursors wrap every error as "Splitter/consolidator worker encountered exception ...";
+    /// the scoring chain's own error about an image (which names the file) is the useful part, so it is thrown as is.</summary>
+    private static T WithImageErrorsUnwrapped<T>(Func<T> evaluate)
+    {
+        try
+        {
+            return evaluate();
+        }
+        catch (InvalidOperationException e) when (e.InnerException is InvalidDataException or FileNotFoundException)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+            throw;
+        }
     }
 
     private IDataView LabelColumnIndex(IDataView scored, string labelColumnName, string index)

@@ -9,7 +9,7 @@ namespace DiffAutoML.ML.Export;
 
 /// <summary>
 /// Builds the ML.NET chain that Fit returns, from public ML.NET transforms only (so it saves into and loads from a
-/// model zip): image column -> pixels (LoadImages / ResizeImages / ExtractPixels, or the pixel vector itself) ->
+/// model zip): image column -> pixels (file loading or byte decoding / ResizeImages / ExtractPixels, or the pixel vector itself) ->
 /// ApplyOnnxModel -> Score -> PredictedLabel in the user's label values. No TorchSharp at scoring time.
 /// </summary>
 internal static class ScoringChainBuilder
@@ -20,13 +20,18 @@ internal static class ScoringChainBuilder
     public const string ProbabilitiesColumn = "DiffAutoMLProbabilities";
     public const string IndexColumn = "DiffAutoMLPredictedIndex";
     public const string EncodedColumn = "DiffAutoMLEncodedImage";
+    public const string PathColumn = "DiffAutoMLImagePath";
+    public const string FolderColumn = "DiffAutoMLImageFolder";
 
     public static IEstimator<ITransformer> Build(MLContext ml, ScoringInput input, byte[] chainOnnx, LabelMapping labels)
     {
         ml.RegisterDiffAutoML();
         IEstimator<ITransformer> chain = input.Kind switch
         {
-            ImageColumnKind.Path => ml.Transforms.LoadImages(ImageColumn, input.ImageFolder, input.ColumnName)
+            // Not ML.NET's LoadImages: its errors name no file (DiffAutoML.ML.Scoring's LoadImageFileMapping).
+            ImageColumnKind.Path => ml.Transforms.Expression(FolderColumn, "path => " + TextLiteral(input.ImageFolder ?? ""), input.ColumnName)
+                .Append(ml.Transforms.CopyColumns(PathColumn, input.ColumnName))
+                .Append(ml.Transforms.CustomMapping<ImageFileInput, DecodedImageOutput>(LoadImageFileMapping.Map, LoadImageFileMapping.ContractName))
                 .Append(ImageToPixels(ml, ImageColumn, input)),
             ImageColumnKind.MLImage => ImageToPixels(ml, input.ColumnName, input),
             ImageColumnKind.PixelVector => input.PixelsAreBytes
@@ -48,9 +53,13 @@ internal static class ScoringChainBuilder
             .Append(ml.Transforms.DropColumns(DroppedColumns(input)));
     }
 
+    /// <summary>A text constant in ML.NET's expression language (the model's image folder travels in the saved chain as
+    /// one: a custom mapping cannot hold settings).</summary>
+    internal static string TextLiteral(string text) => "\"" + text.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
     private static string[] DroppedColumns(ScoringInput input) => input.Kind switch
     {
-        ImageColumnKind.Path => new[] { ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
+        ImageColumnKind.Path => new[] { FolderColumn, PathColumn, ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
         ImageColumnKind.EncodedBytes => new[] { EncodedColumn, ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
         _ => new[] { PixelsColumn, ProbabilitiesColumn, IndexColumn },
     };

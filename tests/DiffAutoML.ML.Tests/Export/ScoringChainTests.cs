@@ -27,7 +27,7 @@ public class ScoringChainTests
         => PathModel(ml, out _);
 
     /// <summary>Also gives the accuracy of the same weights evaluated by TorchSharp (eval mode) on the same images.</summary>
-    internal static (DiffAutoMLTransformer Model, IDataView Data, float[] ExpectedScores, string[] ClassNames) PathModel(MLContext ml, out double torchAccuracy)
+    internal static (DiffAutoMLTransformer Model, IDataView Data, float[] ExpectedScores, string[] ClassNames) PathModel(MLContext ml, out double torchAccuracy, string? imageFolder = null)
     {
         var (child, stats, images) = OnnxExporterTests.TrainedChild(new[] { 3, 0, 2, 1 }, 1, seed: 4);
         using (child)
@@ -35,7 +35,7 @@ public class ScoringChainTests
         {
             var data = ImageFolderDataset.Load(ml, Path.Combine(TestPaths.Subset, "test-png"));
             var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false);
-            var input = new ScoringInput("ImagePath", ImageColumnKind.Path, null, 1, 28, 28, PixelLayout.Chw, false);
+            var input = new ScoringInput("ImagePath", ImageColumnKind.Path, imageFolder, 1, 28, 28, PixelLayout.Chw, false);
             var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping).Fit(data);
             var model = new DiffAutoMLTransformer(ml, chain, OnnxExporter.Export(child, stats), images.LabelMapping, input, new DiffAutoMLReport());
             using var scope = NewDisposeScope();
@@ -100,6 +100,92 @@ public class ScoringChainTests
         var a = model.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
         var b = loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
         Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void Unreadable_images_at_scoring_time_are_named_by_file()
+    {
+        var ml = new MLContext(seed: 1);
+        var (model, data, _, _) = PathModel(ml);
+        var dir = Directory.CreateTempSubdirectory("diffautoml-bad-scoring").FullName;
+        var broken = Path.Combine(dir, "broken.png");
+        File.WriteAllText(broken, "not an image");
+        var good = data.GetColumn<string>("ImagePath").Take(3).ToArray();
+        var path = Path.Combine(dir, "model.zip");
+        ml.Model.Save(model, data.Schema, path);
+        var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        // ML.NET's LoadImages said "Invalid input stream contents" without the file, and scored an empty path as a black image.
+        foreach (var (bad, expected) in new[]
+        {
+            (broken, "broken.png' cannot be decoded (12 bytes starting 6E6F7420616E2069"),
+            (Path.Combine(dir, "missing.png"), "missing.png' does not exist"),
+            ("", "An image path is empty"),
+            (dir, "is a folder, not an image file"),
+        })
+        {
+            foreach (var scorer in new ITransformer[] { model, loaded })
+            {
+                var engine = ml.Model.CreatePredictionEngine<PathInput, Prediction>(scorer);
+                Assert.Equal(engine.Predict(new PathInput { ImagePath = good[0] }).PredictedLabel, model.Transform(data).GetColumn<string>("PredictedLabel").First());
+                var e = Assert.ThrowsAny<Exception>(() => engine.Predict(new PathInput { ImagePath = bad }));
+                Assert.True(e is InvalidDataException or FileNotFoundException, e.ToString());
+                Assert.Contains(expected, e.Message);
+                // A batch: ML.NET wraps the error in its own; the inner one names the file.
+                var rows = ml.Data.LoadFromEnumerable(good.Append(bad).Select(p => new ImageFolderDataset.Row { ImagePath = p, Label = "Bag" }));
+                var wrapped = Assert.ThrowsAny<Exception>(() => scorer.Transform(rows).GetColumn<string>("PredictedLabel").ToArray());
+                Assert.Contains(expected, (wrapped.InnerException ?? wrapped).Message);
+            }
+            // The model's own Evaluate throws the image error itself.
+            var rowsWithLabel = ml.Data.LoadFromEnumerable(good.Append(bad).Select(p => new ImageFolderDataset.Row { ImagePath = p, Label = "Bag" }));
+            var evaluateError = Assert.ThrowsAny<Exception>(() => model.Evaluate(rowsWithLabel, "Label"));
+            Assert.True(evaluateError is InvalidDataException or FileNotFoundException, evaluateError.ToString());
+            Assert.Contains(expected, evaluateError.Message);
+        }
+    }
+
+    [Fact]
+    public void Encoded_bytes_that_are_empty_or_not_an_image_are_errors_not_black_images()
+    {
+        var png = File.ReadAllBytes(Directory.GetFiles(Path.Combine(TestPaths.Subset, "test-png", "Bag"))[0]);
+        var output = new DecodedImageOutput();
+        DecodeImageMapping.Map(new EncodedImageInput { DiffAutoMLEncodedImage = new VBuffer<byte>(png.Length, png) }, output);
+        Assert.Equal((28, 28), (output.DiffAutoMLImage!.Width, output.DiffAutoMLImage.Height));
+        var empty = Assert.Throws<InvalidDataException>(() => DecodeImageMapping.Map(new EncodedImageInput { DiffAutoMLEncodedImage = new VBuffer<byte>(0, Array.Empty<byte>()) }, new DecodedImageOutput()));
+        Assert.Contains("empty (0 bytes)", empty.Message);
+        var text = System.Text.Encoding.ASCII.GetBytes("not an image");
+        var garbage = Assert.Throws<InvalidDataException>(() => DecodeImageMapping.Map(new EncodedImageInput { DiffAutoMLEncodedImage = new VBuffer<byte>(text.Length, text) }, new DecodedImageOutput()));
+        Assert.Contains("cannot be decoded (12 bytes starting 6E6F7420616E2069", garbage.Message);
+    }
+
+    [Fact]
+    public void Relative_paths_are_scored_from_the_models_image_folder_even_with_quotes_in_its_name()
+    {
+        var ml = new MLContext(seed: 1);
+        // The folder travels inside the saved chain as a text constant: quotes and backslashes must survive.
+        var folder = Directory.CreateTempSubdirectory("diffautoml \"quoted\" \\ folder").FullName;
+        var (withFolder, data, expected, _) = PathModel(ml, out _, folder);
+        var files = data.GetColumn<string>("ImagePath").Take(5).ToArray();
+        var relative = files.Select((f, i) => { File.Copy(f, Path.Combine(folder, $"{i}.png")); return $"{i}.png"; }).ToArray();
+        var path = Path.Combine(folder, "model.zip");
+        ml.Model.Save(withFolder, data.Schema, path);
+        var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        var rows = ml.Data.LoadFromEnumerable(relative.Select(p => new ImageFolderDataset.Row { ImagePath = p, Label = "Bag" }));
+        var scores = loaded.Transform(rows).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
+        for (int i = 0; i < scores.Length; i++) Assert.Equal(expected[i], scores[i], 5);
+        // Absolute paths ignore the folder, as with ML.NET's LoadImages.
+        var absolute = ml.Data.LoadFromEnumerable(files.Select(p => new ImageFolderDataset.Row { ImagePath = p, Label = "Bag" }));
+        Assert.Equal(scores, loaded.Transform(absolute).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray());
+    }
+
+    [Fact]
+    public void A_missing_assembly_is_named_instead_of_blaming_the_model_file()
+    {
+        // The shape ML.NET gives when a transform's assembly is absent (seen with Microsoft.ML.OnnxTransformer missing).
+        var missing = new System.Reflection.TargetInvocationException(new FileNotFoundException(
+            "Could not load file or assembly 'Microsoft.ML.OnnxTransformer, Version=1.0.0.0, Culture=neutral, PublicKeyToken=cc7b13ffcd2ddd51'.",
+            "Microsoft.ML.OnnxTransformer, Version=1.0.0.0, Culture=neutral, PublicKeyToken=cc7b13ffcd2ddd51"));
+        Assert.Equal("Microsoft.ML.OnnxTransformer", DiffAutoMLScoring.MissingAssembly(new InvalidOperationException("wrapped", missing)));
+        Assert.Null(DiffAutoMLScoring.MissingAssembly(new FileNotFoundException("no such file", "/tmp/model.zip")));
     }
 
     [Fact]

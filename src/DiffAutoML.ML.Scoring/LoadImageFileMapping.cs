@@ -30,9 +30,20 @@ public sealed class LoadImageFileMapping : CustomMappingFactory<ImageFileInput, 
         if (string.IsNullOrWhiteSpace(input.DiffAutoMLImagePath))
             throw new InvalidDataException("An image path is empty: every row needs the path of an image file to score.");
         var path = Path.Combine(input.DiffAutoMLImageFolder, input.DiffAutoMLImagePath);
-        if (Directory.Exists(path)) throw new InvalidDataException($"The image path '{path}' is a folder, not an image file.");
-        if (!File.Exists(path)) throw new FileNotFoundException($"The image file '{path}' does not exist.", path);
-        var bytes = File.ReadAllBytes(path);
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        // Checked only on failure: checking every path first costs more than the errors are worth.
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new FileNotFoundException($"The image file '{path}' does not exist.", path, e);
+        }
+        catch (UnauthorizedAccessException e) when (Directory.Exists(path))
+        {
+            throw new InvalidDataException($"The image path '{path}' is a folder, not an image file.", e);
+        }
         output.DiffAutoMLImage = DecodeImageMapping.Decode(bytes, $"The image file '{path}'");
     }
 

@@ -87,6 +87,32 @@ internal static class ScoringBenchmark
         });
         Console.WriteLine($"  ML.NET Transform (rows one by one): {n / pipelineSeconds,8:F0} images/s   ({pipelineSeconds / onnxSingle:F2}x the time of ONNX Runtime at batch 1)");
         Console.WriteLine($"  ML.NET PredictionEngine:            {n / engineSeconds,8:F0} images/s   ({engineSeconds / onnxSingle:F2}x)");
+        ComparePathChains(ml, Path.Combine(subset, "test-png"), chainOnnx, cache.LabelMapping);
+    }
+
+    /// <summary>The chain for a column of file paths (DiffAutoML.ML.Scoring's file loading, which names bad files) against
+    /// ML.NET's LoadImages in front of the same resize, pixels and ONNX model (the chain of models saved before
+    /// 2026-12-01), alternating, three rounds.</summary>
+    private static void ComparePathChains(MLContext ml, string folder, byte[] chainOnnx, LabelMapping labels)
+    {
+        var files = ImageFolderDataset.Load(ml, folder);
+        int n = files.GetColumn<string>("ImagePath").Count();
+        var input = new ScoringInput("ImagePath", ImageColumnKind.Path, null, 1, 28, 28, PixelLayout.Chw, false);
+        var ours = ScoringChainBuilder.Build(ml, input, chainOnnx, labels).Fit(files);
+        var loadImages = ml.Transforms.LoadImages(ScoringChainBuilder.ImageColumn, null, "ImagePath")
+            .Append(ScoringChainBuilder.ImageToPixels(ml, ScoringChainBuilder.ImageColumn, input))
+            .Append(new MLContext().Transforms.ApplyOnnxModel(new[] { ScoringChainBuilder.ProbabilitiesColumn }, new[] { ScoringChainBuilder.PixelsColumn }, new MemoryStream(chainOnnx)))
+            .Fit(files);
+        var a = ours.Transform(files).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
+        var b = loadImages.Transform(files).GetColumn<VBuffer<float>>(ScoringChainBuilder.ProbabilitiesColumn).SelectMany(v => v.DenseValues()).ToArray();
+        Console.WriteLine($"  {n} PNG files: the two chains' scores differ by at most {a.Zip(b, (x, y) => Math.Abs(x - y)).Max():G3}");
+        const int passes = 10; // 200 files take about 30 ms: one pass is too short to time
+        for (int round = 1; round <= 3; round++)
+        {
+            double oursSeconds = Time(() => { for (int p = 0; p < passes; p++) _ = ours.Transform(files).GetColumn<VBuffer<float>>("Score").Count(); }) / passes;
+            double theirsSeconds = Time(() => { for (int p = 0; p < passes; p++) _ = loadImages.Transform(files).GetColumn<VBuffer<float>>(ScoringChainBuilder.ProbabilitiesColumn).Count(); }) / passes;
+            Console.WriteLine($"  round {round}: file loading with named errors {n / oursSeconds,8:F0} images/s   ML.NET LoadImages {n / theirsSeconds,8:F0} images/s   ratio {oursSeconds / theirsSeconds:F2}x");
+        }
     }
 
     private sealed class ScoreRow

@@ -58,7 +58,10 @@ public sealed record class DiffAutoMLOptions
     /// <summary>Label smoothing of the training loss (DSNAS: 0.1).</summary>
     public double LabelSmoothing { get; set; } = 0.1;
 
-    /// <summary>Held-out fraction of the training data (stratified) when <see cref="ValidationData"/> is null.</summary>
+    /// <summary>
+    /// Held-out fraction of the training data (stratified) when <see cref="ValidationData"/> is null: round(fraction x n)
+    /// rows of each class, but at least one per class, and never a class's last row (it stays in training).
+    /// </summary>
     public double ValidationFraction { get; set; } = 0.1;
 
     /// <summary>A separate validation set (never augmented); null = split <see cref="ValidationFraction"/> off.</summary>

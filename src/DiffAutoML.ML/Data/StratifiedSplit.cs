@@ -4,8 +4,9 @@ namespace DiffAutoML.ML.Data;
 public static class StratifiedSplit
 {
     /// <summary>
-    /// Puts round(<paramref name="validationFraction"/> x n_c) rows of each class c in validation, keeping at least one
-    /// row of every class in training. Both parts are returned in ascending row order.
+    /// Puts round(<paramref name="validationFraction"/> x n_c) rows of each class c in validation, but at least one
+    /// when the fraction is above 0 (so that small data sets still get a validation part that sees every class), and
+    /// keeps at least one row of every class in training. Both parts are returned in ascending row order.
     /// </summary>
     public static (int[] Train, int[] Validation) Split(IReadOnlyList<long> labels, int classCount, double validationFraction, int seed)
     {
@@ -23,7 +24,9 @@ public static class StratifiedSplit
         {
             var shuffled = rows.ToArray();
             random.Shuffle(shuffled);
-            int take = Math.Min((int)Math.Round(validationFraction * shuffled.Length), Math.Max(0, shuffled.Length - 1));
+            int take = (int)Math.Round(validationFraction * shuffled.Length);
+            if (validationFraction > 0) take = Math.Max(take, 1);
+            take = Math.Min(take, Math.Max(0, shuffled.Length - 1));
             validation.AddRange(shuffled.Take(take));
             train.AddRange(shuffled.Skip(take));
         }

@@ -20,6 +20,17 @@ public class SplitAndBatchTests
     }
 
     [Fact]
+    public void Small_classes_still_give_validation_one_row_each()
+    {
+        // 4 rows per class at 10%: round(0.4) = 0, which left an empty validation part and no way to train 8 images.
+        var labels = new long[] { 0, 0, 0, 0, 1, 1, 1, 1 };
+        var (train, validation) = StratifiedSplit.Split(labels, 2, 0.1, seed: 1);
+        Assert.Equal(new[] { 1, 1 }, Enumerable.Range(0, 2).Select(c => validation.Count(i => labels[i] == c)).ToArray());
+        Assert.Equal(6, train.Length);
+        Assert.Empty(StratifiedSplit.Split(labels, 2, 0, seed: 1).Validation);
+    }
+
+    [Fact]
     public void A_class_with_one_row_stays_in_training()
     {
         var (train, validation) = StratifiedSplit.Split(new long[] { 0, 0, 0, 0, 1 }, 2, 0.5, seed: 1);

@@ -3,6 +3,8 @@
 // DiffAutoML.ML.Scoring assembly.
 //
 // usage: ScoreSavedModel <model.zip> <image folder with one sub-folder per class> [predictions.tsv]
+// predictions.tsv: file, predicted label, the scores, then the three most probable classes as
+// class=probability, one per field (named by the Score column's slot names)
 using System.Globalization;
 using DiffAutoML.ML.Scoring;
 using Microsoft.ML;
@@ -30,13 +32,25 @@ var scored = model.Transform(renamed);
 
 var predicted = scored.GetColumn<string>("PredictedLabel").ToArray();
 var scores = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+// Which class each score is for: the Score column's slot names, as with ML.NET's own multiclass trainers.
+// (Models saved before 2026-12-02 have none: their classes are numbered.)
+var classNames = Enumerable.Range(0, scores[0].Length).Select(c => $"class {c}").ToArray();
+if (scored.Schema["Score"].Annotations.Schema.GetColumnOrNull("SlotNames") is not null)
+{
+    var slotNames = default(VBuffer<ReadOnlyMemory<char>>);
+    scored.Schema["Score"].GetSlotNames(ref slotNames);
+    classNames = slotNames.DenseValues().Select(n => n.ToString()).ToArray();
+}
+string Top3(float[] s) => string.Join("\t", s.Select((p, c) => (p, c)).OrderByDescending(t => t.p).Take(3)
+    .Select(t => $"{classNames[t.c]}={t.p.ToString("F4", CultureInfo.InvariantCulture)}"));
 int correct = rows.Where((r, i) => r.Folder == predicted[i].Replace('/', '_').Replace(' ', '_')).Count();
 Console.WriteLine($"scored {rows.Length} images; accuracy against folder names {(double)correct / rows.Length:P2}");
+Console.WriteLine($"first image, top 3: {Top3(scores[0]).Replace('\t', ' ')}");
 if (args.Length > 2)
 {
     using var writer = new StreamWriter(args[2]);
     for (int i = 0; i < rows.Length; i++)
-        writer.WriteLine($"{Path.GetFileName(rows[i].Path)}\t{predicted[i]}\t{string.Join(" ", scores[i].Select(s => s.ToString("R", CultureInfo.InvariantCulture)))}");
+        writer.WriteLine($"{Path.GetFileName(rows[i].Path)}\t{predicted[i]}\t{string.Join(" ", scores[i].Select(s => s.ToString("R", CultureInfo.InvariantCulture)))}\t{Top3(scores[i])}");
 }
 return 0;
 

@@ -16,13 +16,15 @@ public static class DiffAutoMLScoring
         return mlContext;
     }
 
-    /// <summary>Registers this assembly, then loads a model saved with <c>mlContext.Model.Save</c>, with an error that
-    /// says what is wrong when the file is missing, truncated or not a model.</summary>
+    /// <summary>Registers this assembly, checks the file's parts against their recorded checksums, then loads a model
+    /// saved with <c>mlContext.Model.Save</c>, with an error that says what is wrong when the file is missing,
+    /// truncated, altered or not a model.</summary>
     public static ITransformer LoadDiffAutoMLModel(this MLContext mlContext, string path, out DataViewSchema inputSchema)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         mlContext.RegisterDiffAutoML();
         if (!File.Exists(path)) throw new FileNotFoundException($"The model file '{path}' does not exist.", path);
+        ModelFileCheck.Verify(path);
         try
         {
             return mlContext.Model.Load(path, out inputSchema);
@@ -37,9 +39,12 @@ public static class DiffAutoMLScoring
         }
         catch (Exception e) when (e is not OutOfMemoryException and not OperationCanceledException)
         {
-            throw new InvalidDataException($"'{path}' is not a readable ML.NET model (truncated, altered, or written by something else): {e.Message}", e);
+            throw NotReadable(path, e);
         }
     }
+
+    internal static InvalidDataException NotReadable(string path, Exception e)
+        => new($"'{path}' is not a readable ML.NET model (truncated, altered, or written by something else): {e.Message}", e);
 
     /// <summary>The simple name of an assembly that failed to load somewhere in <paramref name="e"/>'s inner exceptions
     /// (ML.NET wraps it in reflection exceptions), or null.</summary>

@@ -160,7 +160,9 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             var input0 = new ScoringInput(reader.Column.Name, scoringKind, options.Data.ImageFolder, trainCache.Channels, trainCache.Height, trainCache.Width,
                 options.Data.PixelVectorLayout, (reader.Column.Type as VectorDataViewType)?.ItemType == NumberDataViewType.Byte);
             bool mirror = options.Augmentation.TestTimeFlip;
-            var chainOnnx = OnnxExporter.Export(child, statistics, input0.PixelLayout, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, mirror);
+            // The class names travel inside the ONNX model as the Score column's slot names (GetSlotNames after Load).
+            var chainOnnx = OnnxExporter.Export(child, statistics, input0.PixelLayout, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, mirror,
+                trainCache.LabelMapping.ClassNames);
             var standalone = OnnxExporter.Export(child, statistics, input0.PixelLayout, mirror);
             var chain = ScoringChainBuilder.Build(_mlContext, input0, chainOnnx, trainCache.LabelMapping).Fit(input);
             var report = new DiffAutoMLReport

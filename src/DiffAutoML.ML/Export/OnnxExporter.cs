@@ -36,9 +36,10 @@ public static class OnnxExporter
         => Export(child, statistics, inputLayout, InputName, LogitsName, ProbabilitiesName, averageMirrored);
 
     /// <summary>The model as ONNX bytes with chosen input and output names (the ML.NET chain uses names that cannot
-    /// collide with the user's columns).</summary>
+    /// collide with the user's columns); <paramref name="classNames"/>, when given, become the slot names of the
+    /// probabilities column in ML.NET (<see cref="OnnxGraph.SlotNames"/>).</summary>
     internal static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout, string inputName, string logitsName, string probabilitiesName,
-        bool averageMirrored)
+        bool averageMirrored, IReadOnlyList<string>? classNames = null)
     {
         ArgumentNullException.ThrowIfNull(child);
         ArgumentNullException.ThrowIfNull(statistics);
@@ -106,6 +107,11 @@ public static class OnnxExporter
         g.NodeTo(probabilitiesName, "Softmax", new[] { logitsName }, ("axis", 1L));
         g.Output(logitsName, null, classes);
         g.Output(probabilitiesName, null, classes);
+        if (classNames is not null)
+        {
+            if (classNames.Count != classes) throw new ArgumentException($"{classNames.Count} class names for {classes} classes.", nameof(classNames));
+            g.SlotNames(probabilitiesName, classNames);
+        }
         var version = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0";
         var averaging = averageMirrored ? "; outputs averaged over each image and its left-right mirror image" : "";
         return g.ToModel("DiffAutoMLChild", version, $"DiffAutoML child network: {child.Architecture}; input {c}x{h}x{w} pixels 0..255, {inputLayout}{averaging}");

@@ -9,13 +9,15 @@ internal sealed class OnnxGraph
 {
     public const int IrVersion = 8;
     public const int Opset = 13;
-    private const int FloatType = 1, Int64Type = 7;
+    private const int FloatType = 1, StringType = 8, Int64Type = 7;
+    private const string MlDomain = "ai.onnx.ml";
 
     private readonly List<ProtoWriter> _nodes = new();
     private readonly List<ProtoWriter> _initializers = new();
     private readonly List<ProtoWriter> _inputs = new();
     private readonly List<ProtoWriter> _outputs = new();
     private int _counter;
+    private bool _usesMlDomain;
 
     public string Constant(string hint, float[] values, params long[] dims)
     {
@@ -37,6 +39,25 @@ internal sealed class OnnxGraph
         var name = $"{hint}_{_counter++}";
         _initializers.Add(new ProtoWriter().Int64s(1, dims).Int64(2, dataType).String(8, name).Bytes(9, raw));
         return name;
+    }
+
+    /// <summary>
+    /// Gives the ML.NET column that output <paramref name="column"/> becomes the slot names <paramref name="names"/>:
+    /// ApplyOnnxModel reads them from the keys_strings of a node named "mlnet.{column}.SlotNames", the convention of
+    /// ML.NET's own ONNX export. The node is a LabelEncoder (ai.onnx.ml) of a one-element constant whose output feeds
+    /// nothing, so the network's outputs do not change.
+    /// </summary>
+    public void SlotNames(string column, IReadOnlyList<string> names)
+    {
+        var input = $"mlnet.{column}.unusedInput";
+        _initializers.Add(new ProtoWriter().Int64s(1, new long[] { 1, 1 }).Int64(2, StringType).String(6, "one").String(8, input));
+        var node = new ProtoWriter().String(1, input).String(2, $"mlnet.{column}.unusedOutput").String(3, $"mlnet.{column}.SlotNames")
+            .String(4, "LabelEncoder")
+            .Message(5, new ProtoWriter().String(1, "keys_strings").Strings(9, names).Int64(20, 8))
+            .Message(5, new ProtoWriter().String(1, "values_int64s").Int64s(8, Enumerable.Range(0, names.Count).Select(i => (long)i)).Int64(20, 7))
+            .String(7, MlDomain);
+        _nodes.Add(node);
+        _usesMlDomain = true;
     }
 
     /// <summary>Adds a node; returns the name of its (single) output.</summary>
@@ -89,12 +110,14 @@ internal sealed class OnnxGraph
         graph.String(10, docString);
         foreach (var i in _inputs) graph.Message(11, i);
         foreach (var o in _outputs) graph.Message(12, o);
-        return new ProtoWriter()
+        var model = new ProtoWriter()
             .Int64(1, IrVersion)
             .String(2, "DiffAutoML.ML")
             .String(3, producerVersion)
             .Message(7, graph)
-            .Message(8, new ProtoWriter().String(1, "").Int64(2, Opset))
-            .ToArray();
+            .Message(8, new ProtoWriter().String(1, "").Int64(2, Opset));
+        // LabelEncoder with keys_strings and values_int64s is version 2 of the ai.onnx.ml domain.
+        if (_usesMlDomain) model.Message(8, new ProtoWriter().String(1, MlDomain).Int64(2, 2));
+        return model.ToArray();
     }
 }

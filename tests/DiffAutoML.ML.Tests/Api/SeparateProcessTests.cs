@@ -60,6 +60,16 @@ public class SeparateProcessTests
             Assert.Equal(labels[i], fields[1]);
             var other = fields[2].Split(' ').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();
             for (int c = 0; c < other.Length; c++) Assert.Equal(scores[i][c], other[c], 5);
+            // The sample names classes by the loaded model's Score slot names: the same order as the model's classes.
+            Assert.Equal(6, fields.Length);
+            foreach (var t in fields[3..])
+            {
+                int cut = t.LastIndexOf('=');
+                int c = model.Labels.ClassNames.ToList().IndexOf(t[..cut]);
+                Assert.True(c >= 0, t);
+                Assert.Equal(scores[i][c], double.Parse(t[(cut + 1)..], CultureInfo.InvariantCulture), 1e-4); // written with 4 decimals
+            }
+            Assert.StartsWith(labels[i] + "=", fields[3]);
         }
     }
 

@@ -34,7 +34,8 @@ public class ScoringChainTests
         using (images)
         {
             var data = ImageFolderDataset.Load(ml, Path.Combine(TestPaths.Subset, "test-png"));
-            var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false);
+            var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false,
+                images.LabelMapping.ClassNames);
             var input = new ScoringInput("ImagePath", ImageColumnKind.Path, imageFolder, 1, 28, 28, PixelLayout.Chw, false);
             var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping).Fit(data);
             var model = new DiffAutoMLTransformer(ml, chain, OnnxExporter.Export(child, stats), images.LabelMapping, input, new DiffAutoMLReport());
@@ -100,6 +101,31 @@ public class ScoringChainTests
         var a = model.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
         var b = loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
         Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void Score_slots_are_named_by_class_before_and_after_save_and_load()
+    {
+        // Model Builder's scoring code reads the class of each score from the Score column's slot names.
+        var ml = new MLContext(seed: 1);
+        var (model, data, _, classes) = PathModel(ml);
+        string[] SlotNames(DataViewSchema schema)
+        {
+            var names = default(VBuffer<ReadOnlyMemory<char>>);
+            schema["Score"].GetSlotNames(ref names);
+            return names.DenseValues().Select(n => n.ToString()).ToArray();
+        }
+        Assert.Equal(classes, SlotNames(model.GetOutputSchema(data.Schema)));
+        Assert.Equal(classes, SlotNames(model.Transform(data).Schema));
+        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-slots").FullName, "model.zip");
+        ml.Model.Save(model, data.Schema, path);
+        var loaded = new MLContext().LoadDiffAutoMLModel(path, out var schema);
+        Assert.Equal(classes, SlotNames(loaded.GetOutputSchema(schema)));
+        var engine = ml.Model.CreatePredictionEngine<PathInput, Prediction>(loaded);
+        Assert.Equal(classes, SlotNames(engine.OutputSchema));
+        // The named slot with the largest score is the predicted label.
+        var prediction = engine.Predict(new PathInput { ImagePath = data.GetColumn<string>("ImagePath").First() });
+        Assert.Equal(prediction.PredictedLabel, classes[Array.IndexOf(prediction.Score, prediction.Score.Max())]);
     }
 
     [Fact]
@@ -205,7 +231,9 @@ public class ScoringChainTests
         var copy = (byte[])bytes.Clone();
         for (int i = copy.Length / 3; i < copy.Length / 3 + 64; i++) copy[i] ^= 0xFF;
         File.WriteAllBytes(altered, copy);
-        Assert.Throws<InvalidDataException>(() => new MLContext().LoadDiffAutoMLModel(altered, out _));
+        // Bytes flipped inside the compressed ONNX weights can decompress without error; only the zip's CRC-32 tells.
+        e = Assert.Throws<InvalidDataException>(() => new MLContext().LoadDiffAutoMLModel(altered, out _));
+        Assert.Contains("altered.zip", e.Message);
         Assert.Throws<FileNotFoundException>(() => new MLContext().LoadDiffAutoMLModel(Path.Combine(dir, "missing.zip"), out _));
     }
 

@@ -1,4 +1,6 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 
 namespace DiffAutoML.ML.Scoring;
 
@@ -13,6 +15,9 @@ public static class DiffAutoMLScoring
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         mlContext.ComponentCatalog.RegisterAssembly(typeof(DiffAutoMLScoring).Assembly);
+        // LoadImages declares its column an image of unknown size, a type ML.NET's typed rows, and so a custom mapping,
+        // read only once it is registered: RequireImageMapping reads such columns. (Registering the same pair again is allowed.)
+        DataViewTypeManager.Register(new ImageDataViewType(), typeof(MLImage), new ImageTypeAttribute());
         return mlContext;
     }
 

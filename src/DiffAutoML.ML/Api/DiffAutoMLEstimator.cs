@@ -164,7 +164,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             var chainOnnx = OnnxExporter.Export(child, statistics, input0.PixelLayout, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, mirror,
                 trainCache.LabelMapping.ClassNames);
             var standalone = OnnxExporter.Export(child, statistics, input0.PixelLayout, mirror);
-            var chain = ScoringChainBuilder.Build(_mlContext, input0, chainOnnx, trainCache.LabelMapping).Fit(input);
+            var chain = ScoringChainBuilder.Build(_mlContext, input0, chainOnnx, trainCache.LabelMapping, reader.Column.Type).Fit(input);
             var report = new DiffAutoMLReport
             {
                 Architecture = child.Architecture,

@@ -22,8 +22,17 @@ internal static class ScoringChainBuilder
     public const string EncodedColumn = "DiffAutoMLEncodedImage";
     public const string PathColumn = "DiffAutoMLImagePath";
     public const string FolderColumn = "DiffAutoMLImageFolder";
+    public const string ImageInColumn = "DiffAutoMLImageIn";
 
-    public static IEstimator<ITransformer> Build(MLContext ml, ScoringInput input, byte[] chainOnnx, LabelMapping labels)
+    /// <param name="ml">The context the chain's transforms are made in.</param>
+    /// <param name="input">The image column as the model was trained on it.</param>
+    /// <param name="chainOnnx">The network, with the chain's column names as input and outputs.</param>
+    /// <param name="labels">The classes, for PredictedLabel.</param>
+    /// <param name="imageType">For an MLImage column, its type object in the schema of the data the chain is fitted on:
+    /// the check for a missing image declares it, because an estimator chain compares a custom mapping's input types by
+    /// reference when it fits (an equal ImageDataViewType is refused), while a fitted or loaded chain binds the column by
+    /// its raw type, MLImage, whatever its declared size.</param>
+    public static IEstimator<ITransformer> Build(MLContext ml, ScoringInput input, byte[] chainOnnx, LabelMapping labels, DataViewType? imageType = null)
     {
         ml.RegisterDiffAutoML();
         IEstimator<ITransformer> chain = input.Kind switch
@@ -33,7 +42,11 @@ internal static class ScoringChainBuilder
                 .Append(ml.Transforms.CopyColumns(PathColumn, input.ColumnName))
                 .Append(ml.Transforms.CustomMapping<ImageFileInput, DecodedImageOutput>(LoadImageFileMapping.Map, LoadImageFileMapping.ContractName))
                 .Append(ImageToPixels(ml, ImageColumn, input)),
-            ImageColumnKind.MLImage => ImageToPixels(ml, input.ColumnName, input),
+            // A missing image is an error, not zeros (DiffAutoML.ML.Scoring's RequireImageMapping).
+            ImageColumnKind.MLImage => ml.Transforms.CopyColumns(ImageInColumn, input.ColumnName)
+                .Append(ml.Transforms.CustomMapping<PresentImageInput, DecodedImageOutput>(RequireImageMapping.Map, RequireImageMapping.ContractName,
+                    PresentImage(imageType ?? throw new ArgumentNullException(nameof(imageType), "An MLImage column needs its type."))))
+                .Append(ImageToPixels(ml, ImageColumn, input)),
             ImageColumnKind.PixelVector => input.PixelsAreBytes
                 ? ml.Transforms.Conversion.ConvertType(PixelsColumn, input.ColumnName, DataKind.Single)
                 : ml.Transforms.CopyColumns(PixelsColumn, input.ColumnName),
@@ -53,6 +66,13 @@ internal static class ScoringChainBuilder
             .Append(ml.Transforms.DropColumns(DroppedColumns(input)));
     }
 
+    private static SchemaDefinition PresentImage(DataViewType imageType)
+    {
+        var definition = SchemaDefinition.Create(typeof(PresentImageInput));
+        definition[nameof(PresentImageInput.DiffAutoMLImageIn)].ColumnType = imageType;
+        return definition;
+    }
+
     /// <summary>A text constant in ML.NET's expression language (the model's image folder travels in the saved chain as
     /// one: a custom mapping cannot hold settings).</summary>
     internal static string TextLiteral(string text) => "\"" + text.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
@@ -61,6 +81,7 @@ internal static class ScoringChainBuilder
     {
         ImageColumnKind.Path => new[] { FolderColumn, PathColumn, ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
         ImageColumnKind.EncodedBytes => new[] { EncodedColumn, ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
+        ImageColumnKind.MLImage => new[] { ImageInColumn, ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
         _ => new[] { PixelsColumn, ProbabilitiesColumn, IndexColumn },
     };
 

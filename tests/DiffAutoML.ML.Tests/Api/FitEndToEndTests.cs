@@ -114,6 +114,35 @@ public class FitEndToEndTests
     }
 
     [Fact]
+    public void A_model_trained_on_loaded_images_scores_them_and_refuses_a_missing_one()
+    {
+        // LoadImages before the estimator: the model's column holds MLImage values of a size ML.NET does not declare.
+        var ml = new MLContext(seed: 1);
+        var data = ImageFolderDataset.Load(ml, Path.Combine(TestPaths.Subset, "test-png"));
+        var options = Small(epochs: 1);
+        options.Data.ImageColumnName = "Picture";
+        options.ValidationFraction = 0.2;
+        var model = ml.Transforms.LoadImages("Picture", null, "ImagePath").Append(ml.Auto().DiffAutoML(options)).Fit(data);
+        var scored = model.Transform(data);
+        var predicted = scored.GetColumn<string>("PredictedLabel").ToArray();
+        var classes = scored.GetColumn<string>("Label").Distinct().ToArray();
+        Assert.All(predicted, p => Assert.Contains(p, classes));
+        var slotNames = default(VBuffer<ReadOnlyMemory<char>>);
+        scored.Schema["Score"].GetSlotNames(ref slotNames);
+        Assert.Equal(classes.Order(StringComparer.Ordinal), slotNames.DenseValues().Select(n => n.ToString()).Order(StringComparer.Ordinal));
+
+        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-mlimage").FullName, "model.zip");
+        ml.Model.Save(model, data.Schema, path);
+        var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        var engine = ml.Model.CreatePredictionEngine<PathRow, Output>(loaded);
+        var first = ml.Data.CreateEnumerable<PathRow>(data, reuseRowObject: false).First();
+        Assert.Equal(predicted[0], engine.Predict(first).PredictedLabel);
+        // An empty path: LoadImages gives no image, which is an error rather than the scores of a black image.
+        var e = Assert.Throws<InvalidDataException>(() => engine.Predict(new PathRow { ImagePath = "" }));
+        Assert.Contains("missing", e.Message);
+    }
+
+    [Fact]
     public void A_model_builder_pipeline_maps_labels_to_keys_and_the_predicted_key_back_to_its_value()
     {
         // The shape of Model Builder's image classification code: text labels to keys, raw bytes, the trainer, keys back

@@ -169,6 +169,50 @@ public class ScoringChainTests
         }
     }
 
+    private sealed class PictureRow
+    {
+        [Microsoft.ML.Transforms.Image.ImageType(28, 28)]
+        public MLImage? Picture { get; set; }
+    }
+
+    [Fact]
+    public void A_missing_image_in_an_image_column_is_an_error_not_a_black_image()
+    {
+        // LoadImages gives a null image for an empty path; ResizeImages and ExtractPixels turn it into zeros.
+        var ml = new MLContext(seed: 1);
+        var (child, stats, images) = OnnxExporterTests.TrainedChild(new[] { 3, 0, 2, 1 }, 1, seed: 4);
+        using (child)
+        using (images)
+        {
+            var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false);
+            var input = new ScoringInput("Picture", ImageColumnKind.MLImage, null, 1, 28, 28, PixelLayout.Chw, false);
+            var file = Directory.GetFiles(Path.Combine(TestPaths.Subset, "test-png"), "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First();
+            var rows = new[] { new PictureRow { Picture = MLImage.CreateFromFile(file) }, new PictureRow { Picture = null } };
+            var data = ml.Data.LoadFromEnumerable(rows);
+            var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping, data.Schema["Picture"].Type).Fit(data);
+            var engine = ml.Model.CreatePredictionEngine<PictureRow, Prediction>(chain);
+            Assert.Contains(engine.Predict(rows[0]).PredictedLabel, images.LabelMapping.ClassNames);
+            var e = Assert.Throws<InvalidDataException>(() => engine.Predict(rows[1]));
+            Assert.Contains("image to score is missing", e.Message);
+            var scored = chain.Transform(ml.Data.LoadFromEnumerable(rows));
+            Assert.ThrowsAny<Exception>(() => scored.GetColumn<string>("PredictedLabel").ToArray());
+
+            // Saved and loaded, the chain scores a column of another declared size (LoadImages declares none).
+            var paths = ml.Data.LoadFromEnumerable(new[] { new PathInput { ImagePath = file }, new PathInput { ImagePath = "" } });
+            var loadedImages = ml.Transforms.LoadImages("Picture", null, "ImagePath").Fit(paths).Transform(paths);
+            var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-picture").FullName, "model.zip");
+            ml.Model.Save(chain, loadedImages.Schema, path); // (a schema of image columns only cannot be saved)
+            var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+            var fromLoaded = loaded.Transform(loadedImages);
+            var inner = Assert.ThrowsAny<Exception>(() => fromLoaded.GetColumn<string>("PredictedLabel").ToArray());
+            Assert.Contains("image to score is missing", inner.ToString());
+            // (A fresh image: ResizeImages disposes an input image that already has the target size once it moves on.)
+            var expected = engine.Predict(new PictureRow { Picture = MLImage.CreateFromFile(file) }).PredictedLabel;
+            var good = ml.Data.TakeRows(loadedImages, 1);
+            Assert.Equal(expected, loaded.Transform(good).GetColumn<string>("PredictedLabel").Single());
+        }
+    }
+
     [Fact]
     public void Encoded_bytes_that_are_empty_or_not_an_image_are_errors_not_black_images()
     {

@@ -9,7 +9,9 @@ internal static class Help
 
         Usage:
           diffautoml train <data> [options]       search and train; writes model.zip, model.onnx, report.json, report.html
-          diffautoml predict <model.zip> <image or folder>...   print the predicted class of each image
+          diffautoml predict <model.zip> <image or folder>... [--top <n>]
+                                                  print the predicted class of each image and its probability
+                                                  (--top: the n most probable classes, most probable first)
 
         <data> is a folder with one sub-folder per class (the sub-folder names are the labels), or an
         IDX images file such as train-images-idx3-ubyte.gz (its labels file is found beside it).
@@ -64,7 +66,7 @@ internal static class Help
 
         Examples:
           diffautoml train ./flowers --test ./flowers-test --time-budget 10m --out ./run1
-          diffautoml predict ./run1/model.zip ./new-photos
+          diffautoml predict ./run1/model.zip ./new-photos --top 3
         """;
 
     public static int Print()

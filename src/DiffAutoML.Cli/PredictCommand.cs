@@ -16,7 +16,9 @@ internal static class PredictCommand
     public static int Run(string[] args)
     {
         var line = new CommandLine(args, new HashSet<string>());
+        int top = line.Parse("top", int.Parse) ?? 1;
         line.RejectUnknown();
+        if (top < 1) throw new UsageException($"--top {top} is not valid: at least 1 class.");
         if (line.Positional.Count < 2) throw new UsageException("predict needs a model file and at least one image or folder.");
         var ml = new MLContext();
         ITransformer model;
@@ -38,16 +40,37 @@ internal static class PredictCommand
         var textColumns = schema.Where(c => c.Type is TextDataViewType).Select(c => c.Name).ToArray();
         var imageColumn = new[] { "ImagePath", "Image", "Path" }.FirstOrDefault(textColumns.Contains)
             ?? throw new UsageException("This model does not read image files (it was trained on pixel vectors); use it from code.");
-        (string[] Labels, float[] Scores) Score(string[] paths)
+        // --top names classes by the Score column's slot names (models saved from 2026-12-02 on have them).
+        var scoreColumn = model.GetOutputSchema(schema)["Score"];
+        string[]? classNames = null;
+        if (scoreColumn.Annotations.Schema.GetColumnOrNull("SlotNames") is not null)
+        {
+            var names = default(VBuffer<ReadOnlyMemory<char>>);
+            scoreColumn.GetSlotNames(ref names);
+            classNames = names.DenseValues().Select(n => n.ToString()).ToArray();
+        }
+        if (top > 1 && classNames is null)
+        {
+            Console.Error.WriteLine("error: --top needs the class names that models saved from 2026-12-02 on keep with their scores; this one was saved before (train it again).");
+            return 1;
+        }
+        (string[] Labels, float[][] Scores) Score(string[] paths)
         {
             var data = ml.Data.LoadFromEnumerable(paths.Select(f => new Row { ImagePath = Path.GetFullPath(f) }));
             if (imageColumn != nameof(Row.ImagePath)) data = ml.Transforms.CopyColumns(imageColumn, nameof(Row.ImagePath)).Fit(data).Transform(data);
             var scored = model.Transform(data);
-            return (scored.GetColumn<string>("PredictedLabel").ToArray(), scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().Max()).ToArray());
+            return (scored.GetColumn<string>("PredictedLabel").ToArray(), scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray());
+        }
+        string Line(string file, string label, float[] scores)
+        {
+            if (top == 1) return $"{file}\t{label}\t{scores.Max():P1}";
+            // The most probable first; on ties the lower class index, as the predicted label.
+            var best = scores.Select((p, c) => (p, c)).OrderByDescending(t => t.p).Take(top);
+            return file + string.Concat(best.Select(t => $"\t{classNames![t.c]}\t{t.p:P1}"));
         }
 
         var readable = files;
-        (string[] Labels, float[] Scores) result;
+        (string[] Labels, float[][] Scores) result;
         try
         {
             result = Score(readable);
@@ -62,7 +85,7 @@ internal static class PredictCommand
             if (readable.Length == 0) return 1;
             result = Score(readable);
         }
-        for (int i = 0; i < readable.Length; i++) Console.WriteLine($"{readable[i]}\t{result.Labels[i]}\t{result.Scores[i]:P1}");
+        for (int i = 0; i < readable.Length; i++) Console.WriteLine(Line(readable[i], result.Labels[i], result.Scores[i]));
         return readable.Length == files.Length ? 0 : 1;
     }
 

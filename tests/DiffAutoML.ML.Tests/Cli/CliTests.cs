@@ -118,6 +118,19 @@ public class CliTests
         Assert.Equal(image, fields[0]);
         Assert.Contains(fields[1], report.Classes);
 
+        // --top 3: the three most probable classes with their probabilities, the predicted one first.
+        var (topExit, topOutput) = Cli($"predict \"{Path.Combine(folder, "model.zip")}\" \"{image}\" --top 3", folder);
+        Assert.True(topExit == 0, topOutput);
+        var topFields = topOutput.Trim().Split('\t');
+        Assert.Equal(7, topFields.Length);
+        Assert.Equal(fields[1], topFields[1]);
+        Assert.Equal(fields[2], topFields[2]);
+        Assert.All(new[] { topFields[3], topFields[5] }, c => Assert.Contains(c, report.Classes));
+        Assert.Equal(3, new[] { topFields[1], topFields[3], topFields[5] }.Distinct().Count());
+        var percents = new[] { topFields[2], topFields[4], topFields[6] }.Select(p => double.Parse(p.TrimEnd('%', ' ').Replace('\u00a0', ' ').Trim(), System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.True(percents[0] >= percents[1] && percents[1] >= percents[2], topOutput);
+        Assert.Equal(2, Cli($"predict \"{Path.Combine(folder, "model.zip")}\" \"{image}\" --top 0", folder).Exit);
+
         // A file the model cannot read is named, the others are still scored, and the exit code says something failed.
         var broken = Path.Combine(folder, "broken.png");
         File.WriteAllText(broken, "not an image");

@@ -33,14 +33,9 @@ var scored = model.Transform(renamed);
 var predicted = scored.GetColumn<string>("PredictedLabel").ToArray();
 var scores = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
 // Which class each score is for: the Score column's slot names, as with ML.NET's own multiclass trainers.
-// (Models saved before 2026-12-02 have none: their classes are numbered.)
-var classNames = Enumerable.Range(0, scores[0].Length).Select(c => $"class {c}").ToArray();
-if (scored.Schema["Score"].Annotations.Schema.GetColumnOrNull("SlotNames") is not null)
-{
-    var slotNames = default(VBuffer<ReadOnlyMemory<char>>);
-    scored.Schema["Score"].GetSlotNames(ref slotNames);
-    classNames = slotNames.DenseValues().Select(n => n.ToString()).ToArray();
-}
+// (ClassNames reads them with GetSlotNames; models saved before 2026-12-02 have none: their classes are numbered.)
+var classNames = scored.Schema["Score"].ClassNames()
+    ?? Enumerable.Range(0, scores[0].Length).Select(c => $"class {c}").ToArray();
 string Top3(float[] s) => string.Join("\t", s.Select((p, c) => (p, c)).OrderByDescending(t => t.p).Take(3)
     .Select(t => $"{classNames[t.c]}={t.p.ToString("F4", CultureInfo.InvariantCulture)}"));
 int correct = rows.Where((r, i) => r.Folder == predicted[i].Replace('/', '_').Replace(' ', '_')).Count();

@@ -41,14 +41,7 @@ internal static class PredictCommand
         var imageColumn = new[] { "ImagePath", "Image", "Path" }.FirstOrDefault(textColumns.Contains)
             ?? throw new UsageException("This model does not read image files (it was trained on pixel vectors); use it from code.");
         // --top names classes by the Score column's slot names (models saved from 2026-12-02 on have them).
-        var scoreColumn = model.GetOutputSchema(schema)["Score"];
-        string[]? classNames = null;
-        if (scoreColumn.Annotations.Schema.GetColumnOrNull("SlotNames") is not null)
-        {
-            var names = default(VBuffer<ReadOnlyMemory<char>>);
-            scoreColumn.GetSlotNames(ref names);
-            classNames = names.DenseValues().Select(n => n.ToString()).ToArray();
-        }
+        var classNames = model.GetOutputSchema(schema)["Score"].ClassNames();
         if (top > 1 && classNames is null)
         {
             Console.Error.WriteLine("error: --top needs the class names that models saved from 2026-12-02 on keep with their scores; this one was saved before (train it again).");

@@ -48,6 +48,16 @@ public static class DiffAutoMLScoring
         }
     }
 
+    /// <summary>The class names of a model's Score column (its slot names), or null for a model saved before they were
+    /// kept with it (2026-12-02).</summary>
+    public static string[]? ClassNames(this DataViewSchema.Column scoreColumn)
+    {
+        if (scoreColumn.Annotations.Schema.GetColumnOrNull("SlotNames") is null) return null;
+        var names = default(VBuffer<ReadOnlyMemory<char>>);
+        scoreColumn.GetSlotNames(ref names);
+        return names.DenseValues().Select(n => n.ToString()).ToArray();
+    }
+
     internal static InvalidDataException NotReadable(string path, Exception e)
         => new($"'{path}' is not a readable ML.NET model (truncated, altered, or written by something else): {e.Message}", e);
 

@@ -50,6 +50,8 @@ internal static class Help
           --cutout <pixels>        fixed augmentation: one square of this side blanked per image
                                    (default 0: off); the three apply whatever --components says
           --seed <n>               random seed (default 1)
+          --threads <n>            CPU threads for training (default: TorchSharp's choice, about one per
+                                   core); on the CPU one thread and the same seed repeat a run exactly
           --max-mflops <x>         keep the model under x million multiply-adds per image
           --max-relative-cost <x>  keep the model's measured training cost within x times the cheapest
                                    model's (e.g. 1.2; every candidate block is timed on this machine)

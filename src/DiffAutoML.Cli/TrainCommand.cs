@@ -27,6 +27,7 @@ internal static class TrainCommand
             Components = line.Parse("components", s => Enum.Parse<DiffAutoMLComponents>(s, ignoreCase: true)) ?? DiffAutoMLComponents.All,
             BatchSize = line.Parse("batch", int.Parse) ?? 128,
             Seed = line.Parse("seed", int.Parse) ?? 1,
+            Threads = line.Parse("threads", int.Parse),
             CheckpointFolder = Path.Combine(outFolder, "checkpoints"),
             ProgressEverySteps = 10,
         };

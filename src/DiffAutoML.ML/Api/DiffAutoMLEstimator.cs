@@ -107,7 +107,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         var scoringKind = reader.Kind;
         _ = new LabelColumnReader(input.Schema, options.Data.LabelColumnName);
 
-        if (options.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
+        using var threads = TorchThreadCount.Set(options.Threads);
         var device = DeviceSelector.Select(options.Device, _mlContext, Log);
         Log($"Loading images from column '{options.Data.ImageColumnName}' ({scoringKind}) and labels from '{options.Data.LabelColumnName}'.");
         using var trainCache = ImageDataLoader.Load(input, options.Data, null, options.CancellationToken);
@@ -247,6 +247,8 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             ["ValidationFraction"] = o.ValidationData is null ? o.ValidationFraction.ToString("G4") : "separate data",
             ["Seed"] = o.Seed.ToString(),
             ["Device"] = o.Device.ToString(),
+            // The count the CPU work ran with (TorchSharp's own default unless Threads was set).
+            ["Threads"] = TorchSharp.torch.get_num_threads().ToString(),
             ["SearchSpace"] = $"{so.Preset}: stem {so.StemChannels}/{so.StemStride}, repeats [{string.Join(",", so.StageRepeats!)}], channels [{string.Join(",", so.StageChannels!)}], tail {so.TailChannels}, shared projections {so.SharedProjections}, shared kernels {so.SharedKernels}",
             ["Augmentation"] = $"{o.Augmentation.ResolveOperations().Count} operations, lr {o.Augmentation.LearningRate:G3}, momentum {o.Augmentation.Momentum:G3}, decay {o.Augmentation.WeightDecay:G3}; fixed: crop padding {o.Augmentation.RandomCropPadding}, flip {o.Augmentation.RandomFlip}, cutout {o.Augmentation.CutoutSize}; test-time flip {o.Augmentation.TestTimeFlip}",
             ["Architecture"] = $"{o.Architecture.Optimizer} lr {o.Architecture.LearningRate:G3}, early fix {o.Architecture.EarlyFixMargin:G3}, MaxMFlops {o.Architecture.MaxMFlops?.ToString("G4") ?? "none"}, MaxParameters {o.Architecture.MaxParameters?.ToString() ?? "none"}, MaxRelativeCost {o.Architecture.MaxRelativeCost?.ToString("G4") ?? "none"}, sample within budget {o.Architecture.SampleWithinBudget}, candidates {(o.Architecture.Candidates is { } candidates ? string.Join(" ", candidates.Select(c => c.ShortName())) : "all")}",

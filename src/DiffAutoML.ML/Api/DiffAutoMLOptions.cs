@@ -76,7 +76,7 @@ public sealed record class DiffAutoMLOptions
     /// <summary>Where training runs.</summary>
     public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
 
-    /// <summary>CPU threads for TorchSharp; null = its default.</summary>
+    /// <summary>CPU threads for TorchSharp while Fit runs (the count is process-wide; Fit puts the previous one back); null = leave it.</summary>
     public int? Threads { get; set; }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using DiffAutoML.ML.Api;
 using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Native;
 using DiffAutoML.ML.Scoring;
 using DiffAutoML.ML.Tests.Data;
 using Microsoft.ML;
@@ -327,7 +328,20 @@ public class FitEndToEndTests
             return model.Transform(ml.Data.TakeRows(Test(ml), 50)).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues())
                 .Append(model.Report.Architecture.GetHashCode()).Append((float)model.Report.ValidationAccuracy).ToArray();
         }
-        Assert.Equal(Run(), Run());
+        TorchRuntime.EnsureCpu();
+        var original = TorchSharp.torch.get_num_threads();
+        // More threads than cores, a count that libtorch never picks itself, so that a Fit that did not put it back would show.
+        var outside = Environment.ProcessorCount + 1;
+        TorchSharp.torch.set_num_threads(outside);
+        try
+        {
+            Assert.Equal(Run(), Run());
+            Assert.Equal(outside, TorchSharp.torch.get_num_threads());
+        }
+        finally
+        {
+            TorchSharp.torch.set_num_threads(original);
+        }
     }
 }
 

@@ -7,7 +7,12 @@ namespace DiffAutoML.ML.Tests.Cli;
 [Collection(HeavyTestsCollection.Name)]
 public class CliTests
 {
-    private static string CliDll()
+    // Built once per test run: an up-to-date build still costs seconds, and the tests start the tool about 40 times.
+    private static readonly Lazy<string> BuiltCli = new(BuildCli);
+
+    private static string CliDll() => BuiltCli.Value;
+
+    private static string BuildCli()
     {
         var project = Path.Combine(TestPaths.RepoRoot, "src", "DiffAutoML.Cli");
         var dll = Path.Combine(project, "bin", "Debug", "net10.0", "diffautoml.dll");
@@ -51,6 +56,7 @@ public class CliTests
             ("--shared-kernels 1", "--shared-kernels '1' is not valid"),
             ("--sample-within-budget on", "--sample-within-budget 'on' is not valid"),
             ("--hpo-every 0", "UpdateEvery must be at least 1"),
+            ("--threads 0", "Threads must be at least 1"),
             ("--hpo-every ten", "--hpo-every 'ten' is not valid"),
             ("--flip yes", "--flip 'yes' is not valid"),
             ("--cutout x", "--cutout 'x' is not valid"),
@@ -98,12 +104,13 @@ public class CliTests
     {
         var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;
         var images = Path.Combine(TestPaths.Subset, "test-png");
-        var (exit, output) = Cli($"train \"{images}\" --test \"{images}\" --epochs 2 --batch 32 --out \"{folder}\" --quiet", folder);
+        var (exit, output) = Cli($"train \"{images}\" --test \"{images}\" --epochs 2 --batch 32 --threads 1 --out \"{folder}\" --quiet", folder);
         Assert.True(exit == 0, output);
         foreach (var file in new[] { "model.zip", "model.onnx", "report.json", "report.html", "accuracy.png", "architecture-search.png", "augmentation.png", "confusion-matrix.png", "test-metrics.json" })
             Assert.True(File.Exists(Path.Combine(folder, file)), $"{file} missing; output:\n{output}");
         var report = DiffAutoMLReport.FromJson(File.ReadAllText(Path.Combine(folder, "report.json")));
         Assert.Equal(2, report.History.Count);
+        Assert.Equal("1", report.Options["Threads"]);
         Assert.Contains("test accuracy", output);
         // The library's log lines reach the console (the messages of Fit, not only the final table).
         Assert.Contains("Architecture fixed after", output);

@@ -19,6 +19,19 @@ public sealed class DecodedImageOutput
     /// ResizeImages, reads each image's real size.</remarks>
     [ImageType(1, 1)]
     public MLImage? DiffAutoMLImage { get; set; }
+
+    /// <summary>Disposes the image of the previous row; each mapping calls it before it makes the next one.</summary>
+    /// <remarks>
+    /// CustomMapping keeps one output object per cursor and fills it row after row, so the image it holds is that
+    /// cursor's previous one, which ResizeImages has finished with. ResizeImages disposes its input only when the size
+    /// already matches, and an image left to the garbage collector holds native memory the collector does not count
+    /// (400 undisposed 2000x2000 PNG decodes held 6 GB, measured). Disposing twice is harmless.
+    /// </remarks>
+    internal void ReleasePrevious()
+    {
+        DiffAutoMLImage?.Dispose();
+        DiffAutoMLImage = null;
+    }
 }
 
 /// <summary>
@@ -34,6 +47,7 @@ public sealed class DecodeImageMapping : CustomMappingFactory<EncodedImageInput,
     /// <summary>The mapping itself.</summary>
     public static void Map(EncodedImageInput input, DecodedImageOutput output)
     {
+        output.ReleasePrevious();
         var bytes = input.DiffAutoMLEncodedImage.DenseValues().ToArray();
         output.DiffAutoMLImage = Decode(bytes, "An image's bytes");
     }

@@ -27,6 +27,7 @@ public sealed class LoadImageFileMapping : CustomMappingFactory<ImageFileInput, 
     /// <summary>The mapping itself.</summary>
     public static void Map(ImageFileInput input, DecodedImageOutput output)
     {
+        output.ReleasePrevious();
         if (string.IsNullOrWhiteSpace(input.DiffAutoMLImagePath))
             throw new InvalidDataException("An image path is empty: every row needs the path of an image file to score.");
         var path = Path.Combine(input.DiffAutoMLImageFolder, input.DiffAutoMLImagePath);

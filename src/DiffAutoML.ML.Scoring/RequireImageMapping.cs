@@ -14,9 +14,11 @@ public sealed class PresentImageInput
 }
 
 /// <summary>
-/// Passes an image on, or throws where there is none. Why: ML.NET's LoadImages gives no image (null) for an empty path,
-/// and ResizeImages then either yields nothing, which the network would score as a black image, or fails with an
-/// unrelated "Object is disposed" in a PredictionEngine that scored an image before.
+/// Passes a copy of an image on, or throws where there is none. Why the check: ML.NET's LoadImages gives no image (null)
+/// for an empty path, and ResizeImages then either yields nothing, which the network would score as a black image, or
+/// fails with an unrelated "Object is disposed" in a PredictionEngine that scored an image before. Why the copy:
+/// ResizeImages disposes an input that already has the target size when it moves to the next row, which would destroy
+/// the caller's own image (the same image could not be scored twice, nor used after scoring).
 /// </summary>
 [CustomMappingFactoryAttribute(ContractName)]
 public sealed class RequireImageMapping : CustomMappingFactory<PresentImageInput, DecodedImageOutput>
@@ -26,8 +28,15 @@ public sealed class RequireImageMapping : CustomMappingFactory<PresentImageInput
 
     /// <summary>The mapping itself.</summary>
     public static void Map(PresentImageInput input, DecodedImageOutput output)
-        => output.DiffAutoMLImage = input.DiffAutoMLImageIn ?? throw new InvalidDataException(
+    {
+        output.ReleasePrevious();
+        var image = input.DiffAutoMLImageIn ?? throw new InvalidDataException(
             "An image to score is missing (null) in the model's image column; ML.NET's LoadImages gives none for an empty path.");
+        // MLImage holds only 32-bit BGRA or RGBA pixels, which CreateFromPixels takes back as they are.
+        var copy = MLImage.CreateFromPixels(image.Width, image.Height, image.PixelFormat, image.Pixels);
+        copy.Tag = image.Tag;
+        output.DiffAutoMLImage = copy;
+    }
 
     /// <inheritdoc />
     public override Action<PresentImageInput, DecodedImageOutput> GetMapping() => Map;

@@ -26,6 +26,9 @@ switch (command)
     case "scoring":
         ScoringBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"));
         break;
+    case "scoring-memory":
+        ScoringMemoryBenchmark.Run(int.Parse(Arg(1, "300")), int.Parse(Arg(2, "2000")));
+        break;
     case "hpo":
         HyperparameterBenchmark.Run(int.Parse(Arg(1, "128")), int.Parse(Arg(2, "5")));
         break;
@@ -68,6 +71,7 @@ switch (command)
               step-compare [compact|paper] [batch] [steps] [cpu|cuda] [augment]  the joint search step in TorchSharp, twin of
                                               scripts/step_comparison.py (one JSON line: ms per step, images/s)
               scoring [subset]                images/s: ML.NET chain vs ONNX Runtime directly vs TorchSharp eval
+              scoring-memory [rows] [side]    working-set rise while the chains score large PNG files (default 300 rows, 2000x2000)
             """);
         break;
 }

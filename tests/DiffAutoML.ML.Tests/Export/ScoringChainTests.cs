@@ -206,11 +206,42 @@ public class ScoringChainTests
             var fromLoaded = loaded.Transform(loadedImages);
             var inner = Assert.ThrowsAny<Exception>(() => fromLoaded.GetColumn<string>("PredictedLabel").ToArray());
             Assert.Contains("image to score is missing", inner.ToString());
-            // (A fresh image: ResizeImages disposes an input image that already has the target size once it moves on.)
-            var expected = engine.Predict(new PictureRow { Picture = MLImage.CreateFromFile(file) }).PredictedLabel;
+            // The caller's image, scored a second time: ResizeImages disposes an input that already has the target size
+            // when it moves on, so without the chain's own copy this image would be disposed by now.
+            var expected = engine.Predict(rows[0]).PredictedLabel;
+            Assert.Equal(28, rows[0].Picture!.Width);
             var good = ml.Data.TakeRows(loadedImages, 1);
             Assert.Equal(expected, loaded.Transform(good).GetColumn<string>("PredictedLabel").Single());
         }
+    }
+
+    [Fact]
+    public void Each_image_mapping_disposes_the_image_of_the_previous_row_and_never_the_callers_image()
+    {
+        // CustomMapping fills one output object per cursor row after row; the image it holds is the previous row's.
+        static void DisposedByTheNextRow(Action<DecodedImageOutput> map)
+        {
+            var output = new DecodedImageOutput();
+            map(output);
+            var first = output.DiffAutoMLImage!;
+            Assert.Equal(28, first.Width);
+            map(output);
+            Assert.NotSame(first, output.DiffAutoMLImage);
+            Assert.Equal(28, output.DiffAutoMLImage!.Width);
+            Assert.Throws<InvalidOperationException>(() => first.Width); // disposed
+        }
+        var file = Directory.GetFiles(Path.Combine(TestPaths.Subset, "test-png", "Bag"))[0];
+        var png = File.ReadAllBytes(file);
+        DisposedByTheNextRow(output => DecodeImageMapping.Map(new EncodedImageInput { DiffAutoMLEncodedImage = new VBuffer<byte>(png.Length, png) }, output));
+        DisposedByTheNextRow(output => LoadImageFileMapping.Map(new ImageFileInput { DiffAutoMLImagePath = file }, output));
+        using var callers = MLImage.CreateFromFile(file);
+        callers.Tag = "mine";
+        DisposedByTheNextRow(output => RequireImageMapping.Map(new PresentImageInput { DiffAutoMLImageIn = callers }, output));
+        Assert.Equal(28, callers.Width);
+        var copy = new DecodedImageOutput();
+        RequireImageMapping.Map(new PresentImageInput { DiffAutoMLImageIn = callers }, copy);
+        Assert.Equal(callers.Pixels.ToArray(), copy.DiffAutoMLImage!.Pixels.ToArray());
+        Assert.Equal((callers.PixelFormat, "mine"), (copy.DiffAutoMLImage.PixelFormat, copy.DiffAutoMLImage.Tag));
     }
 
     [Fact]

@@ -163,7 +163,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             // The class names travel inside the ONNX model as the Score column's slot names (GetSlotNames after Load).
             var chainOnnx = OnnxExporter.Export(child, statistics, input0.PixelLayout, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, mirror,
                 trainCache.LabelMapping.ClassNames);
-            var standalone = OnnxExporter.Export(child, statistics, input0.PixelLayout, mirror);
+            var standalone = OnnxExporter.Export(child, statistics, input0.PixelLayout, mirror, trainCache.LabelMapping.ClassNames);
             var chain = ScoringChainBuilder.Build(_mlContext, input0, chainOnnx, trainCache.LabelMapping, reader.Column.Type).Fit(input);
             var report = new DiffAutoMLReport
             {

@@ -30,16 +30,35 @@ public static class OnnxExporter
     /// <summary>Name of the logits output in a standalone export.</summary>
     public const string LogitsName = "logits";
 
+    /// <summary>Metadata key of the class names, a JSON array in the order of the outputs' columns.</summary>
+    public const string ClassesKey = "classes";
+
+    /// <summary>Metadata key of the input image shape, "CxHxW" (for example "1x28x28").</summary>
+    public const string InputShapeKey = "input_shape";
+
+    /// <summary>Metadata key of the order of the pixels in the input vector, "Chw" or "Hwc".</summary>
+    public const string InputLayoutKey = "input_layout";
+
+    /// <summary>Metadata key of the network's blocks, as <see cref="ChildNetwork.Architecture"/> writes them.</summary>
+    public const string ArchitectureKey = "architecture";
+
     /// <summary>The model as ONNX bytes, with the standalone names (pixels -> logits, probabilities);
-    /// <paramref name="averageMirrored"/> averages each image's outputs with those of its left-right mirror image.</summary>
-    public static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout = PixelLayout.Chw, bool averageMirrored = false)
-        => Export(child, statistics, inputLayout, InputName, LogitsName, ProbabilitiesName, averageMirrored);
+    /// <paramref name="averageMirrored"/> averages each image's outputs with those of its left-right mirror image;
+    /// <paramref name="classNames"/>, when given, are stored in the model's metadata under <see cref="ClassesKey"/>.</summary>
+    public static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout = PixelLayout.Chw, bool averageMirrored = false,
+        IReadOnlyList<string>? classNames = null)
+        // No slot-name node: it is for ML.NET, and it would need the ai.onnx.ml domain from every other runtime.
+        => Export(child, statistics, inputLayout, InputName, LogitsName, ProbabilitiesName, averageMirrored, classNames, slotNames: false);
 
     /// <summary>The model as ONNX bytes with chosen input and output names (the ML.NET chain uses names that cannot
     /// collide with the user's columns); <paramref name="classNames"/>, when given, become the slot names of the
-    /// probabilities column in ML.NET (<see cref="OnnxGraph.SlotNames"/>).</summary>
+    /// probabilities column in ML.NET (<see cref="OnnxGraph.SlotNames"/>) and the model metadata's <see cref="ClassesKey"/>.</summary>
     internal static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout, string inputName, string logitsName, string probabilitiesName,
         bool averageMirrored, IReadOnlyList<string>? classNames = null)
+        => Export(child, statistics, inputLayout, inputName, logitsName, probabilitiesName, averageMirrored, classNames, slotNames: true);
+
+    private static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout, string inputName, string logitsName, string probabilitiesName,
+        bool averageMirrored, IReadOnlyList<string>? classNames, bool slotNames)
     {
         ArgumentNullException.ThrowIfNull(child);
         ArgumentNullException.ThrowIfNull(statistics);
@@ -110,11 +129,19 @@ public static class OnnxExporter
         if (classNames is not null)
         {
             if (classNames.Count != classes) throw new ArgumentException($"{classNames.Count} class names for {classes} classes.", nameof(classNames));
-            g.SlotNames(probabilitiesName, classNames);
+            if (slotNames) g.SlotNames(probabilitiesName, classNames);
         }
         var version = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0";
         var averaging = averageMirrored ? "; outputs averaged over each image and its left-right mirror image" : "";
-        return g.ToModel("DiffAutoMLChild", version, $"DiffAutoML child network: {child.Architecture}; input {c}x{h}x{w} pixels 0..255, {inputLayout}{averaging}");
+        // What a program outside .NET needs to feed the model and name its outputs, in a form it can parse.
+        var metadata = new List<KeyValuePair<string, string>>
+        {
+            new(InputShapeKey, $"{c}x{h}x{w}"),
+            new(InputLayoutKey, inputLayout.ToString()),
+            new(ArchitectureKey, child.Architecture),
+        };
+        if (classNames is not null) metadata.Add(new(ClassesKey, System.Text.Json.JsonSerializer.Serialize(classNames)));
+        return g.ToModel("DiffAutoMLChild", version, $"DiffAutoML child network: {child.Architecture}; input {c}x{h}x{w} pixels 0..255, {inputLayout}{averaging}", metadata);
     }
 
     /// <summary>Writes the model to <paramref name="path"/> atomically (written aside, then renamed).</summary>

@@ -101,7 +101,9 @@ internal sealed class OnnxGraph
         return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensorType));
     }
 
-    public byte[] ToModel(string graphName, string producerVersion, string docString)
+    /// <summary>The ModelProto; <paramref name="metadata"/> becomes its metadata_props (ONNX Runtime: the model
+    /// metadata's custom metadata map).</summary>
+    public byte[] ToModel(string graphName, string producerVersion, string docString, IEnumerable<KeyValuePair<string, string>> metadata)
     {
         var graph = new ProtoWriter();
         foreach (var n in _nodes) graph.Message(1, n);
@@ -118,6 +120,7 @@ internal sealed class OnnxGraph
             .Message(8, new ProtoWriter().String(1, "").Int64(2, Opset));
         // LabelEncoder with keys_strings and values_int64s is version 2 of the ai.onnx.ml domain.
         if (_usesMlDomain) model.Message(8, new ProtoWriter().String(1, MlDomain).Int64(2, 2));
+        foreach (var (key, value) in metadata) model.Message(14, new ProtoWriter().String(1, key).String(2, value));
         return model.ToArray();
     }
 }

@@ -111,6 +111,13 @@ public class CliTests
         var report = DiffAutoMLReport.FromJson(File.ReadAllText(Path.Combine(folder, "report.json")));
         Assert.Equal(2, report.History.Count);
         Assert.Equal("1", report.Options["Threads"]);
+        // model.onnx, for programs outside .NET, names its classes in the report's order and its input.
+        using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Path.Combine(folder, "model.onnx")))
+        {
+            var metadata = session.ModelMetadata.CustomMetadataMap;
+            Assert.Equal(report.Classes, System.Text.Json.JsonSerializer.Deserialize<string[]>(metadata[DiffAutoML.ML.Export.OnnxExporter.ClassesKey]));
+            Assert.Equal(report.InputShape, metadata[DiffAutoML.ML.Export.OnnxExporter.InputShapeKey]);
+        }
         Assert.Contains("test accuracy", output);
         // The library's log lines reach the console (the messages of Fit, not only the final table).
         Assert.Contains("Architecture fixed after", output);

@@ -72,6 +72,29 @@ public class OnnxExporterTests
     }
 
     [Fact]
+    public void The_standalone_model_names_its_classes_and_input_in_metadata_and_needs_only_the_default_domain()
+    {
+        var (child, stats, images) = TrainedChild(new[] { 0, 1, 2, 3 }, 1, seed: 2);
+        using (child)
+        using (images)
+        {
+            var classes = images.LabelMapping.ClassNames;
+            var model = OnnxExporter.Export(child, stats, PixelLayout.Hwc, classNames: classes);
+            using var session = new InferenceSession(model);
+            var metadata = session.ModelMetadata.CustomMetadataMap;
+            Assert.Equal(classes, System.Text.Json.JsonSerializer.Deserialize<string[]>(metadata[OnnxExporter.ClassesKey]));
+            Assert.Equal("1x28x28", metadata[OnnxExporter.InputShapeKey]);
+            Assert.Equal("Hwc", metadata[OnnxExporter.InputLayoutKey]);
+            Assert.Equal(child.Architecture, metadata[OnnxExporter.ArchitectureKey]);
+            // The ML.NET chain's slot-name node (a LabelEncoder of the ai.onnx.ml domain) stays out of the standalone model.
+            Assert.True(model.AsSpan().IndexOf("ai.onnx.ml"u8) < 0);
+            var chain = OnnxExporter.Export(child, stats, PixelLayout.Hwc, "p", "l", "q", averageMirrored: false, classes);
+            Assert.True(chain.AsSpan().IndexOf("ai.onnx.ml"u8) >= 0);
+            Assert.ThrowsAny<ArgumentException>(() => OnnxExporter.Export(child, stats, classNames: classes.Take(3).ToArray()));
+        }
+    }
+
+    [Fact]
     public void Interleaved_pixel_layout_is_transposed_inside_the_graph()
     {
         var (child, stats, images) = TrainedChild(new[] { 0, 3, 1, 2 }, 3, seed: 5);

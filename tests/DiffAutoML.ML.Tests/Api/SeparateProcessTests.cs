@@ -71,6 +71,29 @@ public class SeparateProcessTests
             }
             Assert.StartsWith(labels[i] + "=", fields[3]);
         }
+
+        // The standalone ONNX file, scored by ONNX Runtime and ImageSharp alone (samples/ScoreOnnx, which takes the
+        // classes and the input shape from the file's metadata), gives the chain's probabilities and labels.
+        var onnxDll = SampleDll("ScoreOnnx");
+        Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(onnxDll)!, "Microsoft.ML.Data.dll")), "the ONNX sample must not ship ML.NET");
+        var onnxPath = Path.Combine(work, "model.onnx");
+        model.SaveOnnx(onnxPath);
+        var broken = Path.Combine(work, "broken.png");
+        File.WriteAllText(broken, "not an image");
+        var onnxRun = ProcessRunner.Run("dotnet", $"\"{onnxDll}\" \"{onnxPath}\" \"{folder}\" \"{broken}\"", work, TimeSpan.FromMinutes(5));
+        Assert.True(onnxRun.ExitCode == 1, onnxRun.Output); // the broken file is named, the others are scored
+        Assert.Contains("broken.png: ", onnxRun.Output);
+        var byPath = onnxRun.Output.Split('\n').Select(l => l.TrimEnd('\r').Split('\t')).Where(f => f.Length == 4).ToDictionary(f => Path.GetFullPath(f[0]));
+        var paths = scored.GetColumn<string>("ImagePath").ToArray();
+        Assert.Equal(paths.Length, byPath.Count);
+        for (int i = 0; i < paths.Length; i++)
+        {
+            var fields = byPath[Path.GetFullPath(paths[i])];
+            Assert.Equal(labels[i], fields[1]);
+            var probabilities = fields[3].Split(' ').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            Assert.Equal(scores[i].Length, probabilities.Length);
+            for (int c = 0; c < probabilities.Length; c++) Assert.Equal(scores[i][c], probabilities[c], 5);
+        }
     }
 
     [Fact]

@@ -35,6 +35,11 @@ public sealed class ArgMaxMapping : CustomMappingFactory<ArgMaxInput, ArgMaxOutp
         float max = float.NegativeInfinity;
         foreach (var v in values)
         {
+            // The network's weights are finite, so a NaN score comes from the input; without this check the row would
+            // be given the first class.
+            if (float.IsNaN(v))
+                throw new InvalidDataException("The model's scores for an image are not numbers (NaN): the image's pixel values hold NaN or infinity " +
+                    "(pixel vectors must hold unscaled values 0..255).");
             if (v > max) { max = v; best = index; }
             index++;
         }

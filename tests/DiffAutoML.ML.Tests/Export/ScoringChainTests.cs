@@ -244,6 +244,43 @@ public class ScoringChainTests
         Assert.Equal((callers.PixelFormat, "mine"), (copy.DiffAutoMLImage.PixelFormat, copy.DiffAutoMLImage.Tag));
     }
 
+    private sealed class FloatPixelRow
+    {
+        [VectorType(1, 28, 28)]
+        public float[] Pixels { get; set; } = Array.Empty<float>();
+    }
+
+    [Fact]
+    public void Pixels_that_are_not_numbers_are_an_error_not_the_first_class()
+    {
+        // The first of equal scores wins; a NaN score (from a NaN or infinite pixel) used to give the first class too.
+        var output = new ArgMaxOutput();
+        ArgMaxMapping.Map(new ArgMaxInput { Score = new VBuffer<float>(4, new[] { 0.1f, 0.4f, 0.4f, 0.1f }) }, output);
+        Assert.Equal(1u, output.DiffAutoMLPredictedIndex);
+        Assert.Throws<InvalidDataException>(() => ArgMaxMapping.Map(new ArgMaxInput { Score = new VBuffer<float>(3, new[] { float.NaN, float.NaN, float.NaN }) }, output));
+
+        var ml = new MLContext(seed: 1);
+        var (child, stats, images) = OnnxExporterTests.TrainedChild(new[] { 0, 1, 2, 3 }, 1, seed: 6);
+        using (child)
+        using (images)
+        {
+            var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false);
+            var input = new ScoringInput("Pixels", ImageColumnKind.PixelVector, null, 1, 28, 28, PixelLayout.Chw, PixelsAreBytes: false);
+            var good = images.Images[0].to(ScalarType.Float32).data<float>().ToArray();
+            var data = ml.Data.LoadFromEnumerable(new[] { new FloatPixelRow { Pixels = good } });
+            var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping).Fit(data);
+            var engine = ml.Model.CreatePredictionEngine<FloatPixelRow, Prediction>(chain);
+            Assert.Contains(engine.Predict(new FloatPixelRow { Pixels = good }).PredictedLabel, images.LabelMapping.ClassNames);
+            foreach (var bad in new[] { float.NaN, float.PositiveInfinity })
+            {
+                var pixels = (float[])good.Clone();
+                pixels[100] = bad;
+                var e = Assert.Throws<InvalidDataException>(() => engine.Predict(new FloatPixelRow { Pixels = pixels }));
+                Assert.Contains("not numbers (NaN)", e.Message);
+            }
+        }
+    }
+
     [Fact]
     public void Encoded_bytes_that_are_empty_or_not_an_image_are_errors_not_black_images()
     {

@@ -42,7 +42,8 @@ public sealed class DiffAutoMLTransformer : ITransformer, ICanSaveModel
     public ITransformer Chain => _chain;
 
     /// <summary>The network as a standalone ONNX model: input "pixels" float [N, C*H*W] (0..255), outputs "logits"
-    /// and "probabilities" [N, classes].</summary>
+    /// and "probabilities" [N, classes]; the class names, input shape and pixel layout are in its metadata
+    /// (<see cref="Export.OnnxExporter.ClassesKey"/> and the keys beside it).</summary>
     public ReadOnlyMemory<byte> OnnxModel => _onnx;
 
     /// <summary>Writes the standalone ONNX model to <paramref name="path"/> (atomically), for use outside .NET.</summary>

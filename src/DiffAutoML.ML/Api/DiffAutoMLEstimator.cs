@@ -162,7 +162,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             bool mirror = options.Augmentation.TestTimeFlip;
             // The class names travel inside the ONNX model as the Score column's slot names (GetSlotNames after Load).
             var chainOnnx = OnnxExporter.Export(child, statistics, input0.PixelLayout, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, mirror,
-                trainCache.LabelMapping.ClassNames);
+                trainCache.LabelMapping.ClassNames, anyInputLength: ScoringChainBuilder.ChecksPixelValues(input0));
             var standalone = OnnxExporter.Export(child, statistics, input0.PixelLayout, mirror, trainCache.LabelMapping.ClassNames);
             var chain = ScoringChainBuilder.Build(_mlContext, input0, chainOnnx, trainCache.LabelMapping, reader.Column.Type).Fit(input);
             var report = new DiffAutoMLReport

@@ -103,17 +103,8 @@ internal sealed class ImageDecoder
     public Image<Rgb24> FromPixels(ReadOnlySpan<float> values, int channels, int height, int width, PixelLayout layout)
     {
         CheckSize(width, height);
-        // ExtractPixels(scaleImage: 1/255) gives 0..1: those values would round to 0 and 1, a black image, silently.
-        float max = 0;
-        bool fractional = false;
-        foreach (var v in values)
-        {
-            if (v > max) max = v;
-            fractional |= v != MathF.Floor(v);
-        }
-        if (max <= 1 && fractional)
-            throw new InvalidDataException("the pixel values are all between 0 and 1, as if scaled: pixel vectors must hold unscaled values 0..255 " +
-                "(ExtractPixels without scaleImage gives them)");
+        // The scoring chain checks the same rule (DiffAutoML.ML.Scoring's CheckPixelsMapping).
+        if (Scoring.PixelValueCheck.Problem(values) is { } problem) throw new InvalidDataException(problem);
         int plane = height * width;
         var rgb = new Rgb24[plane];
         for (int p = 0; p < plane; p++)
@@ -128,12 +119,7 @@ internal sealed class ImageDecoder
         int Index(int pixel, int channel) => layout == PixelLayout.Chw ? channel * plane + pixel : pixel * channels + channel;
     }
 
-    private static byte ToByte(float v)
-    {
-        if (!(v >= 0f && v <= 255f)) // also catches NaN
-            throw new InvalidDataException($"pixel value {v} is outside 0..255 (pixel vectors must hold unscaled values; NaN and infinity are not allowed)");
-        return (byte)MathF.Round(v);
-    }
+    private static byte ToByte(float v) => (byte)MathF.Round(v); // checked to be 0..255 first
 
     private void CheckSize(int width, int height)
     {

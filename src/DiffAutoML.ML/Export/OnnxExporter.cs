@@ -52,13 +52,16 @@ public static class OnnxExporter
 
     /// <summary>The model as ONNX bytes with chosen input and output names (the ML.NET chain uses names that cannot
     /// collide with the user's columns); <paramref name="classNames"/>, when given, become the slot names of the
-    /// probabilities column in ML.NET (<see cref="OnnxGraph.SlotNames"/>) and the model metadata's <see cref="ClassesKey"/>.</summary>
+    /// probabilities column in ML.NET (<see cref="OnnxGraph.SlotNames"/>) and the model metadata's <see cref="ClassesKey"/>;
+    /// <paramref name="anyInputLength"/> declares the input's second dimension unknown (the graph still reshapes it to
+    /// C x H x W), so that ML.NET's ApplyOnnxModel accepts a vector column of unknown size, which is what a custom
+    /// mapping's output is once a model is loaded (<see cref="ScoringChainBuilder"/>, pixel vectors).</summary>
     internal static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout, string inputName, string logitsName, string probabilitiesName,
-        bool averageMirrored, IReadOnlyList<string>? classNames = null)
-        => Export(child, statistics, inputLayout, inputName, logitsName, probabilitiesName, averageMirrored, classNames, slotNames: true);
+        bool averageMirrored, IReadOnlyList<string>? classNames = null, bool anyInputLength = false)
+        => Export(child, statistics, inputLayout, inputName, logitsName, probabilitiesName, averageMirrored, classNames, slotNames: true, anyInputLength);
 
     private static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout, string inputName, string logitsName, string probabilitiesName,
-        bool averageMirrored, IReadOnlyList<string>? classNames, bool slotNames)
+        bool averageMirrored, IReadOnlyList<string>? classNames, bool slotNames, bool anyInputLength = false)
     {
         ArgumentNullException.ThrowIfNull(child);
         ArgumentNullException.ThrowIfNull(statistics);
@@ -68,7 +71,7 @@ public static class OnnxExporter
         var weights = child.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().to(ScalarType.Float64).contiguous().data<double>().ToArray());
         double eps = space.Options.BatchNormEpsilon;
         var g = new OnnxGraph();
-        g.Input(inputName, null, c * h * w);
+        g.Input(inputName, null, anyInputLength ? null : c * h * w);
 
         string x = inputLayout == PixelLayout.Chw
             ? g.Node("Reshape", new[] { inputName, g.Constant("shape", new long[] { -1, c, h, w }, 4) })

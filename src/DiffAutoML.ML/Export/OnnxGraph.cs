@@ -96,7 +96,9 @@ internal sealed class OnnxGraph
     private static ProtoWriter ValueInfo(string name, long?[] dims)
     {
         var shape = new ProtoWriter();
-        foreach (var d in dims) shape.Message(1, d is long v ? new ProtoWriter().Int64(1, v) : new ProtoWriter().String(2, "N"));
+        // An unknown first dimension is the batch, "N"; others get names of their own (dimensions of one name must be equal).
+        for (int i = 0; i < dims.Length; i++)
+            shape.Message(1, dims[i] is long v ? new ProtoWriter().Int64(1, v) : new ProtoWriter().String(2, i == 0 ? "N" : $"{name}_{i}"));
         var tensorType = new ProtoWriter().Int64(1, FloatType).Message(2, shape);
         return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensorType));
     }

@@ -23,6 +23,7 @@ internal static class ScoringChainBuilder
     public const string PathColumn = "DiffAutoMLImagePath";
     public const string FolderColumn = "DiffAutoMLImageFolder";
     public const string ImageInColumn = "DiffAutoMLImageIn";
+    public const string PixelsInColumn = "DiffAutoMLPixelsIn";
 
     /// <param name="ml">The context the chain's transforms are made in.</param>
     /// <param name="input">The image column as the model was trained on it.</param>
@@ -49,7 +50,10 @@ internal static class ScoringChainBuilder
                 .Append(ImageToPixels(ml, ImageColumn, input)),
             ImageColumnKind.PixelVector => input.PixelsAreBytes
                 ? ml.Transforms.Conversion.ConvertType(PixelsColumn, input.ColumnName, DataKind.Single)
-                : ml.Transforms.CopyColumns(PixelsColumn, input.ColumnName),
+                // Values 0..255 only, as training takes them (DiffAutoML.ML.Scoring's CheckPixelsMapping); bytes always are.
+                : ml.Transforms.CopyColumns(PixelsInColumn, input.ColumnName)
+                    .Append(ml.Transforms.CustomMapping<PixelVectorInput, CheckedPixelsOutput>(CheckPixelsMapping.Map, CheckPixelsMapping.ContractName,
+                        PixelVector(input))),
             // ML.NET's LoadImages reads files only: bytes are decoded by a custom mapping of DiffAutoML.ML.Scoring.
             _ => ml.Transforms.CopyColumns(EncodedColumn, input.ColumnName)
                 .Append(ml.Transforms.CustomMapping<EncodedImageInput, DecodedImageOutput>(DecodeImageMapping.Map, DecodeImageMapping.ContractName))
@@ -64,6 +68,18 @@ internal static class ScoringChainBuilder
             .Append(ml.Transforms.CustomMapping<ArgMaxInput, ArgMaxOutput>(ArgMaxMapping.Map, ArgMaxMapping.ContractName))
             .Append(PredictedLabel(ml, labels))
             .Append(ml.Transforms.DropColumns(DroppedColumns(input)));
+    }
+
+    /// <summary>Whether the chain for <paramref name="input"/> checks pixel values: its network must then be exported
+    /// with an input of unknown length (<see cref="OnnxExporter"/>), the type the check's output has once loaded.</summary>
+    public static bool ChecksPixelValues(ScoringInput input) => input.Kind == ImageColumnKind.PixelVector && !input.PixelsAreBytes;
+
+    private static SchemaDefinition PixelVector(ScoringInput input)
+    {
+        // The column's own size while the chain is fitted (an estimator chain checks that the kinds of vector agree).
+        var definition = SchemaDefinition.Create(typeof(PixelVectorInput));
+        definition[nameof(PixelVectorInput.DiffAutoMLPixelsIn)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, input.Channels * input.Height * input.Width);
+        return definition;
     }
 
     private static SchemaDefinition PresentImage(DataViewType imageType)
@@ -82,6 +98,7 @@ internal static class ScoringChainBuilder
         ImageColumnKind.Path => new[] { FolderColumn, PathColumn, ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
         ImageColumnKind.EncodedBytes => new[] { EncodedColumn, ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
         ImageColumnKind.MLImage => new[] { ImageInColumn, ImageColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
+        _ when ChecksPixelValues(input) => new[] { PixelsInColumn, PixelsColumn, ProbabilitiesColumn, IndexColumn },
         _ => new[] { PixelsColumn, ProbabilitiesColumn, IndexColumn },
     };
 

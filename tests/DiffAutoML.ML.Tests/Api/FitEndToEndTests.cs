@@ -103,6 +103,33 @@ public class FitEndToEndTests
         Assert.Equal(scores, loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray());
     }
 
+    private sealed class FloatPixelsRow
+    {
+        [VectorType(1, 28, 28)]
+        public float[] Pixels { get; set; } = Array.Empty<float>();
+    }
+
+    [Fact]
+    public void A_model_trained_on_float_pixels_refuses_pixels_training_would_refuse()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Transforms.Conversion.ConvertType("Pixels", "Image", DataKind.Single).Fit(Train(ml)).Transform(ml.Data.TakeRows(Train(ml), 600));
+        var options = Small(epochs: 1);
+        options.Data.ImageColumnName = "Pixels";
+        var model = ml.Auto().DiffAutoML(options).Fit(data);
+        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-float-pixels").FullName, "model.zip");
+        ml.Model.Save(model, data.Schema, path);
+        var row = ml.Data.CreateEnumerable<FloatPixelsRow>(data, reuseRowObject: false).First();
+        var scores = model.Transform(ml.Data.TakeRows(data, 1)).GetColumn<VBuffer<float>>("Score").Single().DenseValues().ToArray();
+        foreach (var scorer in new ITransformer[] { model, new MLContext().LoadDiffAutoMLModel(path, out _) })
+        {
+            var engine = ml.Model.CreatePredictionEngine<FloatPixelsRow, Output>(scorer);
+            Assert.Equal(scores, engine.Predict(row).Score);
+            var scaled = new FloatPixelsRow { Pixels = row.Pixels.Select(v => v / 255f).ToArray() };
+            Assert.Contains("as if scaled", Assert.Throws<InvalidDataException>(() => engine.Predict(scaled)).Message);
+        }
+    }
+
     private sealed class PathRow
     {
         public string ImagePath { get; set; } = "";

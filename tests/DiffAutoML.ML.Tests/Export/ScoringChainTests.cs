@@ -251,9 +251,10 @@ public class ScoringChainTests
     }
 
     [Fact]
-    public void Pixels_that_are_not_numbers_are_an_error_not_the_first_class()
+    public void Pixel_vectors_to_score_are_checked_as_in_training()
     {
-        // The first of equal scores wins; a NaN score (from a NaN or infinite pixel) used to give the first class too.
+        // The first of equal scores wins; a NaN score (from a NaN or infinite pixel) used to give the first class too,
+        // and still would in a model saved before the chain checked pixel values, without the argmax's own check.
         var output = new ArgMaxOutput();
         ArgMaxMapping.Map(new ArgMaxInput { Score = new VBuffer<float>(4, new[] { 0.1f, 0.4f, 0.4f, 0.1f }) }, output);
         Assert.Equal(1u, output.DiffAutoMLPredictedIndex);
@@ -264,19 +265,31 @@ public class ScoringChainTests
         using (child)
         using (images)
         {
-            var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false);
             var input = new ScoringInput("Pixels", ImageColumnKind.PixelVector, null, 1, 28, 28, PixelLayout.Chw, PixelsAreBytes: false);
+            Assert.True(ScoringChainBuilder.ChecksPixelValues(input));
+            var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn,
+                averageMirrored: false, anyInputLength: true);
             var good = images.Images[0].to(ScalarType.Float32).data<float>().ToArray();
             var data = ml.Data.LoadFromEnumerable(new[] { new FloatPixelRow { Pixels = good } });
             var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping).Fit(data);
-            var engine = ml.Model.CreatePredictionEngine<FloatPixelRow, Prediction>(chain);
-            Assert.Contains(engine.Predict(new FloatPixelRow { Pixels = good }).PredictedLabel, images.LabelMapping.ClassNames);
-            foreach (var bad in new[] { float.NaN, float.PositiveInfinity })
+            var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-pixels").FullName, "model.zip");
+            ml.Model.Save(chain, data.Schema, path);
+            var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+            var expected = OnnxExporterTests.OnnxRun(OnnxExporter.Export(child, stats), good, 1, OnnxExporter.ProbabilitiesName);
+            foreach (var model in new[] { chain, loaded })
             {
-                var pixels = (float[])good.Clone();
-                pixels[100] = bad;
-                var e = Assert.Throws<InvalidDataException>(() => engine.Predict(new FloatPixelRow { Pixels = pixels }));
-                Assert.Contains("not numbers (NaN)", e.Message);
+                var engine = ml.Model.CreatePredictionEngine<FloatPixelRow, Prediction>(model);
+                var scores = engine.Predict(new FloatPixelRow { Pixels = good }).Score;
+                for (int c = 0; c < expected.Length; c++) Assert.Equal(expected[c], scores[c], 5);
+                foreach (var (bad, message) in new[] { (float.NaN, "NaN"), (float.PositiveInfinity, "outside 0..255"), (300f, "outside 0..255"), (-1f, "outside 0..255") })
+                {
+                    var pixels = (float[])good.Clone();
+                    pixels[100] = bad;
+                    var e = Assert.Throws<InvalidDataException>(() => engine.Predict(new FloatPixelRow { Pixels = pixels }));
+                    Assert.Contains(message, e.Message);
+                }
+                var scaled = good.Select(v => v / 255f).ToArray();
+                Assert.Contains("as if scaled", Assert.Throws<InvalidDataException>(() => engine.Predict(new FloatPixelRow { Pixels = scaled })).Message);
             }
         }
     }

@@ -71,7 +71,8 @@ return failed == 0 ? 0 : 1;
 // pixel, colour multiplied by alpha (as SkiaSharp, which the chain and training decode with, keeps it), grey as
 // 0.3 R + 0.59 G + 0.11 B (ML.NET's ConvertToGrayscale), channel after channel unless the model takes interleaved pixels.
 // Checked against the chain (docs/deployment.md): with a model for grey images, the same probabilities on grey images of
-// the model's size and within 6.4e-4 on colour noise of other sizes; with a model for colour images, within 1e-5.
+// the model's size and within 6.4e-4 on colour noise of other sizes; with a model for colour images, within 1e-5, on
+// opaque and transparent noise.
 static float[] Pixels(string file, int channels, int height, int width, bool interleaved)
 {
     using var image = Image.Load<Rgba32>(file);

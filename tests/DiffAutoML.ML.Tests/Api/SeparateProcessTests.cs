@@ -112,7 +112,7 @@ public class SeparateProcessTests
         {
             var ml = new MLContext(seed: 1);
             var work = Directory.CreateTempSubdirectory("diffautoml-onnx-colour").FullName;
-            var files = ColourNoise(Path.Combine(work, "colour"), seed: 8);
+            var files = ColourNoise(Path.Combine(work, "colour"), seed: 8, transparent: true);
             var input = new ScoringInput("ImagePath", ImageColumnKind.Path, null, 3, 28, 28, PixelLayout.Chw, false);
             var chainOnnx = OnnxExporter.Export(child, statistics, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn,
                 ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false, images.LabelMapping.ClassNames);
@@ -125,8 +125,9 @@ public class SeparateProcessTests
         }
     }
 
-    /// <summary>PNG files of random opaque colours in six sizes, around the 28x28 the models take.</summary>
-    private static string ColourNoise(string folder, int seed)
+    /// <summary>PNG files of random colours in six sizes, around the 28x28 the models take; opaque, or with
+    /// <paramref name="transparent"/> random alpha in half of them.</summary>
+    private static string ColourNoise(string folder, int seed, bool transparent = false)
     {
         Directory.CreateDirectory(folder);
         var random = new Random(seed);
@@ -137,6 +138,10 @@ public class SeparateProcessTests
             for (int k = 3; k < bgra.Length; k += 4) bgra[k] = 255;
             using var image = MLImage.CreateFromPixels(width, height, MLPixelFormat.Bgra32, bgra);
             image.Save(Path.Combine(folder, $"{width}x{height}.png"));
+            if (!transparent) continue;
+            random.NextBytes(bgra);
+            using var seeThrough = MLImage.CreateFromPixels(width, height, MLPixelFormat.Bgra32, bgra);
+            seeThrough.Save(Path.Combine(folder, $"{width}x{height}-alpha.png"));
         }
         return folder;
     }

@@ -88,6 +88,28 @@ internal static class ScoringBenchmark
         Console.WriteLine($"  ML.NET Transform (rows one by one): {n / pipelineSeconds,8:F0} images/s   ({pipelineSeconds / onnxSingle:F2}x the time of ONNX Runtime at batch 1)");
         Console.WriteLine($"  ML.NET PredictionEngine:            {n / engineSeconds,8:F0} images/s   ({engineSeconds / onnxSingle:F2}x)");
         ComparePathChains(ml, Path.Combine(subset, "test-png"), chainOnnx, cache.LabelMapping);
+        CompareFloatPixelChain(ml, data, ScoringChainBuilder.Build(ml, input0, chainOnnx, cache.LabelMapping), child, stats, cache.LabelMapping, n);
+    }
+
+    /// <summary>The chain for float pixel vectors, whose values are checked row by row (DiffAutoML.ML.Scoring's
+    /// CheckPixelsMapping), against the chain for the same pixels as bytes, which needs no check; alternating, three rounds.</summary>
+    private static void CompareFloatPixelChain(MLContext ml, IDataView bytes, IEstimator<ITransformer> bytesChain, ChildNetwork child, ChannelStatistics stats, LabelMapping labels, int n)
+    {
+        // Both inputs cached first: the conversion is not the chains' work.
+        var floats = ml.Data.Cache(ml.Transforms.Conversion.ConvertType("Image", "Image", DataKind.Single).Fit(bytes).Transform(bytes));
+        bytes = ml.Data.Cache(bytes);
+        var input = new ScoringInput("Image", ImageColumnKind.PixelVector, null, 1, 28, 28, PixelLayout.Chw, PixelsAreBytes: false);
+        var onnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn,
+            averageMirrored: false, anyInputLength: true);
+        var checkedChain = ScoringChainBuilder.Build(ml, input, onnx, labels).Fit(floats);
+        var plainChain = bytesChain.Fit(bytes);
+        const int passes = 3;
+        for (int round = 1; round <= 3; round++)
+        {
+            double checkedSeconds = Time(() => { for (int p = 0; p < passes; p++) _ = checkedChain.Transform(floats).GetColumn<VBuffer<float>>("Score").Count(); }) / passes;
+            double plainSeconds = Time(() => { for (int p = 0; p < passes; p++) _ = plainChain.Transform(bytes).GetColumn<VBuffer<float>>("Score").Count(); }) / passes;
+            Console.WriteLine($"  round {round}: float pixel vectors, values checked {n / checkedSeconds,8:F0} images/s   bytes, no check {n / plainSeconds,8:F0} images/s   ratio {checkedSeconds / plainSeconds:F2}x");
+        }
     }
 
     /// <summary>The chain for a column of file paths (DiffAutoML.ML.Scoring's file loading, which names bad files) against

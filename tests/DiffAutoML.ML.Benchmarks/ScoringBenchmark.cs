@@ -100,7 +100,7 @@ internal static class ScoringBenchmark
         bytes = ml.Data.Cache(bytes);
         var input = new ScoringInput("Image", ImageColumnKind.PixelVector, null, 1, 28, 28, PixelLayout.Chw, PixelsAreBytes: false);
         var onnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn,
-            averageMirrored: false, anyInputLength: true);
+            averageMirrored: false, anyInputLength: ScoringChainBuilder.ChecksPixelValues(input));
         var checkedChain = ScoringChainBuilder.Build(ml, input, onnx, labels).Fit(floats);
         var plainChain = bytesChain.Fit(bytes);
         const int passes = 3;

@@ -113,7 +113,8 @@ public class FitEndToEndTests
     public void A_model_trained_on_float_pixels_refuses_pixels_training_would_refuse()
     {
         var ml = new MLContext(seed: 1);
-        var data = ml.Transforms.Conversion.ConvertType("Pixels", "Image", DataKind.Single).Fit(Train(ml)).Transform(ml.Data.TakeRows(Train(ml), 600));
+        var rows = ml.Data.TakeRows(Train(ml), 600);
+        var data = ml.Transforms.Conversion.ConvertType("Pixels", "Image", DataKind.Single).Fit(rows).Transform(rows);
         var options = Small(epochs: 1);
         options.Data.ImageColumnName = "Pixels";
         var model = ml.Auto().DiffAutoML(options).Fit(data);

@@ -85,7 +85,7 @@ public class SeparateProcessTests
         var onnxRun = ProcessRunner.Run("dotnet", $"\"{onnxDll}\" \"{onnxPath}\" \"{folder}\" \"{broken}\"", work, TimeSpan.FromMinutes(5));
         Assert.True(onnxRun.ExitCode == 1, onnxRun.Output); // the broken file is named, the others are scored
         Assert.Contains("broken.png: ", onnxRun.Output);
-        var byPath = onnxRun.Output.Split('\n').Select(l => l.TrimEnd('\r').Split('\t')).Where(f => f.Length == 4).ToDictionary(f => Path.GetFullPath(f[0]));
+        var byPath = OnnxSampleLines(onnxRun.Output);
         var paths = scored.GetColumn<string>("ImagePath").ToArray();
         Assert.Equal(paths.Length, byPath.Count);
         for (int i = 0; i < paths.Length; i++)
@@ -98,7 +98,7 @@ public class SeparateProcessTests
         }
 
         // Colour noise of other sizes, the hardest case: stretched by the nearest pixel and turned grey as the chain does,
-        // up to one grey level where the exact value lies halfway between two (120 such images measured within 6.4e-4).
+        // up to one grey level where the exact value lies halfway between two (120 opaque ones measured within 6.4e-4).
         OnnxSampleMatchesTheChain(onnxDll, onnxPath, model, ColourNoise(Path.Combine(work, "colour"), seed: 7, transparent: true), work, tolerance: 2e-3);
     }
 
@@ -115,7 +115,7 @@ public class SeparateProcessTests
             var files = ColourNoise(Path.Combine(work, "colour"), seed: 8, transparent: true);
             var input = new ScoringInput("ImagePath", ImageColumnKind.Path, null, 3, 28, 28, PixelLayout.Chw, false);
             var chainOnnx = OnnxExporter.Export(child, statistics, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn,
-                ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false, images.LabelMapping.ClassNames);
+                ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false, images.LabelMapping.ClassNames, anyInputLength: ScoringChainBuilder.ChecksPixelValues(input));
             var data = ml.Data.LoadFromEnumerable(Directory.GetFiles(files).Select(f => new PathAndLabel { ImagePath = f }));
             var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping).Fit(data);
             var onnxPath = Path.Combine(work, "model.onnx");
@@ -155,14 +155,19 @@ public class SeparateProcessTests
             .GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
         var run = ProcessRunner.Run("dotnet", $"\"{onnxDll}\" \"{onnxPath}\" \"{folder}\"", work, TimeSpan.FromMinutes(5));
         Assert.True(run.ExitCode == 0, run.Output);
-        var byPath = run.Output.Split('\n').Select(l => l.TrimEnd('\r').Split('\t')).Where(f => f.Length == 4).ToDictionary(f => f[0]);
+        var byPath = OnnxSampleLines(run.Output);
         for (int i = 0; i < files.Length; i++)
         {
-            var probabilities = byPath[files[i]][3].Split(' ').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            var probabilities = byPath[Path.GetFullPath(files[i])][3].Split(' ').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();
             Assert.True(probabilities.Zip(expected[i], (a, b) => Math.Abs(a - b)).Max() < tolerance,
                 $"{files[i]}: {string.Join(" ", probabilities)} against {string.Join(" ", expected[i])}");
         }
     }
+
+    /// <summary>samples/ScoreOnnx's result lines (path, class, probability, all probabilities) by full path; its
+    /// messages about unreadable files have no tabs.</summary>
+    private static Dictionary<string, string[]> OnnxSampleLines(string output)
+        => output.Split('\n').Select(l => l.TrimEnd('\r').Split('\t')).Where(f => f.Length == 4).ToDictionary(f => Path.GetFullPath(f[0]));
 
     private sealed class PathAndLabel
     {

@@ -24,6 +24,9 @@ internal static class Help
           --device <auto|cpu|cuda> where to train (default auto: cuda when a GPU is usable)
           --components <list>      All (default), None (plain training), or a comma list of
                                    Augmentation, Architecture, HyperParameters
+          --profile <paper|efficient>  the search's settings: paper (default: the paper's method) or
+                                   efficient (a short search of fast-to-train models; better on a CPU
+                                   or a short budget); the options below change single values of it
           --architecture "<blocks>" the network to train when Architecture is not searched, one block
                                    per layer, e.g. "xc k3 k3 k3 k3 k3 k3 k3 k3 k3" (default all k3)
           --preset <compact|paper|tiny>  search space (default compact: small images, 28-64 pixels)
@@ -67,7 +70,7 @@ internal static class Help
         running the same command again continues from there.
 
         Examples:
-          diffautoml train ./flowers --test ./flowers-test --time-budget 10m --out ./run1
+          diffautoml train ./flowers --test ./flowers-test --time-budget 10m --profile efficient --out ./run1
           diffautoml predict ./run1/model.zip ./new-photos --top 3
         """;
 

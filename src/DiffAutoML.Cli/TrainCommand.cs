@@ -19,18 +19,18 @@ internal static class TrainCommand
         var outFolder = Path.GetFullPath(line.Text("out") ?? "diffautoml-output");
         var testPath = line.Text("test");
         bool fashion = line.Flag("fashion-mnist"), fresh = line.Flag("fresh"), quiet = line.Flag("quiet");
-        var options = new DiffAutoMLOptions
-        {
-            Epochs = line.Parse("epochs", int.Parse) ?? (line.Text("time-budget") is null ? 30 : null),
-            TimeBudget = line.Parse("time-budget", CommandLine.Duration),
-            Device = line.Parse("device", s => Enum.Parse<ComputeDevice>(s, ignoreCase: true)) ?? ComputeDevice.Auto,
-            Components = line.Parse("components", s => Enum.Parse<DiffAutoMLComponents>(s, ignoreCase: true)) ?? DiffAutoMLComponents.All,
-            BatchSize = line.Parse("batch", int.Parse) ?? 128,
-            Seed = line.Parse("seed", int.Parse) ?? 1,
-            Threads = line.Parse("threads", int.Parse),
-            CheckpointFolder = Path.Combine(outFolder, "checkpoints"),
-            ProgressEverySteps = 10,
-        };
+        // The profile first: every option given on the command line then overrides its value.
+        var options = line.ParseObject("profile", s => DiffAutoMLOptions.FromProfile(Enum.Parse<DiffAutoMLProfile>(s, ignoreCase: true)))
+            ?? new DiffAutoMLOptions();
+        options.Epochs = line.Parse("epochs", int.Parse) ?? (line.Text("time-budget") is null ? 30 : null);
+        options.TimeBudget = line.Parse("time-budget", CommandLine.Duration);
+        options.Device = line.Parse("device", s => Enum.Parse<ComputeDevice>(s, ignoreCase: true)) ?? ComputeDevice.Auto;
+        options.Components = line.Parse("components", s => Enum.Parse<DiffAutoMLComponents>(s, ignoreCase: true)) ?? DiffAutoMLComponents.All;
+        options.BatchSize = line.Parse("batch", int.Parse) ?? 128;
+        options.Seed = line.Parse("seed", int.Parse) ?? 1;
+        options.Threads = line.Parse("threads", int.Parse);
+        options.CheckpointFolder = Path.Combine(outFolder, "checkpoints");
+        options.ProgressEverySteps = 10;
         options.FixedArchitecture = line.Text("architecture");
         if (options.FixedArchitecture is not null && options.Components.HasFlag(DiffAutoMLComponents.Architecture))
             throw new UsageException("--architecture fixes the network, so --components must leave out Architecture (e.g. --components Augmentation,HyperParameters).");
@@ -66,8 +66,10 @@ internal static class TrainCommand
             options.Augmentation = options.Augmentation with { TestTimeFlip = testTimeFlip };
         if (line.Parse("cutout", int.Parse) is int cutout)
             options.Augmentation = options.Augmentation with { CutoutSize = cutout };
-        options.Architecture.MaxMFlops = line.Parse("max-mflops", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
-        options.Architecture.MaxRelativeCost = line.Parse("max-relative-cost", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
+        if (line.Parse("max-mflops", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture)) is double maxMFlops)
+            options.Architecture.MaxMFlops = maxMFlops;
+        if (line.Parse("max-relative-cost", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture)) is double maxRelativeCost)
+            options.Architecture.MaxRelativeCost = maxRelativeCost;
         if (line.Parse("sample-within-budget", bool.Parse) is bool withinBudget)
             options.Architecture.SampleWithinBudget = withinBudget;
         // The block names of --architecture; an empty list or a repeated name is the options' own error below.

@@ -13,13 +13,16 @@ public sealed class DiffAutoMLCatalog
     /// <summary>A DiffAutoML estimator with the given options (copied).</summary>
     public DiffAutoMLEstimator DiffAutoML(DiffAutoMLOptions options) => new(_mlContext, options);
 
-    /// <summary>A DiffAutoML estimator with default options for the given columns.</summary>
+    /// <summary>A DiffAutoML estimator with the options of <paramref name="profile"/> for the given columns.</summary>
     /// <param name="labelColumnName">The label column (key, text, number or boolean).</param>
     /// <param name="imageColumnName">The image column (MLImage, path, or pixel vector).</param>
     /// <param name="timeBudget">Wall-clock limit; null = 30 epochs.</param>
-    public DiffAutoMLEstimator DiffAutoML(string labelColumnName = "Label", string imageColumnName = "Image", TimeSpan? timeBudget = null)
+    /// <param name="profile">The option set (<see cref="DiffAutoMLOptions.FromProfile"/>): the paper's method by
+    /// default; <see cref="DiffAutoMLProfile.Efficient"/> measured better where compute is short.</param>
+    public DiffAutoMLEstimator DiffAutoML(string labelColumnName = "Label", string imageColumnName = "Image", TimeSpan? timeBudget = null,
+        DiffAutoMLProfile profile = DiffAutoMLProfile.Paper)
     {
-        var options = new DiffAutoMLOptions();
+        var options = DiffAutoMLOptions.FromProfile(profile);
         options.Data.LabelColumnName = labelColumnName;
         options.Data.ImageColumnName = imageColumnName;
         if (timeBudget is not null)

@@ -101,6 +101,35 @@ public sealed record class DiffAutoMLOptions
         Architecture = Architecture with { Candidates = Architecture.Candidates?.ToArray() }, HyperParameters = HyperParameters with { },
     };
 
+    /// <summary>
+    /// New options holding the settings of <paramref name="profile"/> (every other value is the default); change any of
+    /// them afterwards as usual. <see cref="DiffAutoMLProfile.Paper"/> gives the same as <c>new DiffAutoMLOptions()</c>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="profile"/> is not a defined profile.</exception>
+    public static DiffAutoMLOptions FromProfile(DiffAutoMLProfile profile)
+    {
+        var options = new DiffAutoMLOptions();
+        switch (profile)
+        {
+            case DiffAutoMLProfile.Paper:
+                break;
+            case DiffAutoMLProfile.Efficient:
+                // Measured on Fashion-MNIST on the CPU, each against the paper's defaults (docs/benchmarks.md, "Profiles"):
+                // the cost budget keeps the child fast to train, sampling within it and the shared kernels let the
+                // supernet learn as fast as a fixed network, and a short search leaves the epochs to the child.
+                options.Architecture.MaxRelativeCost = 1.1;
+                options.Architecture.SampleWithinBudget = true;
+                options.Architecture.Candidates = new[] { BlockChoice.Shuffle3, BlockChoice.Shuffle5, BlockChoice.Shuffle7 };
+                options.SearchSpace.SharedKernels = true;
+                options.SearchFraction = 0.15;
+                options.HyperParameters.TuneDuringSearch = false;
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(profile), profile, $"Unknown profile; expected one of {string.Join(", ", Enum.GetNames<DiffAutoMLProfile>())}.");
+        }
+        return options;
+    }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
     {

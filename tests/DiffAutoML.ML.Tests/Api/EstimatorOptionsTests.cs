@@ -79,6 +79,55 @@ public class EstimatorOptionsTests
         Assert.Equal(0.3, estimator.Options.HyperParameters.LearningRate);
     }
 
+    [Fact]
+    public void The_paper_profile_is_the_defaults_and_the_efficient_profile_sets_its_six_values_only()
+    {
+        var defaults = new DiffAutoMLOptions();
+        Assert.Equal(defaults, DiffAutoMLOptions.FromProfile(DiffAutoMLProfile.Paper));
+
+        var efficient = DiffAutoMLOptions.FromProfile(DiffAutoMLProfile.Efficient);
+        efficient.Validate();
+        Assert.Equal(1.1, efficient.Architecture.MaxRelativeCost);
+        Assert.True(efficient.Architecture.SampleWithinBudget);
+        Assert.Equal(new[] { BlockChoice.Shuffle3, BlockChoice.Shuffle5, BlockChoice.Shuffle7 }, efficient.Architecture.Candidates);
+        Assert.True(efficient.SearchSpace.SharedKernels);
+        Assert.Equal(0.15, efficient.SearchFraction);
+        Assert.False(efficient.HyperParameters.TuneDuringSearch);
+        // Everything else is the default: put the six back and the options equal the defaults.
+        var restored = efficient with
+        {
+            SearchFraction = defaults.SearchFraction,
+            Architecture = efficient.Architecture with { MaxRelativeCost = null, SampleWithinBudget = false, Candidates = null },
+            SearchSpace = efficient.SearchSpace with { SharedKernels = false },
+            HyperParameters = efficient.HyperParameters with { TuneDuringSearch = true },
+        };
+        Assert.Equal(defaults, restored);
+
+        // Each call gives options of their own: changing one leaves the next untouched.
+        efficient.Architecture.MaxRelativeCost = 2;
+        efficient.SearchSpace.SharedKernels = false;
+        var again = DiffAutoMLOptions.FromProfile(DiffAutoMLProfile.Efficient);
+        Assert.Equal(1.1, again.Architecture.MaxRelativeCost);
+        Assert.True(again.SearchSpace.SharedKernels);
+
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => DiffAutoMLOptions.FromProfile((DiffAutoMLProfile)7));
+        Assert.Contains("Efficient", e.Message);
+    }
+
+    [Fact]
+    public void The_catalog_takes_a_profile_with_the_columns_and_the_budget()
+    {
+        var estimator = new MLContext().Auto().DiffAutoML(labelColumnName: "Kind", imageColumnName: "Picture", timeBudget: TimeSpan.FromMinutes(3),
+            profile: DiffAutoMLProfile.Efficient);
+        var options = estimator.Options;
+        Assert.Equal(("Kind", "Picture"), (options.Data.LabelColumnName, options.Data.ImageColumnName));
+        Assert.Equal((TimeSpan?)TimeSpan.FromMinutes(3), options.TimeBudget);
+        Assert.Null(options.Epochs);
+        Assert.Equal(0.15, options.SearchFraction);
+        Assert.Equal(1.1, options.Architecture.MaxRelativeCost);
+        Assert.Null(new MLContext().Auto().DiffAutoML().Options.Architecture.MaxRelativeCost);
+    }
+
     private sealed class Row
     {
         public string ImagePath { get; set; } = "";

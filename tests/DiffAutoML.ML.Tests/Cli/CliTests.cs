@@ -64,6 +64,8 @@ public class CliTests
             ("--crop-padding -1", "The crop padding must be >= 0 pixels"),
             ("--max-relative-cost 0.5", "MaxRelativeCost must be a finite number >= 1"),
             ("--candidates k3,k9", "--candidates 'k3,k9' is not valid"),
+            ("--profile fast", "--profile 'fast' is not valid"),
+            ("--profile 7", "--profile '7' is not valid: Unknown profile; expected one of Paper, Efficient"),
             ("--candidates k3,k3", "Candidates must name at least one block, each once"),
             ("--architecture k3", "--components must leave out Architecture"),
             ("--components None --architecture \"k3 k9\"", "FixedArchitecture"),
@@ -104,13 +106,18 @@ public class CliTests
     {
         var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;
         var images = Path.Combine(TestPaths.Subset, "test-png");
-        var (exit, output) = Cli($"train \"{images}\" --test \"{images}\" --epochs 2 --batch 32 --threads 1 --out \"{folder}\" --quiet", folder);
+        // The efficient profile, with one of its values overridden on the command line.
+        var (exit, output) = Cli($"train \"{images}\" --test \"{images}\" --epochs 2 --batch 32 --threads 1 --profile efficient --search-fraction 0.5 --out \"{folder}\" --quiet", folder);
         Assert.True(exit == 0, output);
         foreach (var file in new[] { "model.zip", "model.onnx", "report.json", "report.html", "accuracy.png", "architecture-search.png", "augmentation.png", "confusion-matrix.png", "test-metrics.json" })
             Assert.True(File.Exists(Path.Combine(folder, file)), $"{file} missing; output:\n{output}");
         var report = DiffAutoMLReport.FromJson(File.ReadAllText(Path.Combine(folder, "report.json")));
         Assert.Equal(2, report.History.Count);
         Assert.Equal("1", report.Options["Threads"]);
+        Assert.Equal("0.5", report.Options["SearchFraction"]);
+        Assert.Contains("MaxRelativeCost 1.1, sample within budget True, candidates k3 k5 k7", report.Options["Architecture"]);
+        Assert.Contains("shared kernels True", report.Options["SearchSpace"]);
+        Assert.Contains("during search False", report.Options["HyperParameters"]);
         // model.onnx, for programs outside .NET, names its classes in the report's order and its input.
         using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Path.Combine(folder, "model.onnx")))
         {

@@ -17,9 +17,10 @@ public class FitEndToEndTests
     internal static IDataView Test(MLContext ml) => IdxDataset.Load(ml, TestPaths.SubsetFile("t10k-images-idx3-ubyte.gz"), TestPaths.SubsetFile("t10k-labels-idx1-ubyte.gz"), IdxDataset.FashionMnistClassNames);
 
     /// <summary>A smaller search space, so that the end-to-end tests stay quick on two cores.</summary>
-    internal static DiffAutoMLOptions Small(int epochs)
+    internal static DiffAutoMLOptions Small(int epochs, DiffAutoMLProfile profile = DiffAutoMLProfile.Paper)
     {
-        var options = new DiffAutoMLOptions { Epochs = epochs, BatchSize = 128, ProgressEverySteps = 10 };
+        var options = DiffAutoMLOptions.FromProfile(profile);
+        (options.Epochs, options.BatchSize, options.ProgressEverySteps) = (epochs, 128, 10);
         options.SearchSpace.StageRepeats = new[] { 1, 1, 2, 1 };
         options.SearchSpace.StageChannels = new[] { 32, 64, 96, 128 };
         options.SearchSpace.TailChannels = 256;

@@ -166,6 +166,23 @@ public class CudaTests
     }
 
     [Fact]
+    public void The_efficient_profile_times_the_blocks_on_cuda_and_keeps_the_child_within_its_budget()
+    {
+        RequireCuda();
+        var ml = new MLContext(seed: 1) { GpuDeviceId = 0 };
+        var options = FitEndToEndTests.Small(epochs: 3, DiffAutoMLProfile.Efficient);
+        options.Device = ComputeDevice.Cuda;
+        var model = ml.Auto().DiffAutoML(options).Fit(FitEndToEndTests.Train(ml));
+        var report = model.Report;
+        Assert.StartsWith("cuda", report.Device);
+        // The measured-cost budget: block costs timed on the GPU, the child within 1.1x the cheapest child's cost.
+        Assert.NotNull(report.RelativeCost);
+        Assert.InRange(report.RelativeCost!.Value, 1.0, 1.1);
+        Assert.All(report.Architecture.Split(' '), block => Assert.Contains(block, new[] { "k3", "k5", "k7" }));
+        Assert.True(model.Evaluate(FitEndToEndTests.Test(ml)).MicroAccuracy > 0.5);
+    }
+
+    [Fact]
     public void Cuda_requested_without_a_gpu_is_a_clear_error_unless_fallback_is_allowed()
     {
         Assert.SkipWhen(TorchRuntime.IsCudaAvailable(), "this machine has a GPU");

@@ -38,7 +38,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
 
     /// <summary>
     /// Checks that the image and label columns exist with usable types (messages name the column and the expected
-    /// type) and describes the output: the input columns plus Score (vector of Single) and PredictedLabel.
+    /// type) and describes the output: the input columns plus Score (vector of Single with slot names) and PredictedLabel.
     /// </summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
@@ -68,6 +68,12 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         // label's shape is the public way to describe a column with annotations; the model's key is UInt32, as
         // MapValueToKey's, so only such a label's shape describes it).
         if (label.IsKey && label.ItemType == NumberDataViewType.UInt32) columns = columns.Append(_mlContext.Transforms.CopyColumns(nameof(ScoreAndLabel<TLabel>.PredictedLabel), label.Name));
+        // Score is a vector of known size with slot names (the class names), as the fitted chain gives it; the public
+        // way to describe exactly that is ML.NET's own Concatenate of scalar columns (two stand-ins, dropped after it).
+        columns = columns
+            .Append(_mlContext.Transforms.CustomMapping<NoColumns, ScoreSlots>((_, _) => { }, null))
+            .Append(_mlContext.Transforms.Concatenate(nameof(ScoreAndLabel<TLabel>.Score), ScoreSlots.First, ScoreSlots.Second))
+            .Append(_mlContext.Transforms.DropColumns(ScoreSlots.First, ScoreSlots.Second));
         return columns.GetOutputSchema(input);
     }
 

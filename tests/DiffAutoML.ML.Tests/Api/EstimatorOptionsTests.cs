@@ -150,7 +150,13 @@ public class EstimatorOptionsTests
         var output = estimator.GetOutputSchema(Shape(ml));
         var score = output.Single(c => c.Name == "Score");
         Assert.Equal(NumberDataViewType.Single, score.ItemType);
-        Assert.NotEqual(SchemaShape.Column.VectorKind.Scalar, score.Kind);
+        // A vector of known size whose only annotation is its slot names (the class names), as after Fit; the stand-in
+        // columns that describe it are gone.
+        Assert.Equal(SchemaShape.Column.VectorKind.Vector, score.Kind);
+        var slotNames = Assert.Single(score.Annotations);
+        Assert.Equal(("SlotNames", SchemaShape.Column.VectorKind.Vector, (DataViewType)TextDataViewType.Instance),
+            (slotNames.Name, slotNames.Kind, slotNames.ItemType));
+        Assert.Equal(Shape(ml).Select(c => c.Name).Concat(new[] { "Score", "PredictedLabel" }).Order(), output.Select(c => c.Name).Order());
         Assert.Equal(TextDataViewType.Instance, output.Single(c => c.Name == "PredictedLabel").ItemType);
 
         var missing = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Auto().DiffAutoML(imageColumnName: "Picture").GetOutputSchema(Shape(ml)));

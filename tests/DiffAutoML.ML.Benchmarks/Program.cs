@@ -35,6 +35,9 @@ switch (command)
     case "subset-evidence":
         SubsetEvidenceBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"), int.Parse(Arg(2, "240")));
         break;
+    case "profiles":
+        ProfileBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"), int.Parse(Arg(2, "40")), int.Parse(Arg(3, "3")));
+        break;
     case "supernet-training":
         SupernetTrainingBenchmark.Run(Arg(1, "samples/data/fashion-mnist-subset"), int.Parse(Arg(2, "4")));
         break;
@@ -66,6 +69,7 @@ switch (command)
               flip-averaging [folder] model.onnx...  test accuracy as is, mirrored and with the two outputs averaged
               hpo [batch] [rounds]            training step cost with hypergradient HPO against without
               subset-evidence [subset] [budget s]  All and the three ablations, same seed and time budget, tested on the subset's test set
+              profiles [subset] [epochs] [seeds]  the Paper and Efficient profiles, full search, same epochs, per seed (default 40 epochs, 3 seeds)
               supernet-training [subset] [epochs]  training accuracy per epoch: child, supernet with shared / per-candidate projections / shared kernels, budget-like paths, scaled kernels
               joint-step [subset] [rounds] [cpu|cuda]  one joint search step (DA + NAS + HPO) against one plain step of the same child
               step-compare [compact|paper] [batch] [steps] [cpu|cuda] [augment]  the joint search step in TorchSharp, twin of

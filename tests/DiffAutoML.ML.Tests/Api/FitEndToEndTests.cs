@@ -96,7 +96,7 @@ public class FitEndToEndTests
         var expected = DiffAutoML.ML.Tests.Export.OnnxExporterTests.OnnxRun(model.OnnxModel.ToArray(),
             cache.Images.to(TorchSharp.torch.ScalarType.Float32).data<float>().ToArray(), cache.Count, DiffAutoML.ML.Export.OnnxExporter.ProbabilitiesName);
         Assert.Equal(expected.Length, scores.Length);
-        for (int i = 0; i < scores.Length; i++) Assert.Equal(expected[i], scores[i], 5);
+        for (int i = 0; i < scores.Length; i++) Assert.Equal(expected[i], scores[i], 1e-5);
 
         var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-bytes").FullName, "model.zip");
         ml.Model.Save(model, data.Schema, path);
@@ -224,7 +224,7 @@ public class FitEndToEndTests
         float[] Scores(ITransformer m, Input[] input) => m.Transform(ml.Data.LoadFromEnumerable(input)).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
         var scores = Scores(model, rows);
         var scoresOfMirrored = Scores(model, mirrored);
-        for (int i = 0; i < scores.Length; i++) Assert.Equal(scores[i], scoresOfMirrored[i], 5);
+        for (int i = 0; i < scores.Length; i++) Assert.Equal(scores[i], scoresOfMirrored[i], 1e-5);
         // Not the trivial way: the images get different scores from each other.
         Assert.True(scores.Chunk(10).Select(s => s.Max()).Distinct().Count() > 10);
 
@@ -233,7 +233,7 @@ public class FitEndToEndTests
         ml.Model.Save(model, Test(ml).Schema, path);
         var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
         var reloaded = Scores(loaded, mirrored);
-        for (int i = 0; i < scores.Length; i++) Assert.Equal(scores[i], reloaded[i], 5);
+        for (int i = 0; i < scores.Length; i++) Assert.Equal(scores[i], reloaded[i], 1e-5);
     }
 
     [Fact]

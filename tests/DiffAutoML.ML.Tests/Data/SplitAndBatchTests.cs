@@ -45,10 +45,10 @@ public class SplitAndBatchTests
         var pixels = new byte[] { 0, 255, 10, 10, 0, 0, /* image 2 */ 255, 255, 20, 20, 0, 0 };
         using var images = tensor(pixels, new long[] { 2, 3, 1, 2 });
         var stats = ChannelStatistics.Compute(images, new[] { 0, 1 });
-        Assert.Equal(191.25 / 255, stats.Mean[0], 5);
-        Assert.Equal(Math.Sqrt(12192.1875) / 255, stats.Std[0], 5);
-        Assert.Equal(15.0 / 255, stats.Mean[1], 5);
-        Assert.Equal(5.0 / 255, stats.Std[1], 5);
+        Assert.Equal(191.25 / 255, stats.Mean[0], 1e-5);
+        Assert.Equal(Math.Sqrt(12192.1875) / 255, stats.Std[0], 1e-5);
+        Assert.Equal(15.0 / 255, stats.Mean[1], 1e-5);
+        Assert.Equal(5.0 / 255, stats.Std[1], 1e-5);
         Assert.Equal(1f, stats.Std[2]); // constant channel: no division by zero
         using var batch = tensor(new float[] { 255, 0 }, new long[] { 1, 1, 1, 2 });
         var one = new ChannelStatistics(new[] { 0.5f }, new[] { 0.25f });

@@ -129,18 +129,18 @@ public class OnnxExporterTests
             float[] fromLibrary;
             using (no_grad()) fromLibrary = DiffAutoML.ML.Augmentation.MirrorAveraging.Probabilities(child, stats.Normalize(chw)).data<float>().ToArray();
             Assert.Equal(expected.Length, fromLibrary.Length);
-            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], fromLibrary[i], 5);
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], fromLibrary[i], 1e-5);
             float[] Pixels(TorchSharp.torch.Tensor t) => (layout == PixelLayout.Chw ? t : t.permute(0, 2, 3, 1).contiguous()).data<float>().ToArray();
             var model = OnnxExporter.Export(child, stats, layout, averageMirrored: true);
 
             var probabilities = OnnxRun(model, Pixels(chw), 9, OnnxExporter.ProbabilitiesName);
             Assert.Equal(expected.Length, probabilities.Length);
-            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], probabilities[i], 5);
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], probabilities[i], 1e-5);
             var logits = OnnxRun(model, Pixels(chw), 9, OnnxExporter.LogitsName);
-            for (int i = 0; i < expected.Length; i++) Assert.Equal(Math.Log(expected[i]), logits[i], 3);
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(Math.Log(expected[i]), logits[i], 1e-3);
             // An image and its mirror image now get the same scores, and the plain export does not do that.
             var ofMirrored = OnnxRun(model, Pixels(mirroredChw), 9, OnnxExporter.ProbabilitiesName);
-            for (int i = 0; i < expected.Length; i++) Assert.Equal(probabilities[i], ofMirrored[i], 5);
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(probabilities[i], ofMirrored[i], 1e-5);
             var plain = OnnxRun(OnnxExporter.Export(child, stats, layout), Pixels(chw), 9, OnnxExporter.ProbabilitiesName);
             Assert.True(plain.Zip(probabilities, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
         }

@@ -66,7 +66,7 @@ public class ScoringChainTests
         Assert.Equal(200, scores.Length);
         for (int i = 0; i < scores.Length; i++)
         {
-            for (int c = 0; c < 10; c++) Assert.Equal(expected[i * 10 + c], scores[i][c], 5);
+            for (int c = 0; c < 10; c++) Assert.Equal(expected[i * 10 + c], scores[i][c], 1e-5);
             Assert.Equal(classes[Array.IndexOf(scores[i], scores[i].Max())], labels[i]);
         }
         var engine = ml.Model.CreatePredictionEngine<PathInput, Prediction>(model);
@@ -280,7 +280,7 @@ public class ScoringChainTests
             {
                 var engine = ml.Model.CreatePredictionEngine<FloatPixelRow, Prediction>(model);
                 var scores = engine.Predict(new FloatPixelRow { Pixels = good }).Score;
-                for (int c = 0; c < expected.Length; c++) Assert.Equal(expected[c], scores[c], 5);
+                for (int c = 0; c < expected.Length; c++) Assert.Equal(expected[c], scores[c], 1e-5);
                 foreach (var (bad, message) in new[] { (float.NaN, "NaN"), (float.PositiveInfinity, "outside 0..255"), (300f, "outside 0..255"), (-1f, "outside 0..255") })
                 {
                     var pixels = (float[])good.Clone();
@@ -322,7 +322,7 @@ public class ScoringChainTests
         var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
         var rows = ml.Data.LoadFromEnumerable(relative.Select(p => new ImageFolderDataset.Row { ImagePath = p, Label = "Bag" }));
         var scores = loaded.Transform(rows).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
-        for (int i = 0; i < scores.Length; i++) Assert.Equal(expected[i], scores[i], 5);
+        for (int i = 0; i < scores.Length; i++) Assert.Equal(expected[i], scores[i], 1e-5);
         // Absolute paths ignore the folder, as with ML.NET's LoadImages.
         var absolute = ml.Data.LoadFromEnumerable(files.Select(p => new ImageFolderDataset.Row { ImagePath = p, Label = "Bag" }));
         Assert.Equal(scores, loaded.Transform(absolute).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray());

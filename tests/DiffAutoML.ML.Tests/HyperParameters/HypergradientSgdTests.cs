@@ -13,7 +13,7 @@ public class HypergradientSgdTests
     private static void Close(double[] expected, double[] actual)
     {
         Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 9);
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 1e-9);
     }
 
     private static Sequential SmallCnn()

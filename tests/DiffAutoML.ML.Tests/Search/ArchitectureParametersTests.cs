@@ -34,7 +34,7 @@ public class ArchitectureParametersTests
             for (int c = 0; c < 4; c++)
             {
                 double grad = dz[l] * ((c == path[l] ? 1 : 0) - p[c]);
-                Assert.Equal(initial[4 * l + c] - grad, after[4 * l + c], 5);
+                Assert.Equal(initial[4 * l + c] - grad, after[4 * l + c], 1e-5);
             }
         }
     }

@@ -149,7 +149,7 @@ public class BudgetedPathSamplerTests
         var after = alpha.SaveState();
         for (int l = 0; l < 4; l++)
             for (int c = 0; c < 4; c++)
-                Assert.Equal(-((path[l] == c ? 1 : 0) - q[l][c]), after[l * 4 + c], 5);
+                Assert.Equal(-((path[l] == c ? 1 : 0) - q[l][c]), after[l * 4 + c], 1e-5);
     }
 
     [Fact]

@@ -99,7 +99,7 @@ public class MeasuredCostBudgetTests
         var probabilities = alpha.Probabilities();
         Assert.Equal(0, alpha.Step(zeros(4), new[] { 0, 0, 0, 1 }));
         var after = alpha.Probabilities();
-        for (int l = 0; l < 4; l++) Assert.Equal(probabilities[l][2], after[l][2], 6);
+        for (int l = 0; l < 4; l++) Assert.Equal(probabilities[l][2], after[l][2], 1e-6);
     }
 
     [Fact]
@@ -161,7 +161,7 @@ public class MeasuredCostBudgetTests
                 Assert.Equal(chosen, ChildSelector.MostProbableWithin(p, budgets[0].Costs, budgets[1].Costs, budgets[0].Limit, budgets[1].Limit));
             if (best.path is null) { Assert.Null(chosen); continue; }
             Assert.NotNull(chosen);
-            Assert.Equal(best.score, chosen!.Select((c, l) => Math.Log(p[l][c])).Sum(), 9);
+            Assert.Equal(best.score, chosen!.Select((c, l) => Math.Log(p[l][c])).Sum(), 1e-9);
         }
     }
 }

@@ -110,7 +110,7 @@ public class SupernetTests
         nn.functional.cross_entropy(supernet.forward(x), y).backward();
         var recorded = supernet.GateGradients().data<float>().ToArray();
         Assert.All(explicitZ, v => Assert.NotEqual(0f, v));
-        for (int l = 0; l < path.Length; l++) Assert.Equal(explicitZ[l], recorded[l], 5);
+        for (int l = 0; l < path.Length; l++) Assert.Equal(explicitZ[l], recorded[l], 1e-5);
     }
 
     [Fact]

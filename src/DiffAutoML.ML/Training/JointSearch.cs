@@ -162,9 +162,10 @@ internal sealed class JointSearch : IDisposable
     private void MeasureBlockCosts()
     {
         var clock = Stopwatch.StartNew();
-        var costs = BlockCostTable.Measure(_supernet!, _batchSize);
+        var costs = BlockCostTable.Measure(_supernet!, _batchSize, only: _o.Architecture.Candidates);
         _alpha!.UseMeasuredCosts(costs);
-        var relative = Enum.GetValues<BlockChoice>().Select(c => $"all-{c.ShortName()} {_alpha.RelativeCost(Enumerable.Repeat((int)c, costs.Layers).ToArray()):F2}x");
+        var relative = Enum.GetValues<BlockChoice>().Where(_o.Architecture.IsCandidate)
+            .Select(c => $"all-{c.ShortName()} {_alpha.RelativeCost(Enumerable.Repeat((int)c, costs.Layers).ToArray()):F2}x");
         var reference = _o.Architecture.Candidates is null ? "the cheapest child" : "the cheapest child of the candidate blocks";
         _s.Log($"Measured every candidate block in {clock.Elapsed.TotalSeconds:F1} s; training cost relative to {reference}: {string.Join(", ", relative)}; " +
                $"the search keeps the child within {_o.Architecture.MaxRelativeCost:G3}x.");

@@ -20,6 +20,26 @@ public class MeasuredCostBudgetTests
     private static IEnumerable<int[]> AllPaths() => Enumerable.Range(0, 256).Select(code => Enumerable.Range(0, 4).Select(l => code >> (2 * l) & 3).ToArray());
 
     [Fact]
+    public void Blocks_the_search_cannot_choose_are_not_timed_and_get_their_layers_largest_cost()
+    {
+        using var supernet = new Supernet(FourLayers());
+        var only = new[] { BlockChoice.Shuffle3, BlockChoice.Shuffle5 };
+        var costs = BlockCostTable.Measure(supernet, batchSize: 4, repeats: 1, only: only).Milliseconds;
+        foreach (var row in costs)
+        {
+            Assert.All(row, v => Assert.True(v > 0));
+            double largest = Math.Max(row[(int)BlockChoice.Shuffle3], row[(int)BlockChoice.Shuffle5]);
+            Assert.Equal(largest, row[(int)BlockChoice.Shuffle7]);
+            Assert.Equal(largest, row[(int)BlockChoice.Xception]);
+        }
+        // Timed, a 7x7 block and an Xception block each cost something of their own in some layer (the stand-in above
+        // is the same number twice in every layer).
+        var all = BlockCostTable.Measure(supernet, batchSize: 4, repeats: 1).Milliseconds;
+        Assert.Contains(all, row => row[(int)BlockChoice.Shuffle7] != row[(int)BlockChoice.Xception]);
+        Assert.All(supernet.parameters(), p => Assert.True(p.grad is null || p.grad.abs().max().item<float>() == 0));
+    }
+
+    [Fact]
     public void The_table_sums_the_chosen_blocks_relative_to_the_cheapest_child()
     {
         var costs = Costs();

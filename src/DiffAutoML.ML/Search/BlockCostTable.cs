@@ -52,14 +52,15 @@ public sealed class BlockCostTable
     /// <paramref name="repeats"/> timed forward and backward passes on random inputs of the layer's shape, the median kept.
     /// The candidates' shared parts (a stride-1 block's pass-through half, a shared projection) cost every candidate the
     /// same and are left out. Leaves no gradients behind. With <paramref name="only"/>, the other blocks are not timed (the
-    /// search cannot choose them; the timing is about 16 training steps' work, over a quarter of it the Xception block's on a CPU): each
-    /// gets the largest timed cost of its layer, so that the table stays complete.
+    /// search cannot choose them; the timing is about 16 training steps' work, over a quarter of it the Xception block's
+    /// on a CPU): each gets the largest timed cost of its layer, so that the table stays complete.
     /// </summary>
     public static BlockCostTable Measure(Supernet supernet, int batchSize, int repeats = 3, IReadOnlyList<BlockChoice>? only = null)
     {
         ArgumentNullException.ThrowIfNull(supernet);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        if (only is { Count: 0 }) throw new ArgumentException("At least one block must be timed.", nameof(only));
         var device = supernet.parameters().First().device;
         var layers = supernet.Space.Layers;
         var table = new double[layers.Count][];

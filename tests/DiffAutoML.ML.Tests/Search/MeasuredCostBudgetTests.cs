@@ -37,6 +37,7 @@ public class MeasuredCostBudgetTests
         var all = BlockCostTable.Measure(supernet, batchSize: 4, repeats: 1).Milliseconds;
         Assert.Contains(all, row => row[(int)BlockChoice.Shuffle7] != row[(int)BlockChoice.Xception]);
         Assert.All(supernet.parameters(), p => Assert.True(p.grad is null || p.grad.abs().max().item<float>() == 0));
+        Assert.Throws<ArgumentException>(() => BlockCostTable.Measure(supernet, batchSize: 4, only: Array.Empty<BlockChoice>()));
     }
 
     [Fact]

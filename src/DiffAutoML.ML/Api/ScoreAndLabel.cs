@@ -3,6 +3,8 @@ namespace DiffAutoML.ML.Api;
 /// <summary>The columns the model adds, typed by the label (used to describe the output schema before Fit).</summary>
 internal sealed class ScoreAndLabel<TLabel>
 {
+    // Only holds Score's place before PredictedLabel: GetOutputSchema replaces its description (variable size, no slot
+    // names) with the concatenation of ScoreSlots.
     public float[] Score { get; set; } = Array.Empty<float>();
 
     public TLabel PredictedLabel { get; set; } = default!;

@@ -39,6 +39,7 @@ public static class TorchRuntime
             {
                 throw new InvalidOperationException(DescribeLoadFailure(e), e);
             }
+            NnpackSwitch.TryDisable(); // NnpackSwitch: libtorch's per-convolution warnings on CPUs without NNPACK
             _cpuReady = true;
         }
     }

@@ -1,5 +1,6 @@
 using DiffAutoML.ML.Native;
 using DiffAutoML.ML.Training;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -68,9 +69,17 @@ public sealed class AugmentationPolicy : IDisposable
     }
 
     /// <summary>Applies each sample's pair (first, then second) to float images [B, C, H, W] in 0..255.</summary>
+    /// <remarks>On CUDA without any host read (<see cref="BatchAugmenter.ApplyBySelection"/>); on the CPU by grouping the
+    /// samples of each operation, which costs one host read for both stages and does less arithmetic. Both give the
+    /// same pixels.</remarks>
     public Tensor Augment(Tensor images, AugmentationSample sample)
     {
         using var scope = NewDisposeScope();
+        if (images.device_type == DeviceType.CUDA)
+        {
+            var first = BatchAugmenter.ApplyBySelection(images, sample.First, sample.Levels.select(1, 0), sample.Signs.select(1, 0), Options.FillValue);
+            return BatchAugmenter.ApplyBySelection(first, sample.Second, sample.Levels.select(1, 1), sample.Signs.select(1, 1), Options.FillValue).MoveToOuterDisposeScope();
+        }
         // Both stages' group sizes in one host read: each read waits for the device, and the ids are known up front.
         var counts = BatchAugmenter.GroupSizes(sample.First, sample.Second);
         var once = BatchAugmenter.Apply(images, sample.First, sample.Levels.select(1, 0), sample.Signs.select(1, 0), Options.FillValue, counts[0]);

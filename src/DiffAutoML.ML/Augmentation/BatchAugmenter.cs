@@ -74,6 +74,65 @@ public static class BatchAugmenter
         return result.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// What <see cref="Apply(Tensor, Tensor, Tensor, Tensor, double, long[])"/> returns, bit for bit, without reading
+    /// anything to the host: every sample's affine matrix, value table and blend are computed for the whole batch (the
+    /// affine matrix of a non-geometric sample is the identity), one warp, one table lookup and one blend run over the
+    /// batch, and each sample takes the output of its own kind of operation (its input for Identity, and for Color on
+    /// one-channel images). Every operation is per sample (its tables and statistics come from that sample alone), so
+    /// computing it for the whole batch gives each sample what its group would. For CUDA, where the group sizes' host
+    /// read makes the CPU wait for the device in the middle of every step; on the CPU, where grouping does each sample's
+    /// work once, <see cref="Apply(Tensor, Tensor, Tensor, Tensor, double, long[])"/> is cheaper (docs/benchmarks.md).
+    /// </summary>
+    /// <remarks>The ids are not checked (that would be a host read): they come from <see cref="AugmentationPolicy.Sample"/>.
+    /// An id outside 0..13 leaves its sample unchanged.</remarks>
+    internal static Tensor ApplyBySelection(Tensor images, Tensor operations, Tensor levels, Tensor signs, double fill)
+    {
+        using var scope = NewDisposeScope();
+        long batch = images.shape[0], channels = images.shape[1], height = images.shape[2], width = images.shape[3];
+        if (operations.shape[0] != batch) throw new ArgumentException($"{operations.shape[0]} operations for a batch of {batch}.", nameof(operations));
+        var ids = operations.to(ScalarType.Int64);
+        // Per sample, shaped to broadcast over [B, 2, 3] matrices, [B, C, 256] tables and [B, C, H, W] images.
+        Tensor Is(AugmentationOperation op, int dimensions) => ids.eq(Scalars.Of((long)op)).view(new[] { batch }.Concat(Enumerable.Repeat(1L, dimensions - 1)).ToArray());
+        Tensor IsAny(IEnumerable<AugmentationOperation> ops) => ops.Select(op => Is(op, 4)).Aggregate((a, b) => a.logical_or(b));
+
+        var signed = levels * signs;
+        var matrices = AffineWarp.TranslateX(zeros_like(levels)); // the identity
+        foreach (var (op, m) in new[]
+        {
+            (AugmentationOperation.ShearX, AffineWarp.ShearX(AugmentationMagnitudes.Shear(signed))),
+            (AugmentationOperation.ShearY, AffineWarp.ShearY(AugmentationMagnitudes.Shear(signed))),
+            (AugmentationOperation.TranslateX, AffineWarp.TranslateX(AugmentationMagnitudes.TranslatePixels(signed, (int)width))),
+            (AugmentationOperation.TranslateY, AffineWarp.TranslateY(AugmentationMagnitudes.TranslatePixels(signed, (int)height))),
+            (AugmentationOperation.Rotate, AffineWarp.Rotate(AugmentationMagnitudes.RotateDegrees(signed), height, width)),
+        }) matrices = where(Is(op, 3), m, matrices);
+        var geometric = Enum.GetValues<AugmentationOperation>().Where(AugmentationMagnitudes.IsGeometric).ToArray();
+
+        var factor = AugmentationMagnitudes.EnhanceFactor(levels);
+        var table = PixelOperations.IdentityTable(images.device).expand(batch, channels, 256);
+        foreach (var (op, t) in new[]
+        {
+            (AugmentationOperation.Posterize, PixelOperations.PosterizeTable(AugmentationMagnitudes.PosterizeBits(levels))),
+            (AugmentationOperation.Solarize, PixelOperations.SolarizeTable(AugmentationMagnitudes.SolarizeThreshold(levels))),
+            (AugmentationOperation.Brightness, PixelOperations.BrightnessTable(factor)),
+            (AugmentationOperation.Contrast, PixelOperations.ContrastTable(images, factor)),
+            (AugmentationOperation.AutoContrast, PixelOperations.AutoContrastTable(images)),
+            (AugmentationOperation.Equalize, PixelOperations.EqualizeTable(images)),
+        }) table = where(Is(op, 3), t, table);
+        var tabulated = new[] { AugmentationOperation.Posterize, AugmentationOperation.Solarize, AugmentationOperation.Brightness,
+            AugmentationOperation.Contrast, AugmentationOperation.AutoContrast, AugmentationOperation.Equalize };
+
+        // Color is the identity on one-channel images (PixelOperations.Color).
+        var blended = channels == 1 ? new[] { AugmentationOperation.Sharpness } : new[] { AugmentationOperation.Sharpness, AugmentationOperation.Color };
+        var degenerate = PixelOperations.SharpnessDegenerate(images);
+        if (channels > 1) degenerate = where(Is(AugmentationOperation.Color, 4), PixelOperations.Luminance(images), degenerate);
+
+        var result = where(IsAny(geometric), AffineWarp.Apply(images, matrices, fill), images);
+        result = where(IsAny(tabulated), PixelOperations.ApplyTable(images, table), result);
+        result = where(IsAny(blended), PixelOperations.Blend(degenerate, images, factor), result);
+        return result.MoveToOuterDisposeScope();
+    }
+
     /// <summary>One operation on every sample of <paramref name="images"/>, with per-sample levels and signs.</summary>
     private static Tensor ApplyOne(AugmentationOperation operation, Tensor images, Tensor levels, Tensor signs, double fill)
     {

@@ -67,9 +67,13 @@ public static class PixelOperations
 
     /// <summary>Sharpness: blend with the image smoothed by [[1,1,1],[1,5,1],[1,1,1]] / 13 (rounded), whose border
     /// pixels keep their values (PIL's SMOOTH filter).</summary>
-    public static Tensor Sharpness(Tensor images, Tensor factor)
+    public static Tensor Sharpness(Tensor images, Tensor factor) => Blend(SharpnessDegenerate(images), images, factor);
+
+    /// <summary>The image Sharpness blends with: smoothed by [[1,1,1],[1,5,1],[1,1,1]] / 13 (rounded), border pixels
+    /// unchanged.</summary>
+    public static Tensor SharpnessDegenerate(Tensor images)
     {
-        long channels = images.shape[1], height = images.shape[2], width = images.shape[3];
+        long height = images.shape[2], width = images.shape[3];
         var degenerate = images.clone();
         if (height >= 3 && width >= 3)
         {
@@ -83,7 +87,7 @@ public static class PixelOperations
             smoothed.div_(Scalars.Of(13)).add_(Scalars.Of(0.5)).floor_();
             degenerate.narrow(2, 1, height - 2).narrow(3, 1, width - 2).copy_(smoothed);
         }
-        return Blend(degenerate, images, factor);
+        return degenerate;
     }
 
     /// <summary>Posterize table: keep the top <paramref name="bits"/> bits (p &amp; ~(2^(8-bits) - 1)).</summary>

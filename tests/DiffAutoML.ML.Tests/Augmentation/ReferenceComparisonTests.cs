@@ -85,4 +85,49 @@ public class ReferenceComparisonTests
         }
         Assert.False(mixed.eq(images).all().item<bool>());
     }
+
+    [Theory]
+    [InlineData(1, 128.0)]
+    [InlineData(3, 128.0)]
+    [InlineData(3, 127.5)]
+    public void Selection_without_a_host_read_gives_the_grouped_pixels_bit_for_bit(int channels, double fill)
+    {
+        // The CUDA path (every operation for the whole batch, each sample taking its own) against the CPU path (grouped).
+        // Two stages as the policy runs them, so the second stage also sees fill pixels (127.5: not a whole number, which
+        // a table or blend applied to a sample of another operation would round).
+        using var scope = NewDisposeScope();
+        const int batch = 84;
+        var generator = new Generator(23);
+        var images = randint(0, 256, new long[] { batch, channels, 13, 10 }, generator: generator).to(ScalarType.Float32);
+        images[TensorIndex.Slice(0, 4)] = full(4, channels, 13, 10, 200f); // flat images: AutoContrast and Equalize keep them
+        var grouped = images;
+        var selected = images;
+        for (int stage = 0; stage < 2; stage++)
+        {
+            var operations = randperm(batch, generator: generator).remainder(14); // every operation six times
+            var levels = rand(new long[] { batch }, generator: generator) * 10;
+            levels[TensorIndex.Slice(0, 14)] = stage == 0 ? zeros(14) : full(14, 10f); // the extreme levels
+            var signs = rand(new long[] { batch }, generator: generator).lt(0.5).to(ScalarType.Float32) * 2 - 1;
+            grouped = BatchAugmenter.Apply(grouped, operations, levels, signs, fill);
+            selected = BatchAugmenter.ApplyBySelection(selected, operations, levels, signs, fill);
+            Assert.True(grouped.eq(selected).all().item<bool>(),
+                $"stage {stage}: largest difference {(grouped - selected).abs().max().item<float>()}");
+        }
+        Assert.False(selected.eq(images).all().item<bool>());
+        if (fill % 1 != 0) Assert.True(selected.eq(fill).any().item<bool>(), "no fill pixel reached the second stage");
+    }
+
+    [Fact]
+    public void Selection_leaves_identity_samples_and_a_one_channel_colour_change_untouched()
+    {
+        using var scope = NewDisposeScope();
+        var images = randint(0, 256, new long[] { 6, 1, 8, 8 }, generator: new Generator(5)).to(ScalarType.Float32);
+        var operations = tensor(new long[] { (long)AugmentationOperation.Identity, (long)AugmentationOperation.Color, (long)AugmentationOperation.Identity,
+            (long)AugmentationOperation.Color, (long)AugmentationOperation.Sharpness, (long)AugmentationOperation.Rotate });
+        var levels = full(6, 9f);
+        var signs = ones(6);
+        var selected = BatchAugmenter.ApplyBySelection(images, operations, levels, signs, 0);
+        Assert.True(selected.narrow(0, 0, 4).eq(images.narrow(0, 0, 4)).all().item<bool>());
+        Assert.False(selected.narrow(0, 4, 2).eq(images.narrow(0, 4, 2)).all().item<bool>());
+    }
 }

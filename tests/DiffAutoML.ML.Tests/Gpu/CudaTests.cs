@@ -29,6 +29,9 @@ public class CudaTests
         var cpu = BatchAugmenter.Apply(images, ops, levels, signs);
         var gpu = BatchAugmenter.Apply(images.cuda(), ops.cuda(), levels.cuda(), signs.cuda()).cpu();
         Assert.True((cpu - gpu).abs().max().item<float>() <= 1, "CUDA and CPU differ by more than one grey level");
+        // The path the policy takes on CUDA (no host read) gives the grouped path's pixels on the same device.
+        var selected = BatchAugmenter.ApplyBySelection(images.cuda(), ops.cuda(), levels.cuda(), signs.cuda(), 0).cpu();
+        Assert.True(selected.eq(gpu).all().item<bool>(), $"selection and grouping differ on CUDA by up to {(selected - gpu).abs().max().item<float>()}");
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using DiffAutoML.ML.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,18 +15,29 @@ namespace DiffAutoML.ML.HyperParameters;
 /// forward and backward of an un-augmented validation batch at the new weights; <see cref="HyperStep"/> when
 /// <see cref="HyperStepDue"/>. Parameters whose gradient is none are left alone (unsampled supernet blocks), so their
 /// momentum does not keep moving them.
+/// The learned hyper-parameters, their Adam state and the records of their updates live on the parameters' device:
+/// neither <see cref="Step"/> nor <see cref="HyperStep"/> reads anything to the host, so on a GPU they never make the
+/// CPU wait for the device (issue 8). The host reads them when asked (<see cref="WeightDecay"/>,
+/// <see cref="CurrentLearningRate"/>, <see cref="Trajectory"/>, <see cref="SaveState"/>: a training loop's progress
+/// reports and checkpoints) and when 256 update records have gathered.
 /// </remarks>
 public sealed class HypergradientSgd : IDisposable
 {
+    private const int RecordBuffer = 256;
+    private const double Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8;
     private readonly Parameter[] _parameters;
     private readonly bool[] _decayed;
     private readonly Tensor?[] _velocity;
     private readonly bool[] _updated;
+    private readonly Device _device;
+    // float64 [2] on the device, element 0 for lambda and 1 for the multiplier: log values, Adam's moments, bounds of
+    // the log values, and whether each is tuned; and float64 0-dim counts of Adam steps and of skipped updates.
+    private readonly Tensor _logEta, _adamMean, _adamSquare, _lowerBound, _upperBound, _tuned, _adamSteps, _skipped;
+    private readonly Tensor _lastLearningRate; // float64 0-dim: the learning rate of the last Step
+    // Update records not yet read: rows (lambda, lr, multiplier, dL/dlambda, dL/dlr) and their steps.
+    private readonly Tensor _records;
+    private readonly List<long> _recordSteps = new();
     private readonly List<HyperparameterRecord> _trajectory = new();
-    private double _logDecay, _logMultiplier;
-    private double _adamMeanDecay, _adamSquareDecay, _adamMeanMultiplier, _adamSquareMultiplier;
-    private long _adamSteps;
-    private double _lastLearningRate;
 
     /// <summary>Creates the optimizer. Parameters with two or more dimensions (convolution and linear weights) are
     /// decayed; batch-norm parameters and biases (one dimension) are not.</summary>
@@ -40,7 +52,18 @@ public sealed class HypergradientSgd : IDisposable
         _decayed = _parameters.Select(p => p.dim() >= 2).ToArray();
         _velocity = new Tensor?[_parameters.Length];
         _updated = new bool[_parameters.Length];
-        _logDecay = Math.Log(Options.WeightDecay);
+        _device = _parameters.Length > 0 ? _parameters[0].device : CPU;
+        Tensor Pair(double decay, double multiplier) => tensor(new[] { decay, multiplier }, device: _device).DetachFromDisposeScope();
+        _logEta = Pair(Math.Log(Options.WeightDecay), 0);
+        _adamMean = Pair(0, 0);
+        _adamSquare = Pair(0, 0);
+        _lowerBound = Pair(Math.Log(Options.MinWeightDecay), Math.Log(Options.MinLearningRateMultiplier));
+        _upperBound = Pair(Math.Log(Options.MaxWeightDecay), Math.Log(Options.MaxLearningRateMultiplier));
+        _tuned = tensor(new[] { Options.TuneWeightDecay, Options.TuneLearningRate }, device: _device).DetachFromDisposeScope();
+        _adamSteps = zeros(Array.Empty<long>(), ScalarType.Float64, _device).DetachFromDisposeScope();
+        _skipped = zeros(Array.Empty<long>(), ScalarType.Float64, _device).DetachFromDisposeScope();
+        _lastLearningRate = zeros(Array.Empty<long>(), ScalarType.Float64, _device).DetachFromDisposeScope();
+        _records = zeros(new long[] { RecordBuffer, 5 }, ScalarType.Float64, _device).DetachFromDisposeScope();
     }
 
     /// <summary>The settings (a copy).</summary>
@@ -55,34 +78,46 @@ public sealed class HypergradientSgd : IDisposable
     /// <summary>Steps taken.</summary>
     public long StepCount { get; private set; }
 
-    /// <summary>Current weight decay lambda.</summary>
-    public double WeightDecay => Math.Exp(_logDecay);
+    /// <summary>Current weight decay lambda (a host read).</summary>
+    public double WeightDecay => Math.Exp(ReadEta()[0]);
 
-    /// <summary>Current learned multiplier of the schedule (1 unless the learning rate is tuned).</summary>
-    public double LearningRateMultiplier => Math.Exp(_logMultiplier);
+    /// <summary>Current learned multiplier of the schedule (1 unless the learning rate is tuned; a host read).</summary>
+    public double LearningRateMultiplier => Math.Exp(ReadEta()[1]);
 
-    /// <summary>Learning rate the next <see cref="Step"/> uses.</summary>
+    /// <summary>Learning rate the next <see cref="Step"/> uses (a host read).</summary>
     public double CurrentLearningRate => LearningRateMultiplier * Schedule.At(StepCount);
 
-    /// <summary>Hyper-parameter updates so far.</summary>
-    public IReadOnlyList<HyperparameterRecord> Trajectory => _trajectory;
+    /// <summary>Hyper-parameter updates so far (reads the records still on the device).</summary>
+    public IReadOnlyList<HyperparameterRecord> Trajectory
+    {
+        get
+        {
+            FlushRecords();
+            return _trajectory;
+        }
+    }
 
-    /// <summary>Hypergradient updates skipped because the validation gradients were not finite.</summary>
-    public int SkippedHyperSteps { get; private set; }
+    /// <summary>Hypergradient updates skipped because the validation gradients were not finite (a host read).</summary>
+    public int SkippedHyperSteps => (int)_skipped.cpu().item<double>();
 
     /// <summary>Whether eta should be updated after the step just taken.</summary>
     public bool HyperStepDue => (Options.TuneWeightDecay || Options.TuneLearningRate) && StepCount > 0 && StepCount % Options.UpdateEvery == 0;
 
+    private double[] ReadEta() => _logEta.cpu().data<double>().ToArray();
+
     /// <summary>
     /// Paper eq. 6 for every parameter with a gradient: v_{t+1} = mu v_t + g_t + lambda theta_t (lambda only for
-    /// decayed parameters); theta_{t+1} = theta_t - lr v_{t+1}.
+    /// decayed parameters); theta_{t+1} = theta_t - lr v_{t+1}. lambda and lr stay on the device.
     /// </summary>
     public void Step()
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        double lr = CurrentLearningRate, decay = WeightDecay, mu = Options.Momentum;
-        using Scalar momentum = mu.ToScalar(), decayScalar = decay.ToScalar(), step = (-lr).ToScalar();
+        using Scalar momentum = Options.Momentum.ToScalar(), scheduled = Schedule.At(StepCount).ToScalar();
+        var eta = _logEta.exp();
+        var decay = eta[0];
+        var learningRate = eta[1].mul(scheduled);
+        var descent = learningRate.neg();
         for (int i = 0; i < _parameters.Length; i++)
         {
             var p = _parameters[i];
@@ -91,24 +126,31 @@ public sealed class HypergradientSgd : IDisposable
             if (grad is null) continue;
             var v = _velocity[i] ??= zeros_like(p).DetachFromDisposeScope();
             v.mul_(momentum).add_(grad);
-            if (_decayed[i]) v.add_(p, alpha: decayScalar);
-            p.add_(v, alpha: step);
+            if (_decayed[i]) v.addcmul_(p, decay, Scalars.Of(1.0));
+            p.addcmul_(v, descent, Scalars.Of(1.0));
         }
-        _lastLearningRate = lr;
+        _lastLearningRate.copy_(learningRate);
         StepCount++;
     }
 
     /// <summary>
     /// Paper eq. 7, with theta_t and v_t held constant and the gradients of the validation loss at theta_{t+1} in the
     /// parameters' .grad: dL/dlambda = -lr &lt;g_val, theta_t&gt; (decayed parameters), dL/dlr = -&lt;g_val, v_{t+1}&gt;.
-    /// theta_t is recovered as theta_{t+1} + lr v_{t+1}, so no copy of the weights is kept.
+    /// theta_t is recovered as theta_{t+1} + lr v_{t+1}, so no copy of the weights is kept. Reads both to the host.
     /// </summary>
     public (double WeightDecay, double LearningRate) Hypergradients()
     {
-        if (StepCount == 0) throw new InvalidOperationException("Take a Step before computing hypergradients.");
         using var scope = NewDisposeScope();
+        var both = HypergradientsOnDevice().cpu().data<double>().ToArray();
+        return (both[0], both[1]);
+    }
+
+    /// <summary><see cref="Hypergradients"/> as float64 [2] on the device (dL/dlambda, dL/dlr).</summary>
+    private Tensor HypergradientsOnDevice()
+    {
+        if (StepCount == 0) throw new InvalidOperationException("Take a Step before computing hypergradients.");
         using var noGrad = no_grad();
-        double lr = _lastLearningRate;
+        var lr = _lastLearningRate;
         // The dot products run once over the concatenated parameters: a per-parameter loop of small tensor calls cost
         // more than a small validation batch's forward and backward on the CPU (about 150 parameter tensors). Decayed
         // parameters come first, so their part of the concatenation is a prefix.
@@ -127,7 +169,7 @@ public sealed class HypergradientSgd : IDisposable
             decayedWeights.Add(_parameters[i].detach().reshape(-1));
             decayedLength += grad.numel();
         }
-        if (gradients.Count == 0) return (0, 0);
+        if (gradients.Count == 0) return zeros(new long[] { 2 }, ScalarType.Float64, _device);
         var g = cat(gradients).to(ScalarType.Float64);
         var v = cat(velocities).to(ScalarType.Float64);
         var gV = g.dot(v);
@@ -135,66 +177,76 @@ public sealed class HypergradientSgd : IDisposable
         if (decayedLength > 0)
         {
             var gd = g.narrow(0, 0, decayedLength);
-            using var lrScalar = lr.ToScalar();
-            gTheta = gd.dot(cat(decayedWeights).to(ScalarType.Float64)) + gd.dot(v.narrow(0, 0, decayedLength)).mul_(lrScalar); // <g, theta_t>
+            gTheta = gd.dot(cat(decayedWeights).to(ScalarType.Float64)) + gd.dot(v.narrow(0, 0, decayedLength)).mul_(lr); // <g, theta_t>
         }
-        // One host read for both numbers.
-        var both = stack(new[] { gTheta, gV }).cpu().data<double>().ToArray();
-        return (-lr * both[0], -both[1]);
+        return stack(new[] { -lr * gTheta, -gV });
     }
 
     /// <summary>
     /// Updates log(lambda) and log(multiplier) by one Adam step on the hypergradients (chain rule: d/dlog x = x d/dx),
-    /// clamps them to their bounds and records the values. Non-finite hypergradients skip the update.
+    /// clamps them to their bounds and records the values. Non-finite hypergradients skip the update. All on the
+    /// device: nothing is read to the host.
     /// </summary>
-    public HyperparameterRecord HyperStep()
+    public void HyperStep()
     {
-        var (dDecay, dLr) = Hypergradients();
-        if (!double.IsFinite(dDecay) || !double.IsFinite(dLr))
-        {
-            SkippedHyperSteps++;
-            return Record(dDecay, dLr);
-        }
-        _adamSteps++;
-        const double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
-        double Adam(double gradient, ref double mean, ref double square)
-        {
-            mean = beta1 * mean + (1 - beta1) * gradient;
-            square = beta2 * square + (1 - beta2) * gradient * gradient;
-            double meanHat = mean / (1 - Math.Pow(beta1, _adamSteps)), squareHat = square / (1 - Math.Pow(beta2, _adamSteps));
-            return Options.HyperLearningRate * meanHat / (Math.Sqrt(squareHat) + epsilon);
-        }
-        if (Options.TuneWeightDecay)
-        {
-            _logDecay -= Adam(dDecay * WeightDecay, ref _adamMeanDecay, ref _adamSquareDecay);
-            _logDecay = Math.Clamp(_logDecay, Math.Log(Options.MinWeightDecay), Math.Log(Options.MaxWeightDecay));
-        }
-        if (Options.TuneLearningRate)
-        {
-            _logMultiplier -= Adam(dLr * _lastLearningRate, ref _adamMeanMultiplier, ref _adamSquareMultiplier);
-            _logMultiplier = Math.Clamp(_logMultiplier, Math.Log(Options.MinLearningRateMultiplier), Math.Log(Options.MaxLearningRateMultiplier));
-        }
-        return Record(dDecay, dLr);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var hypergradients = HypergradientsOnDevice();
+        var eta = _logEta.exp();
+        var gradient = hypergradients * stack(new[] { eta[0], _lastLearningRate });
+        var finite = hypergradients.isfinite().all();
+        var update = finite.logical_and(_tuned);
+        var steps = _adamSteps + finite.to(ScalarType.Float64);
+        var mean = _adamMean * Scalars.Of(Beta1) + gradient * Scalars.Of(1 - Beta1);
+        var square = _adamSquare * Scalars.Of(Beta2) + gradient.square() * Scalars.Of(1 - Beta2);
+        var meanHat = mean / (Scalars.Of(1) - full_like(steps, Scalars.Of(Beta1)).pow_(steps));
+        var squareHat = square / (Scalars.Of(1) - full_like(steps, Scalars.Of(Beta2)).pow_(steps));
+        using var hyperRate = Options.HyperLearningRate.ToScalar();
+        var moved = (_logEta - meanHat * hyperRate / (squareHat.sqrt() + Scalars.Of(Epsilon))).clamp(_lowerBound, _upperBound);
+        _logEta.copy_(where(update, moved, _logEta));
+        _adamMean.copy_(where(update, mean, _adamMean));
+        _adamSquare.copy_(where(update, square, _adamSquare));
+        _adamSteps.copy_(steps);
+        _skipped.add_(finite.logical_not().to(ScalarType.Float64));
+        if (_recordSteps.Count == RecordBuffer) FlushRecords();
+        var after = _logEta.exp();
+        _records[_recordSteps.Count].copy_(stack(new[] { after[0], _lastLearningRate, after[1], hypergradients[0], hypergradients[1] }));
+        _recordSteps.Add(StepCount - 1);
     }
 
-    private HyperparameterRecord Record(double dDecay, double dLr)
+    /// <summary>Reads the update records gathered on the device (one host read) into <see cref="Trajectory"/>.</summary>
+    private void FlushRecords()
     {
-        var record = new HyperparameterRecord(StepCount - 1, WeightDecay, _lastLearningRate, LearningRateMultiplier, dDecay, dLr);
-        _trajectory.Add(record);
-        return record;
+        if (_recordSteps.Count == 0) return;
+        using var scope = NewDisposeScope();
+        var rows = _records.narrow(0, 0, _recordSteps.Count).cpu().data<double>().ToArray();
+        for (int i = 0; i < _recordSteps.Count; i++)
+            _trajectory.Add(new HyperparameterRecord(_recordSteps[i], rows[5 * i], rows[5 * i + 1], rows[5 * i + 2], rows[5 * i + 3], rows[5 * i + 4]));
+        _recordSteps.Clear();
     }
 
-    /// <summary>The optimizer's scalar state, for checkpoints.</summary>
-    public HypergradientSgdState SaveState() => new(StepCount, _logDecay, _logMultiplier, _adamMeanDecay, _adamSquareDecay,
-        _adamMeanMultiplier, _adamSquareMultiplier, _adamSteps, _trajectory.ToArray());
+    /// <summary>The optimizer's scalar state, for checkpoints (a host read).</summary>
+    public HypergradientSgdState SaveState()
+    {
+        FlushRecords();
+        var log = ReadEta();
+        var mean = _adamMean.cpu().data<double>().ToArray();
+        var square = _adamSquare.cpu().data<double>().ToArray();
+        return new HypergradientSgdState(StepCount, log[0], log[1], mean[0], square[0], mean[1], square[1],
+            (long)_adamSteps.cpu().item<double>(), _trajectory.ToArray());
+    }
 
     /// <summary>Restores the scalar state saved by <see cref="SaveState"/>.</summary>
     public void LoadState(HypergradientSgdState state)
     {
+        using var scope = NewDisposeScope();
         StepCount = state.StepCount;
-        (_logDecay, _logMultiplier) = (state.LogWeightDecay, state.LogLearningRateMultiplier);
-        (_adamMeanDecay, _adamSquareDecay, _adamMeanMultiplier, _adamSquareMultiplier, _adamSteps) =
-            (state.AdamMeanDecay, state.AdamSquareDecay, state.AdamMeanMultiplier, state.AdamSquareMultiplier, state.AdamSteps);
+        _logEta.copy_(tensor(new[] { state.LogWeightDecay, state.LogLearningRateMultiplier }));
+        _adamMean.copy_(tensor(new[] { state.AdamMeanDecay, state.AdamMeanMultiplier }));
+        _adamSquare.copy_(tensor(new[] { state.AdamSquareDecay, state.AdamSquareMultiplier }));
+        using var adamSteps = ((double)state.AdamSteps).ToScalar();
+        _adamSteps.fill_(adamSteps);
+        _recordSteps.Clear();
         _trajectory.Clear();
         _trajectory.AddRange(state.Trajectory);
     }
@@ -213,5 +265,6 @@ public sealed class HypergradientSgd : IDisposable
     public void Dispose()
     {
         foreach (var v in _velocity) v?.Dispose();
+        foreach (var t in new[] { _logEta, _adamMean, _adamSquare, _lowerBound, _upperBound, _tuned, _adamSteps, _skipped, _lastLearningRate, _records }) t.Dispose();
     }
 }

@@ -97,7 +97,7 @@ public class HypergradientSgdTests
         var options = new HyperparameterOptions { TuneLearningRate = true, HyperLearningRate = 0.5, WeightDecay = 1e-3, MinWeightDecay = 1e-5, MaxWeightDecay = 1e-2 };
         using var sgd = new HypergradientSgd(new[] { p }, options, new LearningRateSchedule(0.1, 0, 100000));
         var random = new Random(3);
-        for (int i = 0; i < 200; i++)
+        for (int i = 0; i < 300; i++) // past the 256 update records the device holds before they are read
         {
             using var scope = NewDisposeScope();
             p.grad = full(3, 3, random.NextDouble() < 0.5 ? 1e6 : -1e6, ScalarType.Float64);
@@ -112,6 +112,64 @@ public class HypergradientSgdTests
         sgd.HyperStep();
         Assert.Equal(decay, sgd.WeightDecay);
         Assert.Equal(1, sgd.SkippedHyperSteps);
+        Assert.Equal(Enumerable.Range(0, 301).Select(i => (long)Math.Min(i, 299)), sgd.Trajectory.Select(r => r.Step));
+        Assert.Equal(decay, sgd.Trajectory[^1].WeightDecay);
+    }
+
+    [Fact]
+    public void The_device_side_adam_step_follows_the_host_reference_and_records_every_update()
+    {
+        // The hyper-parameters are updated on the device; a plain double Adam on the same hypergradients (read first,
+        // with Hypergradients) must give the same lambda and multiplier after every update, and the trajectory one
+        // record per update, including the skipped one.
+        using var model = SmallCnn();
+        var options = new HyperparameterOptions { TuneLearningRate = true, HyperLearningRate = 0.05, WeightDecay = 1e-3, MinWeightDecay = 1e-5, MaxWeightDecay = 1e-2 };
+        var schedule = new LearningRateSchedule(0.1, 2, 40);
+        using var sgd = new HypergradientSgd(model.parameters(), options, schedule);
+        var generator = new Generator(8);
+        double logDecay = Math.Log(1e-3), logMultiplier = 0, meanD = 0, squareD = 0, meanM = 0, squareM = 0;
+        int adamSteps = 0;
+        for (int step = 0; step < 12; step++)
+        {
+            using var scope = NewDisposeScope();
+            var x = randn(new long[] { 8, 1, 6, 6 }, ScalarType.Float64, generator: generator);
+            var y = randint(0, 3, new long[] { 8 }, generator: generator);
+            model.zero_grad();
+            nn.functional.cross_entropy(model.forward(x), y).backward();
+            double lr = Math.Exp(logMultiplier) * schedule.At(sgd.StepCount);
+            Assert.Equal(lr, sgd.CurrentLearningRate, 1e-15);
+            sgd.Step();
+            model.zero_grad();
+            nn.functional.cross_entropy(model.forward(x.flip(3)), y).backward();
+            if (step == 7) foreach (var p in model.parameters()) p.grad!.fill_(double.NaN); // skipped: nothing moves
+            var (dDecay, dLr) = sgd.Hypergradients();
+            sgd.HyperStep();
+            if (double.IsFinite(dDecay) && double.IsFinite(dLr))
+            {
+                adamSteps++;
+                double Adam(double g, ref double m, ref double v)
+                {
+                    m = 0.9 * m + 0.1 * g;
+                    v = 0.999 * v + 0.001 * g * g;
+                    return 0.05 * (m / (1 - Math.Pow(0.9, adamSteps))) / (Math.Sqrt(v / (1 - Math.Pow(0.999, adamSteps))) + 1e-8);
+                }
+                logDecay = Math.Clamp(logDecay - Adam(dDecay * Math.Exp(logDecay), ref meanD, ref squareD), Math.Log(1e-5), Math.Log(1e-2));
+                logMultiplier = Math.Clamp(logMultiplier - Adam(dLr * lr, ref meanM, ref squareM), Math.Log(0.1), Math.Log(10));
+            }
+            Assert.Equal(Math.Exp(logDecay), sgd.WeightDecay, 1e-12);
+            Assert.Equal(Math.Exp(logMultiplier), sgd.LearningRateMultiplier, 1e-12);
+            var record = sgd.Trajectory[^1];
+            Assert.Equal(step, record.Step);
+            Assert.Equal(lr, record.LearningRate, 1e-15);
+            Assert.Equal(Math.Exp(logDecay), record.WeightDecay, 1e-12);
+            Assert.Equal(dDecay, record.WeightDecayHypergradient);
+        }
+        Assert.Equal(12, sgd.Trajectory.Count);
+        Assert.Equal(1, sgd.SkippedHyperSteps);
+        Assert.NotEqual(1e-3, sgd.WeightDecay, 1e-6); // the updates moved lambda
+        var state = sgd.SaveState();
+        Assert.Equal(11, state.AdamSteps);
+        Assert.Equal(logMultiplier, state.LogLearningRateMultiplier, 1e-12);
     }
 
     [Fact]

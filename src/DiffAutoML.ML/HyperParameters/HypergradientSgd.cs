@@ -29,7 +29,14 @@ public sealed class HypergradientSgd : IDisposable
     private readonly bool[] _decayed;
     private readonly Tensor?[] _velocity;
     private readonly bool[] _updated;
+    private readonly bool[] _hasVelocity;
     private readonly Device _device;
+    // Every parameter and momentum buffer as a view of one buffer each, decayed parameters first (null when the
+    // parameters do not share a dtype and device): a step whose parameters all have gradients is then a few operations
+    // on the whole buffers instead of four per parameter (on a GPU each is a kernel launch; a step there is bound by them).
+    private readonly Tensor? _flatWeights, _flatVelocity;
+    private readonly int[] _flatOrder;
+    private readonly long _decayedLength;
     // float64 [2] on the device, element 0 for lambda and 1 for the multiplier: log values, Adam's moments, bounds of
     // the log values, and whether each is tuned; and float64 0-dim counts of Adam steps and of skipped updates.
     private readonly Tensor _logEta, _adamMean, _adamSquare, _lowerBound, _upperBound, _tuned, _adamSteps, _skipped;
@@ -42,6 +49,18 @@ public sealed class HypergradientSgd : IDisposable
     /// <summary>Creates the optimizer. Parameters with two or more dimensions (convolution and linear weights) are
     /// decayed; batch-norm parameters and biases (one dimension) are not.</summary>
     public HypergradientSgd(IEnumerable<Parameter> parameters, HyperparameterOptions options, LearningRateSchedule schedule)
+        : this(parameters, options, schedule, flatten: true)
+    {
+    }
+
+    /// <param name="parameters">The parameters; with <paramref name="flatten"/> they are moved into one buffer (their
+    /// values and their modules' references stay; what they point to changes), so move a module to its device before
+    /// creating its optimizer.</param>
+    /// <param name="options">The settings.</param>
+    /// <param name="schedule">The learning-rate schedule.</param>
+    /// <param name="flatten">false keeps every parameter and momentum buffer in its own storage (for tests that compare
+    /// both).</param>
+    internal HypergradientSgd(IEnumerable<Parameter> parameters, HyperparameterOptions options, LearningRateSchedule schedule, bool flatten)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(options);
@@ -52,7 +71,12 @@ public sealed class HypergradientSgd : IDisposable
         _decayed = _parameters.Select(p => p.dim() >= 2).ToArray();
         _velocity = new Tensor?[_parameters.Length];
         _updated = new bool[_parameters.Length];
+        _hasVelocity = new bool[_parameters.Length];
         _device = _parameters.Length > 0 ? _parameters[0].device : CPU;
+        _flatOrder = Enumerable.Range(0, _parameters.Length).OrderBy(i => _decayed[i] ? 0 : 1).ToArray();
+        _decayedLength = _parameters.Where((_, i) => _decayed[i]).Sum(p => p.numel());
+        if (flatten && _parameters.Length > 0 && _parameters.All(p => p.dtype == _parameters[0].dtype && p.device_type == _device.type && p.device_index == _device.index))
+            (_flatWeights, _flatVelocity) = Flatten();
         Tensor Pair(double decay, double multiplier) => tensor(new[] { decay, multiplier }, device: _device).DetachFromDisposeScope();
         _logEta = Pair(Math.Log(Options.WeightDecay), 0);
         _adamMean = Pair(0, 0);
@@ -74,6 +98,9 @@ public sealed class HypergradientSgd : IDisposable
 
     /// <summary>Replaces the schedule (a run shortened to fit a time budget); the step count is kept.</summary>
     public void Reschedule(LearningRateSchedule schedule) => Schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
+
+    /// <summary>Whether the parameters and momentum buffers were moved into one buffer each.</summary>
+    internal bool UsesOneBuffer => _flatWeights is not null;
 
     /// <summary>Steps taken.</summary>
     public long StepCount { get; private set; }
@@ -105,9 +132,37 @@ public sealed class HypergradientSgd : IDisposable
 
     private double[] ReadEta() => _logEta.cpu().data<double>().ToArray();
 
+    /// <summary>Copies every parameter into one buffer (decayed first) and points the parameter at its part; the same
+    /// layout for the momentum buffers.</summary>
+    private (Tensor Weights, Tensor Velocity) Flatten()
+    {
+        using var noGrad = no_grad();
+        var first = _parameters[0];
+        long total = _parameters.Sum(p => p.numel());
+        var weights = empty(new[] { total }, first.dtype, _device).DetachFromDisposeScope();
+        var velocity = zeros(new[] { total }, first.dtype, _device).DetachFromDisposeScope();
+        long offset = 0;
+        foreach (int i in _flatOrder)
+        {
+            var p = _parameters[i];
+            long n = p.numel();
+            using (var part = weights.narrow(0, offset, n))
+            {
+                using var values = p.reshape(-1);
+                part.copy_(values);
+                using var shaped = part.view(p.shape);
+                p.set_(shaped);
+            }
+            _velocity[i] = velocity.narrow(0, offset, n).view(p.shape).DetachFromDisposeScope();
+            offset += n;
+        }
+        return (weights, velocity);
+    }
+
     /// <summary>
     /// Paper eq. 6 for every parameter with a gradient: v_{t+1} = mu v_t + g_t + lambda theta_t (lambda only for
-    /// decayed parameters); theta_{t+1} = theta_t - lr v_{t+1}. lambda and lr stay on the device.
+    /// decayed parameters); theta_{t+1} = theta_t - lr v_{t+1}. lambda and lr stay on the device. When every parameter
+    /// has a gradient and they share one buffer, the update runs on the whole buffer.
     /// </summary>
     public void Step()
     {
@@ -118,16 +173,35 @@ public sealed class HypergradientSgd : IDisposable
         var decay = eta[0];
         var learningRate = eta[1].mul(scheduled);
         var descent = learningRate.neg();
-        for (int i = 0; i < _parameters.Length; i++)
+        var grads = _parameters.Select(p => p.grad).ToArray();
+        try
         {
-            var p = _parameters[i];
-            using var grad = p.grad;
-            _updated[i] = grad is not null;
-            if (grad is null) continue;
-            var v = _velocity[i] ??= zeros_like(p).DetachFromDisposeScope();
-            v.mul_(momentum).add_(grad);
-            if (_decayed[i]) v.addcmul_(p, decay, Scalars.Of(1.0));
-            p.addcmul_(v, descent, Scalars.Of(1.0));
+            for (int i = 0; i < _parameters.Length; i++) _updated[i] = grads[i] is not null;
+            if (_flatWeights is not null && _flatVelocity is not null && Array.TrueForAll(_updated, u => u))
+            {
+                _flatVelocity.mul_(momentum).add_(cat(_flatOrder.Select(i => grads[i]!.reshape(-1)).ToArray()));
+                if (_decayedLength > 0) _flatVelocity.narrow(0, 0, _decayedLength).addcmul_(_flatWeights.narrow(0, 0, _decayedLength), decay, Scalars.Of(1.0));
+                _flatWeights.addcmul_(_flatVelocity, descent, Scalars.Of(1.0));
+                Array.Fill(_hasVelocity, true);
+            }
+            else
+            {
+                for (int i = 0; i < _parameters.Length; i++)
+                {
+                    var p = _parameters[i];
+                    var grad = grads[i];
+                    if (grad is null) continue;
+                    var v = _velocity[i] ??= zeros_like(p).DetachFromDisposeScope();
+                    v.mul_(momentum).add_(grad);
+                    if (_decayed[i]) v.addcmul_(p, decay, Scalars.Of(1.0));
+                    p.addcmul_(v, descent, Scalars.Of(1.0));
+                    _hasVelocity[i] = true;
+                }
+            }
+        }
+        finally
+        {
+            foreach (var grad in grads) grad?.Dispose();
         }
         _lastLearningRate.copy_(learningRate);
         StepCount++;
@@ -154,6 +228,24 @@ public sealed class HypergradientSgd : IDisposable
         // The dot products run once over the concatenated parameters: a per-parameter loop of small tensor calls cost
         // more than a small validation batch's forward and backward on the CPU (about 150 parameter tensors). Decayed
         // parameters come first, so their part of the concatenation is a prefix.
+        if (_flatWeights is not null && _flatVelocity is not null && Array.TrueForAll(_updated, u => u))
+        {
+            var grads = _flatOrder.Select(i => _parameters[i].grad).ToArray();
+            if (grads.All(grad => grad is not null))
+            {
+                // The momentum buffers and weights are already one vector each, in this order.
+                var gFlat = cat(grads.Select(grad => grad!.reshape(-1)).ToArray()).to(ScalarType.Float64);
+                var vFlat = _flatVelocity.to(ScalarType.Float64);
+                var gVFlat = gFlat.dot(vFlat);
+                var gThetaFlat = zeros_like(gVFlat);
+                if (_decayedLength > 0)
+                {
+                    var gd = gFlat.narrow(0, 0, _decayedLength);
+                    gThetaFlat = gd.dot(_flatWeights.narrow(0, 0, _decayedLength).to(ScalarType.Float64)) + gd.dot(vFlat.narrow(0, 0, _decayedLength)).mul_(lr);
+                }
+                return stack(new[] { -lr * gThetaFlat, -gVFlat });
+            }
+        }
         var order = Enumerable.Range(0, _parameters.Length).Where(i => _updated[i]).OrderBy(i => _decayed[i] ? 0 : 1).ToArray();
         var gradients = new List<Tensor>(order.Length);
         var velocities = new List<Tensor>(order.Length);
@@ -252,11 +344,22 @@ public sealed class HypergradientSgd : IDisposable
     }
 
     /// <summary>Momentum buffers (null for parameters never updated), in parameter order, for checkpoints.</summary>
-    public IReadOnlyList<Tensor?> Velocities => _velocity;
+    public IReadOnlyList<Tensor?> Velocities => _velocity.Select((v, i) => _hasVelocity[i] ? v : null).ToArray();
 
     /// <summary>Sets momentum buffer <paramref name="index"/> (a copy is kept), for resuming.</summary>
     public void LoadVelocity(int index, Tensor? velocity)
     {
+        _hasVelocity[index] = velocity is not null;
+        if (_flatVelocity is not null)
+        {
+            using var noGrad = no_grad();
+            var buffer = _velocity[index]!;
+            if (velocity is null) buffer.zero_();
+            else if (!velocity.shape.SequenceEqual(buffer.shape))
+                throw new InvalidDataException($"Momentum buffer {index} has shape [{string.Join(", ", velocity.shape)}]; its parameter has [{string.Join(", ", buffer.shape)}].");
+            else buffer.copy_(velocity);
+            return;
+        }
         _velocity[index]?.Dispose();
         _velocity[index] = velocity?.to(_parameters[index].device).clone().DetachFromDisposeScope();
     }
@@ -265,6 +368,8 @@ public sealed class HypergradientSgd : IDisposable
     public void Dispose()
     {
         foreach (var v in _velocity) v?.Dispose();
+        _flatWeights?.Dispose();
+        _flatVelocity?.Dispose();
         foreach (var t in new[] { _logEta, _adamMean, _adamSquare, _lowerBound, _upperBound, _tuned, _adamSteps, _skipped, _lastLearningRate, _records }) t.Dispose();
     }
 }

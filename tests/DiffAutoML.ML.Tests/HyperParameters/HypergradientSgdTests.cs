@@ -173,6 +173,56 @@ public class HypergradientSgdTests
     }
 
     [Fact]
+    public void One_buffer_gives_the_per_parameter_update_and_hypergradients()
+    {
+        // Two copies of one model: one optimizer moves the parameters into one buffer, the other keeps each apart. Steps
+        // with every gradient (the whole-buffer update) and with one missing (per parameter, on the views) must agree,
+        // and the modules must train through the buffer.
+        using var flatModel = SmallCnn();
+        using var apartModel = SmallCnn();
+        var initial = flatModel.parameters().Select(p => p.data<double>().ToArray()).ToArray();
+        var options = new HyperparameterOptions { TuneLearningRate = true, WeightDecay = 1e-3, HyperLearningRate = 0.05 };
+        var schedule = new LearningRateSchedule(0.1, 0, 100);
+        using var flat = new HypergradientSgd(flatModel.parameters(), options, schedule);
+        using var apart = new HypergradientSgd(apartModel.parameters(), options, schedule, flatten: false);
+        Assert.True(flat.UsesOneBuffer);
+        Assert.False(apart.UsesOneBuffer);
+        var generator = new Generator(4);
+        for (int step = 0; step < 6; step++)
+        {
+            using var scope = NewDisposeScope();
+            var x = randn(new long[] { 8, 1, 6, 6 }, ScalarType.Float64, generator: generator);
+            var y = randint(0, 3, new long[] { 8 }, generator: generator);
+            var hypergradients = new List<(double, double)>();
+            foreach (var (model, sgd) in new[] { (flatModel, flat), (apartModel, apart) })
+            {
+                model.zero_grad();
+                nn.functional.cross_entropy(model.forward(x), y).backward();
+                if (step == 3) model.parameters().First().grad = null; // the conv weight sits this step out
+                sgd.Step();
+                model.zero_grad();
+                nn.functional.cross_entropy(model.forward(x.flip(3)), y).backward();
+                hypergradients.Add(sgd.Hypergradients());
+                sgd.HyperStep();
+            }
+            Assert.Equal(hypergradients[1].Item1, hypergradients[0].Item1, 1e-12);
+            Assert.Equal(hypergradients[1].Item2, hypergradients[0].Item2, 1e-12);
+        }
+        var trained = flatModel.parameters().Select(p => p.data<double>().ToArray()).ToArray();
+        var reference = apartModel.parameters().Select(p => p.data<double>().ToArray()).ToArray();
+        for (int i = 0; i < trained.Length; i++)
+        {
+            Assert.True(trained[i].Zip(reference[i], (a, b) => Math.Abs(a - b)).Max() < 1e-12, $"parameter {i} differs");
+            Assert.NotEqual(initial[i], trained[i]);
+        }
+        var velocities = flat.Velocities.Select(v => v!.data<double>().ToArray()).ToArray();
+        var referenceVelocities = apart.Velocities.Select(v => v!.data<double>().ToArray()).ToArray();
+        for (int i = 0; i < velocities.Length; i++) Assert.True(velocities[i].Zip(referenceVelocities[i], (a, b) => Math.Abs(a - b)).Max() < 1e-12);
+        Assert.Equal(apart.WeightDecay, flat.WeightDecay, 1e-12);
+        Assert.Throws<InvalidDataException>(() => flat.LoadVelocity(0, zeros(1, ScalarType.Float64)));
+    }
+
+    [Fact]
     public void Invalid_options_are_rejected()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new HyperparameterOptions { LearningRate = 0 }.Validate());

@@ -23,6 +23,9 @@ switch (command)
     case "augmentation-paths":
         AugmentationPathBenchmark.Run(Arg(1, "cpu"), int.Parse(Arg(2, "256")), int.Parse(Arg(3, "20")));
         break;
+    case "weight-step":
+        WeightStepBenchmark.Run(Arg(1, "cpu"), int.Parse(Arg(2, "200")), double.Parse(Arg(3, "1"), System.Globalization.CultureInfo.InvariantCulture));
+        break;
     case "search":
         SearchStepBenchmark.Run(Arg(1, "compact"), int.Parse(Arg(2, "128")));
         break;
@@ -68,6 +71,7 @@ switch (command)
               augmentation [subset]           batched vs per-image augmentation, and its share of a training step
               augmentation-sizes [batch]      the same comparison on random 1x28x28 to 3x224x224 images
               augmentation-paths [cpu|cuda] [batch] [calls]  the policy's augmentation grouped (one host read) against by selection (none)
+              weight-step [cpu|cuda] [steps] [width]  the optimizer's step with the parameters in one buffer against each apart
               search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
               block-costs [batch]             measured block costs (BlockCostTable) against the training steps of the all-k3/k5/k7/xc children
               flip-averaging [folder] model.onnx...  test accuracy as is, mirrored and with the two outputs averaged

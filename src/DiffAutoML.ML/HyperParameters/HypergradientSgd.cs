@@ -31,9 +31,11 @@ public sealed class HypergradientSgd : IDisposable
     private readonly bool[] _updated;
     private readonly bool[] _hasVelocity;
     private readonly Device _device;
-    // Every parameter and momentum buffer as a view of one buffer each, decayed parameters first (null when the
-    // parameters do not share a dtype and device): a step whose parameters all have gradients is then a few operations
-    // on the whole buffers instead of four per parameter (on a GPU each is a kernel launch; a step there is bound by them).
+    // On CUDA, every parameter and momentum buffer as a view of one buffer each, decayed parameters first: a step whose
+    // parameters all have gradients is then a few operations on the whole buffers instead of four per parameter (each a
+    // kernel launch, and a small-image step on a GPU is bound by launches). Null on the CPU, where the whole-buffer step's
+    // temporary copy of the gradients cost more than the per-parameter calls it saves (weight-step benchmark), or when
+    // the parameters do not share a dtype and device.
     private readonly Tensor? _flatWeights, _flatVelocity;
     private readonly int[] _flatOrder;
     private readonly long _decayedLength;
@@ -49,18 +51,18 @@ public sealed class HypergradientSgd : IDisposable
     /// <summary>Creates the optimizer. Parameters with two or more dimensions (convolution and linear weights) are
     /// decayed; batch-norm parameters and biases (one dimension) are not.</summary>
     public HypergradientSgd(IEnumerable<Parameter> parameters, HyperparameterOptions options, LearningRateSchedule schedule)
-        : this(parameters, options, schedule, flatten: true)
+        : this(parameters, options, schedule, flatten: null)
     {
     }
 
-    /// <param name="parameters">The parameters; with <paramref name="flatten"/> they are moved into one buffer (their
-    /// values and their modules' references stay; what they point to changes), so move a module to its device before
-    /// creating its optimizer.</param>
+    /// <param name="parameters">The parameters; on CUDA (or with <paramref name="flatten"/> true) they are moved into
+    /// one buffer (their values and their modules' references stay; what they point to changes), so move a module to its
+    /// device before creating its optimizer.</param>
     /// <param name="options">The settings.</param>
     /// <param name="schedule">The learning-rate schedule.</param>
-    /// <param name="flatten">false keeps every parameter and momentum buffer in its own storage (for tests that compare
-    /// both).</param>
-    internal HypergradientSgd(IEnumerable<Parameter> parameters, HyperparameterOptions options, LearningRateSchedule schedule, bool flatten)
+    /// <param name="flatten">Whether to move the parameters into one buffer; null: on CUDA only (tests and benchmarks
+    /// compare both forms on one device).</param>
+    internal HypergradientSgd(IEnumerable<Parameter> parameters, HyperparameterOptions options, LearningRateSchedule schedule, bool? flatten)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(options);
@@ -75,7 +77,7 @@ public sealed class HypergradientSgd : IDisposable
         _device = _parameters.Length > 0 ? _parameters[0].device : CPU;
         _flatOrder = Enumerable.Range(0, _parameters.Length).OrderBy(i => _decayed[i] ? 0 : 1).ToArray();
         _decayedLength = _parameters.Where((_, i) => _decayed[i]).Sum(p => p.numel());
-        if (flatten && _parameters.Length > 0 && _parameters.All(p => p.dtype == _parameters[0].dtype && p.device_type == _device.type && p.device_index == _device.index))
+        if ((flatten ?? _device.type == DeviceType.CUDA) && _parameters.Length > 0 && _parameters.All(p => p.dtype == _parameters[0].dtype && p.device_type == _device.type && p.device_index == _device.index))
             (_flatWeights, _flatVelocity) = Flatten();
         Tensor Pair(double decay, double multiplier) => tensor(new[] { decay, multiplier }, device: _device).DetachFromDisposeScope();
         _logEta = Pair(Math.Log(Options.WeightDecay), 0);
@@ -162,7 +164,7 @@ public sealed class HypergradientSgd : IDisposable
     /// <summary>
     /// Paper eq. 6 for every parameter with a gradient: v_{t+1} = mu v_t + g_t + lambda theta_t (lambda only for
     /// decayed parameters); theta_{t+1} = theta_t - lr v_{t+1}. lambda and lr stay on the device. When every parameter
-    /// has a gradient and they share one buffer, the update runs on the whole buffer.
+    /// has a gradient and they share one buffer (CUDA), the update runs on the whole buffer.
     /// </summary>
     public void Step()
     {

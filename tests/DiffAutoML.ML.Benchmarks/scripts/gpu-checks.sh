@@ -6,14 +6,15 @@
 #       Paper at 224x224, one process per measurement, each framework twice per row (ABBA order), peak GPU memory
 #       sampled with nvidia-smi; GPU_COMPARE_ROWS ("preset batch steps|...") sets the rows, GPU_SKIP_COMPARE=1 skips them;
 #     - the policy's augmentation by its two paths, grouped (a host read per call) and by selection (none), at four image
-#       sizes (AugmentationPathBenchmark, augmentation-paths.txt);
+#       sizes (AugmentationPathBenchmark, augmentation-paths.txt), and the optimizer's step with the parameters in one
+#       buffer against each apart (WeightStepBenchmark, weight-step.txt);
 #     - the joint step against the plain step through the library's loop on CUDA (JointStepBenchmark; GPU_SKIP_JOINT=1
 #       skips it);
 #   gpu-checks.sh search  (carry .gpu-data: the data; the machine still warm from the first call, so /tmp has the apps)
 #     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
 #       the GPU, so each is a lower bound of what it would reach alone), and the CUDA tests beside them; then every
 #       saved model's test accuracy as is, on mirrored images and with test-time flip (flip-averaging, progress.txt).
-# Results go to $OUT (default ./gpu-results): steps.jsonl, augmentation-paths.txt, joint-step.txt, fmnist-*.txt (arguments first) and .json (in
+# Results go to $OUT (default ./gpu-results): steps.jsonl, augmentation-paths.txt, weight-step.txt, joint-step.txt, fmnist-*.txt (arguments first) and .json (in
 # fmnist-runs.tar.gz with more than three variants), cuda-tests.txt.
 set -uo pipefail
 stage=${1:?usage: gpu-checks.sh steps|search}
@@ -59,6 +60,8 @@ measure dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll step-compare compact 256 10
 grep -q '"augment": true' "$out/steps.jsonl" 2> /dev/null && touch /tmp/augment-ok
 # The policy's augmentation grouped (one host read per call) against by selection (none; what CUDA now uses).
 timeout 120 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll augmentation-paths cuda 1024 50 > "$out/augmentation-paths.txt" 2>&1
+# The optimizer's step with the parameters in one buffer (now the default) against each apart, widths 1 and 2.
+for width in 1 2; do timeout 60 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll weight-step cuda 200 $width >> "$out/weight-step.txt" 2>&1; done
 if [ -z "${GPU_SKIP_COMPARE:-}" ]; then
   # Each row runs in the order TorchSharp, PyTorch, PyTorch, TorchSharp, so that neither framework always runs first
   # (on a GPU that has just woken up) and each is measured twice.

@@ -148,6 +148,42 @@ public class CudaTests
     }
 
     [Fact]
+    public void The_optimizer_on_one_buffer_matches_the_per_parameter_form_on_cuda()
+    {
+        // The tuning stage's optimizer on CUDA: parameters moved into one buffer (the default there) against each apart,
+        // with eta tuned on the device; both must train the child alike.
+        RequireCuda();
+        using var scope = NewDisposeScope();
+        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Tiny, InputChannels = 1, Height = 16, Dropout = 0 });
+        var x = randn(32, 1, 16, 16).cuda();
+        var y = randint(0, 10, new long[] { 32 }).cuda();
+        var results = new List<float[]>();
+        foreach (bool? flatten in new bool?[] { null, false })
+        {
+            manual_seed(3);
+            var child = new ChildNetwork(space, new[] { 0, 1 });
+            child.to(CUDA);
+            var sgd = new HypergradientSgd(child.parameters(), new HyperparameterOptions { TuneLearningRate = true }, new LearningRateSchedule(0.1, 0, 100), flatten);
+            Assert.Equal(flatten ?? true, sgd.UsesOneBuffer);
+            for (int step = 0; step < 5; step++)
+            {
+                child.train();
+                child.zero_grad();
+                nn.functional.cross_entropy(child.forward(x), y).backward();
+                sgd.Step();
+                child.zero_grad();
+                nn.functional.cross_entropy(child.forward(x.flip(3)), y).backward();
+                sgd.HyperStep();
+            }
+            Assert.Equal(5, sgd.Trajectory.Count);
+            results.Add(cat(child.parameters().Select(p => p.detach().flatten().cpu()).ToArray()).data<float>().ToArray());
+        }
+        double largest = results[1].Max(v => Math.Abs(v));
+        double difference = results[0].Zip(results[1]).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(difference <= 1e-4 * largest, $"one buffer and per-parameter storage differ by {difference} (largest value {largest})");
+    }
+
+    [Fact]
     public void A_cuda_allocation_failure_is_recognized_as_out_of_memory()
     {
         RequireCuda();

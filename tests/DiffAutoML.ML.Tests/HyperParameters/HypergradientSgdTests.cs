@@ -175,7 +175,8 @@ public class HypergradientSgdTests
     [Fact]
     public void One_buffer_gives_the_per_parameter_update_and_hypergradients()
     {
-        // Two copies of one model: one optimizer moves the parameters into one buffer, the other keeps each apart. Steps
+        // Two copies of one model: one optimizer moves the parameters into one buffer (as on CUDA), the other keeps each
+        // apart (as on the CPU). Steps
         // with every gradient (the whole-buffer update) and with one missing (per parameter, on the views) must agree,
         // and the modules must train through the buffer.
         using var flatModel = SmallCnn();
@@ -183,8 +184,8 @@ public class HypergradientSgdTests
         var initial = flatModel.parameters().Select(p => p.data<double>().ToArray()).ToArray();
         var options = new HyperparameterOptions { TuneLearningRate = true, WeightDecay = 1e-3, HyperLearningRate = 0.05 };
         var schedule = new LearningRateSchedule(0.1, 0, 100);
-        using var flat = new HypergradientSgd(flatModel.parameters(), options, schedule);
-        using var apart = new HypergradientSgd(apartModel.parameters(), options, schedule, flatten: false);
+        using var flat = new HypergradientSgd(flatModel.parameters(), options, schedule, flatten: true); // CUDA's default
+        using var apart = new HypergradientSgd(apartModel.parameters(), options, schedule); // the CPU's default
         Assert.True(flat.UsesOneBuffer);
         Assert.False(apart.UsesOneBuffer);
         var generator = new Generator(4);

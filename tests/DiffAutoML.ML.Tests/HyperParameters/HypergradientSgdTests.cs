@@ -176,9 +176,8 @@ public class HypergradientSgdTests
     public void One_buffer_gives_the_per_parameter_update_and_hypergradients()
     {
         // Two copies of one model: one optimizer moves the parameters into one buffer (as on CUDA), the other keeps each
-        // apart (as on the CPU). Steps
-        // with every gradient (the whole-buffer update) and with one missing (per parameter, on the views) must agree,
-        // and the modules must train through the buffer.
+        // apart (as on the CPU). Steps with every gradient (the whole-buffer update) and with one missing (per
+        // parameter, on the views) must agree, and the modules must train through the buffer.
         using var flatModel = SmallCnn();
         using var apartModel = SmallCnn();
         var initial = flatModel.parameters().Select(p => p.data<double>().ToArray()).ToArray();

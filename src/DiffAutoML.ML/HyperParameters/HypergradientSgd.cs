@@ -127,12 +127,18 @@ public sealed class HypergradientSgd : IDisposable
     }
 
     /// <summary>Hypergradient updates skipped because the validation gradients were not finite (a host read).</summary>
-    public int SkippedHyperSteps => (int)_skipped.cpu().item<double>();
+    public int SkippedHyperSteps => (int)Read(_skipped)[0];
 
     /// <summary>Whether eta should be updated after the step just taken.</summary>
     public bool HyperStepDue => (Options.TuneWeightDecay || Options.TuneLearningRate) && StepCount > 0 && StepCount % Options.UpdateEvery == 0;
 
-    private double[] ReadEta() => _logEta.cpu().data<double>().ToArray();
+    private double[] ReadEta() => Read(_logEta);
+
+    private static double[] Read(Tensor state)
+    {
+        using var host = state.cpu();
+        return host.data<double>().ToArray();
+    }
 
     /// <summary>Copies every parameter into one buffer (decayed first) and points the parameter at its part; the same
     /// layout for the momentum buffers.</summary>
@@ -233,45 +239,39 @@ public sealed class HypergradientSgd : IDisposable
         if (_flatWeights is not null && _flatVelocity is not null && Array.TrueForAll(_updated, u => u))
         {
             var grads = _flatOrder.Select(i => _parameters[i].grad).ToArray();
-            if (grads.All(grad => grad is not null))
-            {
-                // The momentum buffers and weights are already one vector each, in this order.
-                var gFlat = cat(grads.Select(grad => grad!.reshape(-1)).ToArray()).to(ScalarType.Float64);
-                var vFlat = _flatVelocity.to(ScalarType.Float64);
-                var gVFlat = gFlat.dot(vFlat);
-                var gThetaFlat = zeros_like(gVFlat);
-                if (_decayedLength > 0)
-                {
-                    var gd = gFlat.narrow(0, 0, _decayedLength);
-                    gThetaFlat = gd.dot(_flatWeights.narrow(0, 0, _decayedLength).to(ScalarType.Float64)) + gd.dot(vFlat.narrow(0, 0, _decayedLength)).mul_(lr);
-                }
-                return stack(new[] { -lr * gThetaFlat, -gVFlat });
-            }
+            if (Array.TrueForAll(grads, grad => grad is not null)) // the weights and momentum buffers are one vector each already
+                return HypergradientsOf(cat(grads.Select(grad => grad!.reshape(-1)).ToArray()), _flatVelocity, _flatWeights.narrow(0, 0, _decayedLength), lr);
         }
         var order = Enumerable.Range(0, _parameters.Length).Where(i => _updated[i]).OrderBy(i => _decayed[i] ? 0 : 1).ToArray();
         var gradients = new List<Tensor>(order.Length);
         var velocities = new List<Tensor>(order.Length);
         var decayedWeights = new List<Tensor>(order.Length);
-        long decayedLength = 0;
         foreach (int i in order)
         {
             var grad = _parameters[i].grad;
             if (grad is null) continue;
             gradients.Add(grad.reshape(-1));
             velocities.Add(_velocity[i]!.reshape(-1));
-            if (!_decayed[i]) continue;
-            decayedWeights.Add(_parameters[i].detach().reshape(-1));
-            decayedLength += grad.numel();
+            if (_decayed[i]) decayedWeights.Add(_parameters[i].detach().reshape(-1));
         }
         if (gradients.Count == 0) return zeros(new long[] { 2 }, ScalarType.Float64, _device);
-        var g = cat(gradients).to(ScalarType.Float64);
-        var v = cat(velocities).to(ScalarType.Float64);
+        var weights = decayedWeights.Count == 0 ? zeros(0, gradients[0].dtype, _device) : cat(decayedWeights);
+        return HypergradientsOf(cat(gradients), cat(velocities), weights, lr);
+    }
+
+    /// <summary>(-lr &lt;g, theta_t&gt;, -&lt;g, v&gt;) in float64 from the flattened gradients, momentum buffers and decayed
+    /// weights theta_{t+1} (the prefix of the first two), with theta_t = theta_{t+1} + lr v.</summary>
+    private static Tensor HypergradientsOf(Tensor gradients, Tensor velocities, Tensor decayedWeights, Tensor lr)
+    {
+        var g = gradients.to(ScalarType.Float64);
+        var v = velocities.to(ScalarType.Float64);
+        long decayed = decayedWeights.numel();
         var gV = g.dot(v);
         var gTheta = zeros_like(gV);
-        if (decayedLength > 0)
+        if (decayed > 0)
         {
-            var gd = g.narrow(0, 0, decayedLength);
-            gTheta = gd.dot(cat(decayedWeights).to(ScalarType.Float64)) + gd.dot(v.narrow(0, 0, decayedLength)).mul_(lr); // <g, theta_t>
+            var gd = g.narrow(0, 0, decayed);
+            gTheta = gd.dot(decayedWeights.to(ScalarType.Float64)) + gd.dot(v.narrow(0, 0, decayed)).mul_(lr); // <g, theta_t>
         }
         return stack(new[] { -lr * gTheta, -gV });
     }
@@ -323,11 +323,9 @@ public sealed class HypergradientSgd : IDisposable
     public HypergradientSgdState SaveState()
     {
         FlushRecords();
-        var log = ReadEta();
-        var mean = _adamMean.cpu().data<double>().ToArray();
-        var square = _adamSquare.cpu().data<double>().ToArray();
+        var (log, mean, square) = (Read(_logEta), Read(_adamMean), Read(_adamSquare));
         return new HypergradientSgdState(StepCount, log[0], log[1], mean[0], square[0], mean[1], square[1],
-            (long)_adamSteps.cpu().item<double>(), _trajectory.ToArray());
+            (long)Read(_adamSteps)[0], _trajectory.ToArray());
     }
 
     /// <summary>Restores the scalar state saved by <see cref="SaveState"/>.</summary>

@@ -163,7 +163,7 @@ public class CudaTests
             manual_seed(3);
             var child = new ChildNetwork(space, new[] { 0, 1 });
             child.to(CUDA);
-            var sgd = new HypergradientSgd(child.parameters(), new HyperparameterOptions { TuneLearningRate = true }, new LearningRateSchedule(0.1, 0, 100), flatten);
+            using var sgd = new HypergradientSgd(child.parameters(), new HyperparameterOptions { TuneLearningRate = true }, new LearningRateSchedule(0.1, 0, 100), flatten);
             Assert.Equal(flatten ?? true, sgd.UsesOneBuffer);
             for (int step = 0; step < 5; step++)
             {

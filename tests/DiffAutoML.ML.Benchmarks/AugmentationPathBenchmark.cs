@@ -1,9 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiffAutoML.ML.Api;
 using DiffAutoML.ML.Augmentation;
-using DiffAutoML.ML.Training;
-using Microsoft.ML;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,7 +18,7 @@ internal static class AugmentationPathBenchmark
 {
     public static void Run(string deviceName, int batch, int calls)
     {
-        var device = DeviceSelector.Select(deviceName == "cuda" ? ComputeDevice.Cuda : ComputeDevice.Cpu, new MLContext(1), Console.Error.WriteLine);
+        var device = BenchmarkDevice.Select(deviceName);
         Console.WriteLine($"augmentation paths on {device}: two stages per call, 196 sub-policies (uniform tau), {calls} timed calls after 5 warm-up; CPU threads {Environment.ProcessorCount}, torch threads {get_num_threads()}");
         using var policy = new AugmentationPolicy(new AugmentationOptions(), device);
         foreach (var (channels, size, b) in new[] { (1, 28, batch), (3, 32, batch), (3, 64, batch), (3, 224, Math.Max(1, batch / 16)) })
@@ -46,10 +43,10 @@ internal static class AugmentationPathBenchmark
             double Time(Func<Tensor, AugmentationSample, Tensor> path)
             {
                 for (int i = 0; i < 5; i++) { using var warm = NewDisposeScope(); path(inputs[i % 4], samples[i % 4]); }
-                Synchronize(device);
+                BenchmarkDevice.Synchronize(device);
                 var clock = Stopwatch.StartNew();
                 for (int i = 0; i < calls; i++) { using var scope = NewDisposeScope(); path(inputs[i % 4], samples[i % 4]); }
-                Synchronize(device);
+                BenchmarkDevice.Synchronize(device);
                 return clock.Elapsed.TotalMilliseconds / calls;
             }
             double grouped = Time(Grouped), selected = Time(Selected);
@@ -64,10 +61,5 @@ internal static class AugmentationPathBenchmark
             foreach (var t in inputs) t.Dispose();
             foreach (var s in samples) { s.SubPolicies.Dispose(); s.First.Dispose(); s.Second.Dispose(); s.Levels.Dispose(); s.Signs.Dispose(); }
         }
-    }
-
-    private static void Synchronize(Device device)
-    {
-        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
     }
 }

@@ -1,11 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiffAutoML.ML.Api;
 using DiffAutoML.ML.Augmentation;
 using DiffAutoML.ML.HyperParameters;
 using DiffAutoML.ML.Search;
-using DiffAutoML.ML.Training;
-using Microsoft.ML;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -25,7 +22,7 @@ internal static class StepComparisonBenchmark
 {
     public static void Run(string preset, int batch, int steps, string deviceName, bool augment)
     {
-        var device = DeviceSelector.Select(deviceName == "cuda" ? ComputeDevice.Cuda : ComputeDevice.Cpu, new MLContext(1), Console.Error.WriteLine);
+        var device = BenchmarkDevice.Select(deviceName);
         manual_seed(1);
         var space = new SearchSpace(preset == "paper"
             ? new SearchSpaceOptions { Preset = SearchSpacePreset.Paper, InputChannels = 3, Classes = 1000 }
@@ -73,18 +70,13 @@ internal static class StepComparisonBenchmark
 
         const int warmUp = 10;
         for (int i = 0; i < warmUp; i++) Step();
-        Synchronize(device);
+        BenchmarkDevice.Synchronize(device);
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) Step();
-        Synchronize(device);
+        BenchmarkDevice.Synchronize(device);
         double ms = clock.Elapsed.TotalMilliseconds / steps;
         long parameters = supernet.parameters().Sum(p => p.numel());
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{{\"framework\":\"TorchSharp\",\"preset\":\"{preset}\",\"augment\":{(augment ? "true" : "false")},\"size\":{h},\"batch\":{batch},\"device\":\"{device}\",\"steps\":{steps},\"ms_per_step\":{ms:F3},\"images_per_s\":{batch * 1000 / ms:F1},\"supernet_parameters\":{parameters}}}"));
-    }
-
-    private static void Synchronize(Device device)
-    {
-        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
     }
 }

@@ -1,10 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiffAutoML.ML.Api;
 using DiffAutoML.ML.HyperParameters;
 using DiffAutoML.ML.Search;
-using DiffAutoML.ML.Training;
-using Microsoft.ML;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,7 +18,7 @@ internal static class WeightStepBenchmark
 {
     public static void Run(string deviceName, int steps, double width)
     {
-        var device = DeviceSelector.Select(deviceName == "cuda" ? ComputeDevice.Cuda : ComputeDevice.Cpu, new MLContext(1), Console.Error.WriteLine);
+        var device = BenchmarkDevice.Select(deviceName);
         var options = new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = 28, Classes = 10 };
         var space = new SearchSpace(width == 1 ? options : options.Widened(width));
         var hyper = new HyperparameterOptions { TuneLearningRate = true };
@@ -44,19 +41,14 @@ internal static class WeightStepBenchmark
                 child.zero_grad();
             }
             for (int i = 0; i < 10; i++) Step();
-            Synchronize(device);
+            BenchmarkDevice.Synchronize(device);
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < steps; i++) Step();
-            Synchronize(device);
+            BenchmarkDevice.Synchronize(device);
             double ms = clock.Elapsed.TotalMilliseconds / steps;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{(flatten ? "one buffer" : "per parameter"),-14} {parameters.Length} parameter tensors, {parameters.Sum(p => p.numel())} values: {ms:F3} ms per weight step + hypergradient step (gradients set by 2 x {parameters.Length} copies included)"));
             foreach (var g in grads) g.Dispose();
         }
-    }
-
-    private static void Synchronize(Device device)
-    {
-        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
     }
 }

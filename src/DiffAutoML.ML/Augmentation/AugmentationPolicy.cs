@@ -52,17 +52,17 @@ public sealed class AugmentationPolicy : IDisposable
     /// <paramref name="generator"/> (so a seed fixes them), then moved to the policy's device. TorchSharp's generators
     /// are CPU generators whatever device they are given (dotnet/TorchSharp#1194), and a CUDA draw from one crashes the
     /// process, so the numbers are drawn on the CPU: the same seed gives the same sample on every device. No
-    /// synchronization: the copies to the device are small and need no host read.
+    /// synchronization: the copies to the device are non-blocking (<see cref="HostToDevice"/>).
     /// </summary>
     public AugmentationSample Sample(int batch, Generator generator)
     {
         var device = Logits.device;
-        var uniform = rand(new long[] { batch, SubPolicyCount }, generator: generator).to(device).clamp_(Scalars.Of(1e-10), Scalars.Of(1 - 1e-7));
+        var uniform = HostToDevice.Copy(rand(new long[] { batch, SubPolicyCount }, generator: generator), device).clamp_(Scalars.Of(1e-10), Scalars.Of(1 - 1e-7));
         var gumbel = uniform.log_().neg_().log_().neg_();
         Tensor k;
         using (no_grad()) k = (Logits.detach().unsqueeze(0) + gumbel).argmax(1);
-        var levels = rand(new long[] { batch, 2 }, generator: generator).to(device).mul_(Scalars.Of(AugmentationMagnitudes.MaxLevel));
-        var signs = rand(new long[] { batch, 2 }, generator: generator).to(device).lt(Scalars.Of(0.5)).to(ScalarType.Float32).mul_(Scalars.Of(2)).sub_(Scalars.Of(1));
+        var levels = HostToDevice.Copy(rand(new long[] { batch, 2 }, generator: generator), device).mul_(Scalars.Of(AugmentationMagnitudes.MaxLevel));
+        var signs = HostToDevice.Copy(rand(new long[] { batch, 2 }, generator: generator), device).lt(Scalars.Of(0.5)).to(ScalarType.Float32).mul_(Scalars.Of(2)).sub_(Scalars.Of(1));
         var first = _operationIds.index_select(0, k.div(Scalars.Of(Operations.Count), rounding_mode: RoundingMode.floor));
         var second = _operationIds.index_select(0, k.remainder(Scalars.Of(Operations.Count)));
         return new AugmentationSample(k, first, second, levels, signs);

@@ -1,3 +1,4 @@
+using DiffAutoML.ML.Native;
 using static TorchSharp.torch;
 
 namespace DiffAutoML.ML.Data;
@@ -30,7 +31,8 @@ public sealed class BatchAssembler : IDisposable
     /// </summary>
     public (Tensor Images, Tensor Labels) Gather(long[] rows)
     {
-        using var index = tensor(rows, device: Device);
+        using var hostRows = tensor(rows);
+        using var index = HostToDevice.Copy(hostRows, Device);
         return (_images.index_select(0, index).to(ScalarType.Float32), _labels.index_select(0, index));
     }
 

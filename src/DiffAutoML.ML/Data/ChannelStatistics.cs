@@ -43,8 +43,8 @@ public sealed record ChannelStatistics(float[] Mean, float[] Std)
     {
         using var scope = NewDisposeScope();
         var device = batch.device;
-        var m = tensor(Mean, new long[] { 1, Mean.Length, 1, 1 }, device: device);
-        var s = tensor(Std, new long[] { 1, Std.Length, 1, 1 }, device: device);
+        var m = HostToDevice.Copy(tensor(Mean, new long[] { 1, Mean.Length, 1, 1 }), device);
+        var s = HostToDevice.Copy(tensor(Std, new long[] { 1, Std.Length, 1, 1 }), device);
         return (batch / Scalars.Of(255.0) - m).div_(s).MoveToOuterDisposeScope();
     }
 }

@@ -228,22 +228,22 @@ public sealed class ArchitectureParameters : IDisposable
                 cost[l, path[l]] = c;
             }
             using var coefficient = Options.PenaltyCoefficient.ToScalar();
-            var loss = (p * cost.to(Alpha.device)).sum().mul_(coefficient);
+            var loss = (p * HostToDevice.Copy(cost, Alpha.device)).sum().mul_(coefficient);
             loss.backward();
             penalty = loss.item<float>();
         }
         using (no_grad())
         {
             var p = Softmax();
-            var index = tensor(path.Select(c => (long)c).ToArray(), device: Alpha.device).view(-1, 1);
+            var index = HostToDevice.Copy(tensor(path.Select(c => (long)c).ToArray()), Alpha.device).view(-1, 1);
             var oneHot = zeros_like(p).scatter_(1, index, ones_like(p));
             // Sampling within the budget draws from softmax(alpha) conditioned on it: its score is onehot - q, with q
             // that distribution's per-layer marginals.
             var centre = ConditionedMarginals() is double[][] q
-                ? tensor(q.SelectMany(row => row.Select(v => (float)v)).ToArray(), new long[] { _fixed.Length, BlockChoices.Count }).to(Alpha.device)
+                ? HostToDevice.Copy(tensor(q.SelectMany(row => row.Select(v => (float)v)).ToArray(), new long[] { _fixed.Length, BlockChoices.Count }), Alpha.device)
                 : p;
             var estimator = gateGradients.to(Alpha.device).view(-1, 1) * (oneHot - centre);
-            var searched = tensor(_fixed.Select(f => f is null ? 1f : 0f).ToArray(), device: Alpha.device).view(-1, 1);
+            var searched = HostToDevice.Copy(tensor(_fixed.Select(f => f is null ? 1f : 0f).ToArray()), Alpha.device).view(-1, 1);
             Alpha.grad!.add_(estimator).mul_(searched);
         }
         // Fixed layers keep their logits exactly: Adam's moment estimates would otherwise keep moving them.
@@ -252,7 +252,7 @@ public sealed class ArchitectureParameters : IDisposable
         _probabilities = null;
         using (no_grad())
         {
-            var searchedRows = tensor(_fixed.Select(f => f is null).ToArray(), device: Alpha.device).view(-1, 1);
+            var searchedRows = HostToDevice.Copy(tensor(_fixed.Select(f => f is null).ToArray()), Alpha.device).view(-1, 1);
             Alpha.copy_(where(searchedRows, Alpha, before));
         }
         FixDecidedLayers();

@@ -184,6 +184,29 @@ public class CudaTests
     }
 
     [Fact]
+    public void Host_tensors_copied_without_waiting_arrive_intact()
+    {
+        // The training step's small uploads (row indices, the CPU's random draws) are non-blocking copies from pinned
+        // memory. With work queued on the GPU and every host tensor overwritten right after its copy, each copy must
+        // still hold the values it was given.
+        RequireCuda();
+        using var scope = NewDisposeScope();
+        var busy = randn(1024, 1024, device: CUDA);
+        for (int i = 0; i < 20; i++) busy = busy.mm(busy).tanh_();
+        var copies = new List<Tensor>();
+        for (int i = 0; i < 50; i++)
+        {
+            var host = arange(0, 1000, 1, ScalarType.Int64).add_(i * 1000L);
+            copies.Add(HostToDevice.Copy(host, CUDA));
+            host.fill_(-1L);
+        }
+        Assert.All(copies, c => Assert.Equal(DeviceType.CUDA, c.device_type));
+        for (int i = 0; i < copies.Count; i++)
+            Assert.Equal(Enumerable.Range(i * 1000, 1000).Select(v => (long)v).ToArray(), copies[i].cpu().data<long>().ToArray());
+        Assert.True(busy.isfinite().all().item<bool>());
+    }
+
+    [Fact]
     public void A_cuda_allocation_failure_is_recognized_as_out_of_memory()
     {
         RequireCuda();

@@ -49,7 +49,9 @@ public sealed class HypergradientSgd : IDisposable
     private readonly List<HyperparameterRecord> _trajectory = new();
 
     /// <summary>Creates the optimizer. Parameters with two or more dimensions (convolution and linear weights) are
-    /// decayed; batch-norm parameters and biases (one dimension) are not.</summary>
+    /// decayed; batch-norm parameters and biases (one dimension) are not. On CUDA the parameters are moved into one
+    /// buffer (their values and their modules' references stay), so move a module to its device before creating its
+    /// optimizer.</summary>
     public HypergradientSgd(IEnumerable<Parameter> parameters, HyperparameterOptions options, LearningRateSchedule schedule)
         : this(parameters, options, schedule, flatten: null)
     {

@@ -12,9 +12,9 @@ namespace DiffAutoML.ML.Native;
 /// batch at training batches under 64) and prints "Could not initialize NNPACK! Reason: Unsupported hardware." each
 /// time: 7,660 lines on stderr for one epoch of the shipped subset at <c>--threads 1 --batch 32</c>. With NNPACK off
 /// that question is never asked. Where NNPACK is unsupported this changes nothing else; where it is supported, the few
-/// convolutions it would have taken (batches of 16 or more that oneDNN does not take) run on libtorch's own kernels. The flag is libtorch's <c>at::Context::setUserEnabledNNPACK</c>, reached through its
-/// exported C++ symbol on Linux x64 (the names are the Itanium ABI's); where the symbol is absent (another platform or
-/// libtorch) nothing is changed.
+/// convolutions it would have taken (batches of 16 or more that oneDNN does not take) run on libtorch's own kernels.
+/// The flag is libtorch's <c>at::Context::setUserEnabledNNPACK</c>, reached through its exported C++ symbol on Linux
+/// x64 (the names are the Itanium ABI's); where the symbol is absent (another platform or libtorch) nothing is changed.
 /// </remarks>
 internal static class NnpackSwitch
 {

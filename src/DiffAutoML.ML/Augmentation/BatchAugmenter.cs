@@ -98,37 +98,36 @@ public static class BatchAugmenter
 
         var signed = levels * signs;
         var matrices = AffineWarp.TranslateX(zeros_like(levels)); // the identity
-        foreach (var (op, m) in new[]
+        var geometric = new[]
         {
-            (AugmentationOperation.ShearX, AffineWarp.ShearX(AugmentationMagnitudes.Shear(signed))),
-            (AugmentationOperation.ShearY, AffineWarp.ShearY(AugmentationMagnitudes.Shear(signed))),
-            (AugmentationOperation.TranslateX, AffineWarp.TranslateX(AugmentationMagnitudes.TranslatePixels(signed, (int)width))),
-            (AugmentationOperation.TranslateY, AffineWarp.TranslateY(AugmentationMagnitudes.TranslatePixels(signed, (int)height))),
-            (AugmentationOperation.Rotate, AffineWarp.Rotate(AugmentationMagnitudes.RotateDegrees(signed), height, width)),
-        }) matrices = where(Is(op, 3), m, matrices);
-        var geometric = Enum.GetValues<AugmentationOperation>().Where(AugmentationMagnitudes.IsGeometric).ToArray();
+            (Op: AugmentationOperation.ShearX, Matrices: AffineWarp.ShearX(AugmentationMagnitudes.Shear(signed))),
+            (Op: AugmentationOperation.ShearY, Matrices: AffineWarp.ShearY(AugmentationMagnitudes.Shear(signed))),
+            (Op: AugmentationOperation.TranslateX, Matrices: AffineWarp.TranslateX(AugmentationMagnitudes.TranslatePixels(signed, (int)width))),
+            (Op: AugmentationOperation.TranslateY, Matrices: AffineWarp.TranslateY(AugmentationMagnitudes.TranslatePixels(signed, (int)height))),
+            (Op: AugmentationOperation.Rotate, Matrices: AffineWarp.Rotate(AugmentationMagnitudes.RotateDegrees(signed), height, width)),
+        };
+        foreach (var (op, m) in geometric) matrices = where(Is(op, 3), m, matrices);
 
         var factor = AugmentationMagnitudes.EnhanceFactor(levels);
         var table = PixelOperations.IdentityTable(images.device).expand(batch, channels, 256);
-        foreach (var (op, t) in new[]
+        var tabulated = new[]
         {
-            (AugmentationOperation.Posterize, PixelOperations.PosterizeTable(AugmentationMagnitudes.PosterizeBits(levels))),
-            (AugmentationOperation.Solarize, PixelOperations.SolarizeTable(AugmentationMagnitudes.SolarizeThreshold(levels))),
-            (AugmentationOperation.Brightness, PixelOperations.BrightnessTable(factor)),
-            (AugmentationOperation.Contrast, PixelOperations.ContrastTable(images, factor)),
-            (AugmentationOperation.AutoContrast, PixelOperations.AutoContrastTable(images)),
-            (AugmentationOperation.Equalize, PixelOperations.EqualizeTable(images)),
-        }) table = where(Is(op, 3), t, table);
-        var tabulated = new[] { AugmentationOperation.Posterize, AugmentationOperation.Solarize, AugmentationOperation.Brightness,
-            AugmentationOperation.Contrast, AugmentationOperation.AutoContrast, AugmentationOperation.Equalize };
+            (Op: AugmentationOperation.Posterize, Table: PixelOperations.PosterizeTable(AugmentationMagnitudes.PosterizeBits(levels))),
+            (Op: AugmentationOperation.Solarize, Table: PixelOperations.SolarizeTable(AugmentationMagnitudes.SolarizeThreshold(levels))),
+            (Op: AugmentationOperation.Brightness, Table: PixelOperations.BrightnessTable(factor)),
+            (Op: AugmentationOperation.Contrast, Table: PixelOperations.ContrastTable(images, factor)),
+            (Op: AugmentationOperation.AutoContrast, Table: PixelOperations.AutoContrastTable(images)),
+            (Op: AugmentationOperation.Equalize, Table: PixelOperations.EqualizeTable(images)),
+        };
+        foreach (var (op, t) in tabulated) table = where(Is(op, 3), t, table);
 
         // Color is the identity on one-channel images (PixelOperations.Color).
         var blended = channels == 1 ? new[] { AugmentationOperation.Sharpness } : new[] { AugmentationOperation.Sharpness, AugmentationOperation.Color };
         var degenerate = PixelOperations.SharpnessDegenerate(images);
         if (channels > 1) degenerate = where(Is(AugmentationOperation.Color, 4), PixelOperations.Luminance(images), degenerate);
 
-        var result = where(IsAny(geometric), AffineWarp.Apply(images, matrices, fill), images);
-        result = where(IsAny(tabulated), PixelOperations.ApplyTable(images, table), result);
+        var result = where(IsAny(geometric.Select(g => g.Op)), AffineWarp.Apply(images, matrices, fill), images);
+        result = where(IsAny(tabulated.Select(t => t.Op)), PixelOperations.ApplyTable(images, table), result);
         result = where(IsAny(blended), PixelOperations.Blend(degenerate, images, factor), result);
         return result.MoveToOuterDisposeScope();
     }

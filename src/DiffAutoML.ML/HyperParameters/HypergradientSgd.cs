@@ -142,6 +142,11 @@ public sealed class HypergradientSgd : IDisposable
         return host.data<double>().ToArray();
     }
 
+    /// <summary>The one-buffer weights and momentum buffers when the last <see cref="Step"/> updated every parameter
+    /// (so the whole buffers can be used); otherwise null.</summary>
+    private (Tensor Weights, Tensor Velocity)? WholeBuffers()
+        => _flatWeights is not null && _flatVelocity is not null && Array.TrueForAll(_updated, u => u) ? (_flatWeights, _flatVelocity) : null;
+
     /// <summary>Copies every parameter into one buffer (decayed first) and points the parameter at its part; the same
     /// layout for the momentum buffers.</summary>
     private (Tensor Weights, Tensor Velocity) Flatten()
@@ -187,11 +192,11 @@ public sealed class HypergradientSgd : IDisposable
         try
         {
             for (int i = 0; i < _parameters.Length; i++) _updated[i] = grads[i] is not null;
-            if (_flatWeights is not null && _flatVelocity is not null && Array.TrueForAll(_updated, u => u))
+            if (WholeBuffers() is (var weights, var velocity))
             {
-                _flatVelocity.mul_(momentum).add_(cat(_flatOrder.Select(i => grads[i]!.reshape(-1)).ToArray()));
-                if (_decayedLength > 0) _flatVelocity.narrow(0, 0, _decayedLength).addcmul_(_flatWeights.narrow(0, 0, _decayedLength), decay, Scalars.Of(1.0));
-                _flatWeights.addcmul_(_flatVelocity, descent, Scalars.Of(1.0));
+                velocity.mul_(momentum).add_(cat(_flatOrder.Select(i => grads[i]!.reshape(-1)).ToArray()));
+                if (_decayedLength > 0) velocity.narrow(0, 0, _decayedLength).addcmul_(weights.narrow(0, 0, _decayedLength), decay, Scalars.Of(1.0));
+                weights.addcmul_(velocity, descent, Scalars.Of(1.0));
                 Array.Fill(_hasVelocity, true);
             }
             else
@@ -238,11 +243,11 @@ public sealed class HypergradientSgd : IDisposable
         // The dot products run once over the concatenated parameters: a per-parameter loop of small tensor calls cost
         // more than a small validation batch's forward and backward on the CPU (about 150 parameter tensors). Decayed
         // parameters come first, so their part of the concatenation is a prefix.
-        if (_flatWeights is not null && _flatVelocity is not null && Array.TrueForAll(_updated, u => u))
+        if (WholeBuffers() is (var flatWeights, var flatVelocity))
         {
             var grads = _flatOrder.Select(i => _parameters[i].grad).ToArray();
             if (Array.TrueForAll(grads, grad => grad is not null)) // the weights and momentum buffers are one vector each already
-                return HypergradientsOf(cat(grads.Select(grad => grad!.reshape(-1)).ToArray()), _flatVelocity, _flatWeights.narrow(0, 0, _decayedLength), lr);
+                return HypergradientsOf(cat(grads.Select(grad => grad!.reshape(-1)).ToArray()), flatVelocity, flatWeights.narrow(0, 0, _decayedLength), lr);
         }
         var order = Enumerable.Range(0, _parameters.Length).Where(i => _updated[i]).OrderBy(i => _decayed[i] ? 0 : 1).ToArray();
         var gradients = new List<Tensor>(order.Length);

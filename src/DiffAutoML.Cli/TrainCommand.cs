@@ -43,6 +43,15 @@ internal static class TrainCommand
             options.SearchSpace = options.SearchSpace.Widened(width);
             return width;
         });
+        _ = line.ParseObject("stage-strides", s => // inside the parse, so that a wrong list is a usage error before the data is read
+        {
+            var strides = s.Split(',').Select(int.Parse).ToArray();
+            int stages = options.SearchSpace.Resolve().StageRepeats!.Count;
+            if (strides.Length != stages || strides.Any(x => x is not (1 or 2)))
+                throw new FormatException($"needs {stages} strides (one per stage), each 1 or 2");
+            options.SearchSpace = options.SearchSpace with { StageStrides = strides };
+            return strides;
+        });
         if (line.Parse("learning-rate", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture)) is double rate)
             options.HyperParameters = options.HyperParameters with { LearningRate = rate };
         _ = line.Parse("search-fraction", s => // inside Parse, so that a value outside (0, 1] is reported as a usage error

@@ -92,7 +92,7 @@ public static class OnnxExporter
         {
             var plan = layer.Plan((BlockChoice)child.Path[layer.Index]);
             var prefix = $"blocks.{layer.Index}";
-            if (plan.Stride == 1)
+            if (!plan.Widens)
             {
                 long channels = plan.InChannels;
                 string Half(long start) => g.Node("Slice", new[] { x, g.Constant("starts", new[] { start }, 1), g.Constant("ends", new[] { channels }, 1),

@@ -2,20 +2,23 @@ namespace DiffAutoML.ML.Search;
 
 /// <summary>
 /// The convolutions of one candidate block (ShuffleNetV2 / single-path one-shot design, ../shared/reference/algorithm.md):
-/// stride 1: the input's even channels pass through, the odd channels go through <see cref="Main"/>, and the two are
-/// concatenated; stride 2: <see cref="Projection"/> and <see cref="Main"/> both see the whole input.
+/// a block that keeps its channels (stride 1): the input's even channels pass through, the odd channels go through
+/// <see cref="Main"/>, and the two are concatenated; a block that widens (the first of a stage, stride 2 in ShuffleNetV2,
+/// or 1 with <see cref="SearchSpaceOptions.StageStrides"/>): <see cref="Projection"/> and <see cref="Main"/> both see
+/// the whole input.
 /// </summary>
 public sealed record BlockPlan(BlockChoice Choice, int InChannels, int OutChannels, int Stride, IReadOnlyList<ConvSpec> Main, IReadOnlyList<ConvSpec> Projection)
 {
     /// <summary>The plan of a block; <paramref name="projectionKernel"/> overrides the depthwise kernel of the
-    /// stride-2 projection (a projection shared by the layer's candidates, see <see cref="SearchSpaceOptions.SharedProjections"/>).</summary>
+    /// projection (a projection shared by the layer's candidates, see <see cref="SearchSpaceOptions.SharedProjections"/>).</summary>
     public static BlockPlan Create(BlockChoice choice, int inChannels, int outChannels, int stride, int? projectionKernel = null)
     {
-        if (stride == 1 && inChannels != outChannels)
-            throw new ArgumentException($"A stride-1 block keeps its channels ({inChannels} in, {outChannels} out).");
-        if (stride == 2 && outChannels <= inChannels)
-            throw new ArgumentException($"A stride-2 block must widen ({inChannels} in, {outChannels} out).");
-        int branchIn = stride == 1 ? inChannels / 2 : inChannels;
+        if (stride is not (1 or 2))
+            throw new ArgumentException($"A block's stride must be 1 or 2 (got {stride}).");
+        if (outChannels < inChannels || (stride == 2 && outChannels == inChannels))
+            throw new ArgumentException($"A block keeps its channels (stride 1) or widens them ({inChannels} in, {outChannels} out, stride {stride}).");
+        bool widens = outChannels > inChannels;
+        int branchIn = widens ? inChannels : inChannels / 2;
         int outputs = outChannels - branchIn;
         int mid = outChannels / 2;
         var main = choice == BlockChoice.Xception
@@ -31,11 +34,15 @@ public sealed record BlockPlan(BlockChoice Choice, int InChannels, int OutChanne
                 new ConvSpec(mid, mid, Kernel(choice), stride, true, false),
                 new ConvSpec(mid, outputs, 1, 1, false, true),
             };
-        var projection = stride == 1
-            ? Array.Empty<ConvSpec>()
-            : new[] { new ConvSpec(inChannels, inChannels, projectionKernel ?? Kernel(choice), 2, true, false), new ConvSpec(inChannels, inChannels, 1, 1, false, true) };
+        var projection = widens
+            ? new[] { new ConvSpec(inChannels, inChannels, projectionKernel ?? Kernel(choice), stride, true, false), new ConvSpec(inChannels, inChannels, 1, 1, false, true) }
+            : Array.Empty<ConvSpec>();
         return new BlockPlan(choice, inChannels, outChannels, stride, main, projection);
     }
+
+    /// <summary>Whether the block widens its channels (projection and main branch side by side) rather than splitting
+    /// them (pass-through half and main branch).</summary>
+    public bool Widens => OutChannels > InChannels;
 
     /// <summary>Depthwise kernel of a choice (the Xception block uses 3).</summary>
     public static int Kernel(BlockChoice choice) => choice switch

@@ -12,13 +12,13 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
     private readonly Dictionary<string, nn.Module> _mainModules;
     private readonly Dictionary<string, nn.Module>? _projectionModules;
 
-    /// <summary>Builds the block on the CPU. Without <paramref name="withProjection"/> a stride-2 block returns its
+    /// <summary>Builds the block on the CPU. Without <paramref name="withProjection"/> a widening block returns its
     /// main branch only (a supernet whose candidates share the layer's projection adds it).</summary>
     public ChoiceBlock(BlockPlan plan, double epsilon, bool withProjection = true) : base(plan.Choice.ToString())
     {
         Plan = plan;
         main = ConvSequence.Build(plan.Main, epsilon);
-        projection = plan.Stride == 1 || !withProjection ? null : ConvSequence.Build(plan.Projection, epsilon);
+        projection = !plan.Widens || !withProjection ? null : ConvSequence.Build(plan.Projection, epsilon);
         _mainModules = main.named_children().ToDictionary(m => m.name, m => m.module);
         _projectionModules = projection?.named_children().ToDictionary(m => m.name, m => m.module);
         RegisterComponents();
@@ -36,7 +36,7 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// The block's output in two parts, concatenated in this order along the channels: what every candidate of the layer
-    /// would output alike (the pass-through half of a stride-1 block; null for a stride-2 block) and the candidate's own
+    /// would output alike (the pass-through half of a block that keeps its channels; null for a widening block) and the candidate's own
     /// channels (its main branch, with its own projection in front when it has one). The supernet gates only the second.
     /// </summary>
     public (Tensor? Shared, Tensor Candidate) ForwardParts(Tensor input) => ForwardParts(input, null);
@@ -52,7 +52,7 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
             => kernel is int k ? ConvSequence.ForwardWithKernel(modules, specs, x, k) : sequence.forward(x);
         Tensor Main(Tensor x) => Run(main, _mainModules, Plan.Main, x);
         if (projection is not null) return (null, cat(new[] { Run(projection, _projectionModules!, Plan.Projection, input), Main(input) }, 1));
-        if (Plan.Stride == 2) return (null, Main(input));
+        if (Plan.Widens) return (null, Main(input));
         // Channel split (the shuffle): even channels pass through, odd channels go through the main branch.
         long b = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3];
         var pairs = input.view(b, c / 2, 2, h, w);

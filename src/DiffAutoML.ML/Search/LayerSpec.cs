@@ -1,7 +1,7 @@
 namespace DiffAutoML.ML.Search;
 
 /// <summary>One choice layer: its channels, stride and input size, and whether its candidates share one projection
-/// branch (stride 2 only; <see cref="SearchSpaceOptions.SharedProjections"/>).</summary>
+/// branch (widening layers only; <see cref="SearchSpaceOptions.SharedProjections"/>).</summary>
 public sealed record LayerSpec(int Index, int InChannels, int OutChannels, int Stride, int InputHeight, int InputWidth, bool SharedProjection = false)
 {
     /// <summary>Depthwise kernel of the projection branch that the candidates share.</summary>

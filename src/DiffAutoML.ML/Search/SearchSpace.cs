@@ -31,9 +31,14 @@ public sealed class SearchSpace
             if (c <= previous) throw Bad(nameof(o.StageChannels), string.Join(",", channels), $"each stage must be wider than the one before ({c} after {previous})");
             previous = c;
         }
-        int minSide = 1 << (repeats.Count + (o.StemStride!.Value - 1));
+        var strides = o.StageStrides!;
+        if (strides.Count != repeats.Count)
+            throw Bad(nameof(o.StageStrides), string.Join(",", strides), $"needs one entry per stage, like StageRepeats ({repeats.Count})");
+        if (strides.Any(s => s is not (1 or 2))) throw Bad(nameof(o.StageStrides), string.Join(",", strides), "must each be 1 or 2");
+        int halvings = strides.Count(s => s == 2);
+        int minSide = 1 << (halvings + (o.StemStride!.Value - 1));
         if (o.Height < minSide || o.Width < minSide || o.Height > 4096 || o.Width > 4096)
-            throw Bad(nameof(o.Height), $"{o.Height}x{o.Width}", $"must be between {minSide} and 4096 pixels for {repeats.Count} stride-2 stages");
+            throw Bad(nameof(o.Height), $"{o.Height}x{o.Width}", $"must be between {minSide} and 4096 pixels for {halvings} stride-2 stages");
 
         Stem = new ConvSpec(o.InputChannels, o.StemChannels.Value, 3, o.StemStride.Value, false, true);
         int h = Stem.OutputSize(o.Height!.Value), w = Stem.OutputSize(o.Width!.Value), inChannels = Stem.OutChannels;
@@ -41,8 +46,8 @@ public sealed class SearchSpace
         for (int s = 0; s < repeats.Count; s++)
             for (int r = 0; r < repeats[s]; r++)
             {
-                int stride = r == 0 ? 2 : 1;
-                layers.Add(new LayerSpec(layers.Count, inChannels, channels[s], stride, h, w, o.SharedProjections && stride == 2));
+                int stride = r == 0 ? strides[s] : 1;
+                layers.Add(new LayerSpec(layers.Count, inChannels, channels[s], stride, h, w, o.SharedProjections && r == 0));
                 inChannels = channels[s];
                 if (stride == 2) { h = (h + 1) / 2; w = (w + 1) / 2; }
             }

@@ -24,8 +24,17 @@ public sealed record class SearchSpaceOptions
     /// <summary>Stem stride (1 or 2).</summary>
     public int? StemStride { get; set; }
 
-    /// <summary>Choice layers per stage; the first layer of each stage has stride 2.</summary>
+    /// <summary>Choice layers per stage; the first layer of each stage widens the channels (and has the stage's
+    /// stride, <see cref="StageStrides"/>).</summary>
     public IReadOnlyList<int>? StageRepeats { get; set; }
+
+    /// <summary>
+    /// Stride of the first layer of each stage, 1 or 2; null = 2 for every stage (ShuffleNetV2). With stride 1 a stage
+    /// keeps the resolution it receives: the Compact preset's four stride-2 stages leave a 28x28 image at 2x2, and
+    /// strides 1,2,2,2 leave it at 4x4, the feature-map sizes of a 56x56 input, for about 3.5x the multiply-adds
+    /// (docs/benchmarks.md, "Input resolution").
+    /// </summary>
+    public IReadOnlyList<int>? StageStrides { get; set; }
 
     /// <summary>Output channels per stage (divisible by 4, increasing).</summary>
     public IReadOnlyList<int>? StageChannels { get; set; }
@@ -40,10 +49,10 @@ public sealed record class SearchSpaceOptions
     public double BatchNormEpsilon { get; set; } = 1e-5;
 
     /// <summary>
-    /// The candidates of a stride-2 layer share one projection branch (depthwise 3x3 stride 2, BN, 1x1, BN, ReLU) in
-    /// the supernet, so half of the channels after every stride-2 layer are the same whichever block is sampled.
-    /// Default true. False is the DSNAS design (a kxk projection per candidate): there every channel after a stride-2
-    /// layer depends on the sampled block, and the supernet barely trains for its first hundreds of steps
+    /// The candidates of a stride-2 layer (the first of a stage, which widens) share one projection branch (depthwise 3x3
+    /// with the layer's stride, BN, 1x1, BN, ReLU) in the supernet, so half of the channels after every such layer are
+    /// the same whichever block is sampled. Default true. False is the DSNAS design (a kxk projection per candidate):
+    /// there every channel after a stride-2 layer depends on the sampled block, and the supernet barely trains for its first hundreds of steps
     /// (docs/algorithm.md, "Shared projections").
     /// </summary>
     public bool SharedProjections { get; set; } = true;
@@ -89,6 +98,7 @@ public sealed record class SearchSpaceOptions
         {
             Height = Height ?? h, Width = Width ?? Height ?? h, StemChannels = StemChannels ?? stem, StemStride = StemStride ?? stride,
             StageRepeats = StageRepeats ?? repeats, StageChannels = StageChannels ?? channels, TailChannels = TailChannels ?? tail,
+            StageStrides = StageStrides ?? Enumerable.Repeat(2, (StageRepeats ?? repeats).Count).ToArray(),
         };
     }
 }

@@ -15,7 +15,7 @@ namespace DiffAutoML.ML.Search;
 /// Z gates only the candidate's own channels (<see cref="ChoiceBlock.ForwardParts(Tensor)"/>), not what all candidates share
 /// (a stride-1 block's pass-through half, a shared projection): gating the whole output made dL/dZ exactly zero, up to
 /// batch-norm epsilon, for every layer whose output feeds only batch-normalized convolutions (the layer before each
-/// stride-2 layer and the last layer: 4 of the Compact space's 10), so their alpha learned from rounding noise
+/// widening layer and the last layer: 4 of the Compact space's 10), so their alpha learned from rounding noise
 /// (docs/algorithm.md, "Gate gradients and batch norm").
 /// </summary>
 public sealed class Supernet : nn.Module<Tensor, Tensor>
@@ -25,7 +25,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     // block (built as Shuffle7, cut to 5x5 and 3x3 for the others) and the Xception block.
     private readonly ModuleList<ModuleList<ChoiceBlock>> layers;
     private readonly bool _sharedKernels;
-    // The projection each stride-2 layer's candidates share, in layer order (a list, not a ModuleDict: TorchSharp 0.107
+    // The projection each widening layer's candidates share, in layer order (a list, not a ModuleDict: TorchSharp 0.107
     // cannot move a ModuleDict to another device or dtype, its two indexers break Module.to).
     private readonly ModuleList<Sequential> projections;
     private readonly int[] _projectionIndex; // by layer: its entry in projections, or -1

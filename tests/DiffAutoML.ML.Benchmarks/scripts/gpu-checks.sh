@@ -10,9 +10,10 @@
 #       buffer against each apart (WeightStepBenchmark, weight-step.txt);
 #     - the joint step against the plain step through the library's loop on CUDA (JointStepBenchmark; GPU_SKIP_JOINT=1
 #       skips it);
+#     - the CUDA tests (cuda-tests.txt);
 #   gpu-checks.sh search  (carry .gpu-data: the data; the machine still warm from the first call, so /tmp has the apps)
 #     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
-#       the GPU, so each is a lower bound of what it would reach alone), and the CUDA tests beside them; then every
+#       the GPU, so each is a lower bound of what it would reach alone; one variant has the GPU to itself); then every
 #       saved model's test accuracy as is, on mirrored images and with test-time flip (flip-averaging, progress.txt).
 # Results go to $OUT (default ./gpu-results): steps.jsonl, augmentation-paths.txt, weight-step.txt, joint-step.txt, fmnist-*.txt (arguments first) and .json (in
 # fmnist-runs.tar.gz with more than three variants), cuda-tests.txt.
@@ -79,6 +80,12 @@ if [ -z "${GPU_SKIP_JOINT:-}" ]; then
 stamp "joint step vs plain step on CUDA"
 timeout 120 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll joint-step "$root/samples/data/fashion-mnist-subset" 1 cuda > "$out/joint-step.txt" 2>&1
 fi
+# The CUDA tests run here, not beside the searches, so that a single search has the GPU to itself. The published
+# tests run in xunit's in-process runner (its filter option is -class) and find the shipped subset through
+# DIFFAUTOML_REPO_ROOT.
+stamp "CUDA tests"
+DIFFAUTOML_REPO_ROOT="$root" timeout 300 dotnet /tmp/app/DiffAutoML.ML.Tests.dll -class DiffAutoML.ML.Tests.Gpu.CudaTests -showLiveOutput -noColor > "$out/cuda-tests.txt" 2>&1
+echo "exit $?" >> "$out/cuda-tests.txt"
 stamp "done"
 exit 0
 fi
@@ -111,11 +118,8 @@ for v in "${variants[@]}"; do
     cp "/tmp/fmnist-$name/report.json" "$out/fmnist-$name.json" 2> /dev/null ) &
   pids+=($!)
 done
-# The published tests run in xunit's in-process runner (its filter option is -class) and find the shipped subset
-# through DIFFAUTOML_REPO_ROOT.
-DIFFAUTOML_REPO_ROOT="$root" timeout 300 dotnet /tmp/app/DiffAutoML.ML.Tests.dll -class DiffAutoML.ML.Tests.Gpu.CudaTests -showLiveOutput -noColor > "$out/cuda-tests.txt" 2>&1
-echo "exit $?" >> "$out/cuda-tests.txt"
-nvidia-smi >> "$out/progress.txt" 2>&1
+# What the searches had of the GPU while they ran (processes, memory, utilisation).
+sleep 60; nvidia-smi >> "$out/progress.txt" 2>&1
 wait "${pids[@]}"
 stamp "searches done"
 grep -H 'test accuracy' "$out"/fmnist-*.txt | tee -a "$out/progress.txt"

@@ -15,7 +15,7 @@ public class OnnxExporterTests
     public OnnxExporterTests() => TorchRuntime.EnsureCpu();
 
     /// <summary>A child with random weights and batch-norm statistics gathered on the shipped test images.</summary>
-    internal static (ChildNetwork Child, ChannelStatistics Stats, ImageTensorCache Images) TrainedChild(int[] path, int channels, int seed)
+    internal static (ChildNetwork Child, ChannelStatistics Stats, ImageTensorCache Images) TrainedChild(int[] path, int channels, int seed, int[]? stageStrides = null)
     {
         var ml = new MLContext(seed: 1);
         var folder = ImageFolderDataset.Load(ml, Path.Combine(TestPaths.Subset, "test-png"));
@@ -23,7 +23,7 @@ public class OnnxExporterTests
         var space = new SearchSpace(new SearchSpaceOptions
         {
             Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 2, 2 }, StageChannels = new[] { 32, 64 },
-            InputChannels = channels, Height = 28, Width = 28,
+            InputChannels = channels, Height = 28, Width = 28, StageStrides = stageStrides,
         });
         manual_seed(seed);
         var child = new ChildNetwork(space, path);
@@ -50,9 +50,11 @@ public class OnnxExporterTests
     [InlineData(1, 3, 2, 1, 0)]
     [InlineData(3, 0, 1, 2, 3)]
     [InlineData(3, 3, 2, 1, 0)]
-    public void Onnx_runtime_output_equals_torchsharp_eval_output(int channels, int a, int b, int c, int d)
+    [InlineData(1, 2, 0, 3, 1, true)] // the first stage widens at stride 1 (StageStrides 1,2)
+    [InlineData(3, 3, 1, 0, 2, true)]
+    public void Onnx_runtime_output_equals_torchsharp_eval_output(int channels, int a, int b, int c, int d, bool firstStageAtStride1 = false)
     {
-        var (child, stats, images) = TrainedChild(new[] { a, b, c, d }, channels, seed: a + 10 * channels);
+        var (child, stats, images) = TrainedChild(new[] { a, b, c, d }, channels, seed: a + 10 * channels, firstStageAtStride1 ? new[] { 1, 2 } : null);
         using (child)
         using (images)
         {

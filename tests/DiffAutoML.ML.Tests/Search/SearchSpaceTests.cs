@@ -27,6 +27,44 @@ public class SearchSpaceTests
     }
 
     [Fact]
+    public void Shuffle_block_widening_at_stride_1_matches_a_hand_count()
+    {
+        // The stride-2 block above at stride 1: every convolution at 8x8. main: 1x1 8->8, dw5 8, 1x1 8->8; projection: dw5 8, 1x1 8->8.
+        var plan = BlockPlan.Create(BlockChoice.Shuffle5, 8, 16, 1);
+        Assert.True(plan.Widens);
+        Assert.Equal(4096 + 12800 + 4096 + 12800 + 4096, plan.MultiplyAdds(8, 8));
+        Assert.Equal((64 + 16) + (200 + 16) + (64 + 16) + (200 + 16) + (64 + 16), plan.Parameters);
+        Assert.All(plan.Main.Concat(plan.Projection), c => Assert.Equal(1, c.Stride));
+        Assert.False(BlockPlan.Create(BlockChoice.Shuffle5, 16, 16, 1).Widens);
+        // Halving the resolution without widening, narrowing, and strides other than 1 or 2 have no block.
+        Assert.Throws<ArgumentException>(() => BlockPlan.Create(BlockChoice.Shuffle3, 16, 16, 2));
+        Assert.Throws<ArgumentException>(() => BlockPlan.Create(BlockChoice.Shuffle3, 16, 8, 1));
+        Assert.Throws<ArgumentException>(() => BlockPlan.Create(BlockChoice.Shuffle3, 8, 16, 3));
+    }
+
+    [Fact]
+    public void A_stage_at_stride_1_keeps_the_resolution_it_receives()
+    {
+        var halving = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = 28 });
+        var keeping = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = 28, StageStrides = new[] { 1, 2, 2, 2 } });
+        Assert.Equal(new[] { 2, 2, 2, 2 }, halving.Options.StageStrides);
+        Assert.Equal((2, 2), (halving.FinalHeight, halving.FinalWidth));
+        Assert.Equal((4, 4), (keeping.FinalHeight, keeping.FinalWidth));
+        // The first stage's widening layer runs at 28x28 with its projection shared; every later stage sees twice the
+        // resolution of the default space, as a 56x56 input would.
+        Assert.Equal((1, 16, 32, 28, true), (keeping.Layers[0].Stride, keeping.Layers[0].InChannels, keeping.Layers[0].OutChannels, keeping.Layers[0].InputHeight, keeping.Layers[0].SharedProjection));
+        Assert.Equal(new[] { 28, 28, 28, 14, 14, 7, 7, 7, 7, 4 }, keeping.Layers.Select(l => l.InputHeight));
+        var wide = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = 56 });
+        Assert.Equal(wide.Layers.Skip(1).Select(l => l.InputHeight), keeping.Layers.Skip(1).Select(l => l.InputHeight));
+        var allK3 = new int[10];
+        double ratio = (double)keeping.ChildMultiplyAdds(allK3) / halving.ChildMultiplyAdds(allK3);
+        Assert.InRange(ratio, 3, 4);
+        // Only stride-2 stages count towards the smallest input: three halvings need 8 pixels, not 16.
+        Assert.Equal(1, new SearchSpace(keeping.Options with { Height = 8, Width = 8 }).FinalHeight);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SearchSpace(halving.Options with { Height = 8, Width = 8 }));
+    }
+
+    [Fact]
     public void A_shared_projection_has_a_3x3_depthwise_kernel_for_every_candidate()
     {
         // Same block as above with the projection shared: its dw5 (3200 multiply-adds, 200 weights) becomes a dw3 (1152, 72).
@@ -84,17 +122,21 @@ public class SearchSpaceTests
     [InlineData("StageRepeats")]
     [InlineData("Height")]
     [InlineData("InputChannels")]
+    [InlineData("StageStrides")]
+    [InlineData("StageStrides count")]
     public void Invalid_shapes_name_the_option(string option)
     {
         var options = option switch
         {
+            "StageStrides" => new SearchSpaceOptions { StageStrides = new[] { 1, 2, 3, 2 } },
+            "StageStrides count" => new SearchSpaceOptions { StageStrides = new[] { 1, 2, 2 } },
             "StageChannels" => new SearchSpaceOptions { StageChannels = new[] { 32, 66, 128, 256 } },
             "StageRepeats" => new SearchSpaceOptions { StageRepeats = new[] { 2, 2 } },
             "Height" => new SearchSpaceOptions { Height = 8 },
             _ => new SearchSpaceOptions { InputChannels = 2 },
         };
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new SearchSpace(options));
-        Assert.Contains(option, e.Message);
+        Assert.Contains(option.Split(' ')[0], e.Message);
     }
 
     [Fact]

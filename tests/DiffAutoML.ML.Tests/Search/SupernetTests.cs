@@ -54,15 +54,22 @@ public class SupernetTests
     public SupernetTests() => TorchRuntime.EnsureCpu();
 
     [Theory]
-    [InlineData(1, 0, 1, 2, 3, true, false)]
-    [InlineData(3, 3, 2, 1, 0, true, false)]
-    [InlineData(1, 2, 3, 0, 1, false, false)]
-    [InlineData(1, 0, 1, 2, 3, true, true)]
-    [InlineData(3, 1, 0, 3, 2, false, true)] // kernels cut in the candidates' own projections too
-    public void Extracted_child_forward_equals_the_supernet_forward_on_its_path(int channels, int a, int b, int c, int d, bool sharedProjections, bool sharedKernels)
+    [InlineData(1, 0, 1, 2, 3, true, false, false)]
+    [InlineData(3, 3, 2, 1, 0, true, false, false)]
+    [InlineData(1, 2, 3, 0, 1, false, false, false)]
+    [InlineData(1, 0, 1, 2, 3, true, true, false)]
+    [InlineData(3, 1, 0, 3, 2, false, true, false)] // kernels cut in the candidates' own projections too
+    [InlineData(1, 3, 2, 1, 0, true, true, true)] // widening layers at stride 1 (StageStrides 1,1,2,2)
+    [InlineData(3, 2, 3, 0, 1, false, false, true)]
+    public void Extracted_child_forward_equals_the_supernet_forward_on_its_path(int channels, int a, int b, int c, int d, bool sharedProjections, bool sharedKernels, bool firstStagesAtStride1)
     {
         manual_seed(7);
-        var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 1, 1, 1, 1 }, InputChannels = channels, Height = 20, Width = 18, SharedProjections = sharedProjections, SharedKernels = sharedKernels });
+        var space = new SearchSpace(new SearchSpaceOptions
+        {
+            Preset = SearchSpacePreset.Compact, StageRepeats = new[] { 1, 1, 1, 1 }, InputChannels = channels, Height = 20, Width = 18,
+            SharedProjections = sharedProjections, SharedKernels = sharedKernels, StageStrides = firstStagesAtStride1 ? new[] { 1, 1, 2, 2 } : null,
+        });
+        Assert.Equal(firstStagesAtStride1 ? (5, 5) : (2, 2), (space.FinalHeight, space.FinalWidth));
         using var supernet = new Supernet(space);
         var path = new[] { a, b, c, d };
         // Train a little on the path so batch-norm statistics are not the defaults.

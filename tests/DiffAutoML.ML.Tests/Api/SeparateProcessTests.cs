@@ -234,6 +234,11 @@ public class SeparateProcessTests
         ml.Auto().DiffAutoML(FitEndToEndTests.Small(epochs: 1) with { CheckpointFolder = work }).Fit(data);
         var mismatch = Assert.Throws<InvalidOperationException>(() => ml.Auto().DiffAutoML(options).Fit(data));
         Assert.Contains("other data or options", mismatch.Message);
+        // Other stage strides leave every parameter's shape as it was: only the fingerprint tells the networks apart.
+        var strided = FitEndToEndTests.Small(epochs: 1) with { CheckpointFolder = work };
+        strided.SearchSpace = strided.SearchSpace with { StageStrides = new[] { 1, 2, 2, 2 } };
+        var stridesMismatch = Assert.Throws<InvalidOperationException>(() => ml.Auto().DiffAutoML(strided).Fit(data));
+        Assert.Contains("other data or options", stridesMismatch.Message);
 
         // The same options, the same number of images with the same labels, but other pixels: not the same search.
         var raw = IdxDataset.Read(TestPaths.SubsetFile("train-images-idx3-ubyte.gz"), TestPaths.SubsetFile("train-labels-idx1-ubyte.gz"));

@@ -110,7 +110,7 @@ public class CliTests
         var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;
         var images = Path.Combine(TestPaths.Subset, "test-png");
         // The efficient profile, with one of its values overridden on the command line.
-        var (exit, output) = Cli($"train \"{images}\" --test \"{images}\" --epochs 2 --batch 32 --threads 1 --profile efficient --search-fraction 0.5 --out \"{folder}\" --quiet", folder);
+        var (exit, output) = Cli($"train \"{images}\" --test \"{images}\" --epochs 2 --batch 32 --threads 1 --profile efficient --search-fraction 0.5 --stage-strides 2,2,2,1 --out \"{folder}\" --quiet", folder);
         Assert.True(exit == 0, output);
         // One thread and a validation batch of 8: libtorch used to print a line for each such convolution on a CPU
         // without NNPACK support, thousands per epoch (Native/NnpackSwitch.cs).
@@ -122,7 +122,7 @@ public class CliTests
         Assert.Equal("1", report.Options["Threads"]);
         Assert.Equal("0.5", report.Options["SearchFraction"]);
         Assert.Contains("MaxRelativeCost 1.1, sample within budget True, candidates k3 k5 k7", report.Options["Architecture"]);
-        Assert.Contains("shared kernels True", report.Options["SearchSpace"]);
+        Assert.Contains("shared kernels True, stage strides [2,2,2,1]", report.Options["SearchSpace"]);
         Assert.Contains("during search False", report.Options["HyperParameters"]);
         // model.onnx, for programs outside .NET, names its classes in the report's order and its input.
         using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Path.Combine(folder, "model.onnx")))

@@ -39,7 +39,7 @@ internal static class Help
           --width <x>              multiply every channel count of the search space by x (default 1)
           --stage-strides <list>   stride of the first layer of each stage, e.g. 1,2,2,2: a stride of 1
                                    keeps the resolution (28x28 images end at 4x4 instead of 2x2, for
-                                   about 3.5x the work; default 2 for every stage)
+                                   about 3.4x the work; default 2 for every stage)
           --search-fraction <x>    share of the epochs spent searching the architecture (default 0.333)
           --tune-during-search <true|false>  learn the weight decay while the architecture is searched
                                    too (default true); false starts learning it once the architecture is fixed

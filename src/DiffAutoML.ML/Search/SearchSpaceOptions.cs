@@ -31,8 +31,8 @@ public sealed record class SearchSpaceOptions
     /// <summary>
     /// Stride of the first layer of each stage, 1 or 2; null = 2 for every stage (ShuffleNetV2). With stride 1 a stage
     /// keeps the resolution it receives: the Compact preset's four stride-2 stages leave a 28x28 image at 2x2, and
-    /// strides 1,2,2,2 leave it at 4x4, the feature-map sizes of a 56x56 input, for about 3.5x the multiply-adds
-    /// (docs/benchmarks.md, "Input resolution").
+    /// strides 1,2,2,2 leave it at 4x4, the feature-map sizes of a 56x56 input, for 3.4x the multiply-adds
+    /// (docs/benchmarks.md, "Keeping the resolution inside the network").
     /// </summary>
     public IReadOnlyList<int>? StageStrides { get; set; }
 
@@ -49,11 +49,11 @@ public sealed record class SearchSpaceOptions
     public double BatchNormEpsilon { get; set; } = 1e-5;
 
     /// <summary>
-    /// The candidates of a stride-2 layer (the first of a stage, which widens) share one projection branch (depthwise 3x3
-    /// with the layer's stride, BN, 1x1, BN, ReLU) in the supernet, so half of the channels after every such layer are
-    /// the same whichever block is sampled. Default true. False is the DSNAS design (a kxk projection per candidate):
-    /// there every channel after a stride-2 layer depends on the sampled block, and the supernet barely trains for its first hundreds of steps
-    /// (docs/algorithm.md, "Shared projections").
+    /// The candidates of a widening layer (the first of each stage, stride 2 by default) share one projection branch
+    /// (depthwise 3x3 with the layer's stride, BN, 1x1, BN, ReLU) in the supernet, so half of the channels after every
+    /// such layer are the same whichever block is sampled. Default true. False is the DSNAS design (a kxk projection per
+    /// candidate): there every channel after a widening layer depends on the sampled block, and the supernet barely
+    /// trains for its first hundreds of steps (docs/algorithm.md, "Shared projections").
     /// </summary>
     public bool SharedProjections { get; set; } = true;
 

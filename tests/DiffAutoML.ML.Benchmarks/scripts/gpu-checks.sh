@@ -101,7 +101,7 @@ if [ "${GPU_DATA:-idx}" = png ]; then
   train_data="/tmp/png/train-png --test /tmp/png/test-png"
 fi
 
-stamp "full Fashion-MNIST searches ($budget each) and CUDA tests"
+stamp "full Fashion-MNIST searches ($budget each)"
 # Augmentation on CUDA is checked by the first call; without it the searches still run, without augmentation.
 components="--components All"
 [ -f /tmp/augment-ok ] || { components="--components Architecture,HyperParameters"; stamp "augmentation failed on CUDA in the first call: searching without it"; }

@@ -28,7 +28,7 @@ catch (System.Runtime.InteropServices.ExternalException e)
     Console.Error.WriteLine("details: " + e);
     return 1;
 }
-catch (Exception e) when (e is DiffAutoML.ML.Data.ImageDataException or InvalidOperationException or ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
+catch (Exception e) when (e is DiffAutoML.ML.Data.ImageDataException or InvalidOperationException or ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException or TimeoutException)
 {
     // The library's errors name what was wrong (column, row, file, option); a stack trace adds nothing for a CLI user.
     Console.Error.WriteLine("error: " + e.Message);

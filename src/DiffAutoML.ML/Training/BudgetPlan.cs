@@ -17,17 +17,37 @@ internal readonly record struct BudgetPlan(int PlannedEpochs, int SearchEpochs)
     /// <param name="searching">Whether the search stage is still running.</param>
     /// <param name="searchFraction">The share of the epochs that search.</param>
     /// <param name="maxEpochs">The most epochs the options allow (null: no limit).</param>
-    public BudgetPlan? Replan(double secondsLeft, double epochSeconds, int completed, bool searching, double searchFraction, int? maxEpochs)
+    /// <param name="endSearch">Whether the search ends now (<see cref="SearchDeadlineShare"/> has passed): the plan then
+    /// searches no further epoch and keeps at least one tuning epoch.</param>
+    public BudgetPlan? Replan(double secondsLeft, double epochSeconds, int completed, bool searching, double searchFraction, int? maxEpochs,
+        bool endSearch = false)
     {
         int affordable = Math.Max(0, (int)Math.Floor(secondsLeft / Math.Max(1e-3, epochSeconds)));
         int plan = Math.Min(completed + affordable, maxEpochs ?? int.MaxValue);
         bool shorten = plan < PlannedEpochs, lengthen = plan > PlannedEpochs && completed < PlannedEpochs;
-        if (!shorten && !lengthen) return null;
+        if (!shorten && !lengthen && !(searching && endSearch)) return null;
         // During the search at least one tuning epoch stays planned, even when the budget will cut it short: a child
         // tuned for part of an epoch beats one taken untuned from the supernet.
         int planned = Math.Max(plan, completed + (searching ? 1 : 0));
-        return searching ? new BudgetPlan(planned, Math.Max(completed, SearchShare(planned, searchFraction))) : this with { PlannedEpochs = planned };
+        if (!searching) return this with { PlannedEpochs = planned };
+        return new BudgetPlan(planned, endSearch ? completed : Math.Max(completed, SearchShare(planned, searchFraction)));
     }
+
+    /// <summary>
+    /// How many epochs the learning-rate schedule should span from now: the plan's remaining epochs, or, when the plan
+    /// keeps an epoch that the time left cannot hold (the tuning epoch kept during the search), the part of an epoch that
+    /// fits, so that the rate has decayed to zero when the budget stops the run rather than being cut off high.
+    /// </summary>
+    public double ScheduleEpochsLeft(int completed, double secondsLeft, double epochSeconds)
+        => Math.Min(PlannedEpochs - completed, Math.Max(0, secondsLeft) / Math.Max(1e-3, epochSeconds));
+
+    /// <summary>
+    /// The most of the training time (the budget less what came before the plan) that the search stage may take under
+    /// a time budget: its share, <paramref name="searchFraction"/>, plus half the rest. Past it the search ends, its
+    /// epoch cut short if need be, so that the child is tuned before the budget runs out even when epochs take far
+    /// longer than the plan expected (a busy machine, or a budget that holds one epoch). 1 when the whole run searches.
+    /// </summary>
+    public static double SearchDeadlineShare(double searchFraction) => searchFraction >= 1 ? 1 : (1 + searchFraction) / 2;
 
     /// <summary>The search stage's epochs in a plan of <paramref name="planned"/>: its share, leaving at least one
     /// tuning epoch unless the whole run searches (<paramref name="searchFraction"/> 1).</summary>

@@ -50,6 +50,7 @@ internal sealed class JointSearch : IDisposable
     private int _bestEpoch;
     private double _bestAccuracy = double.NegativeInfinity, _bestLoss = double.NaN;
     private double _searchSeconds, _tuningSeconds, _evaluationSeconds;
+    private double _searchDeadline = double.PositiveInfinity; // seconds on the run's clock (BudgetPlan.SearchDeadlineShare)
     private bool _resumed;
 
     public JointSearch(JointSearchSetup setup)
@@ -83,19 +84,23 @@ internal sealed class JointSearch : IDisposable
         // With a time budget the plan is sized to fit it (never beyond Epochs), so that the search stage ends and the
         // child is tuned before the budget runs out.
         if (!_resumed) PlanSchedule(_o.TimeBudget is null ? _o.Epochs!.Value : Math.Min(_o.Epochs ?? int.MaxValue, EstimateEpochs()));
+        SetSearchDeadline();
         string stoppedBy = "completed";
         var stageClock = Stopwatch.StartNew();
         for (int epoch = _epochsCompleted; epoch < _plannedEpochs && stoppedBy == "completed"; epoch++)
         {
             StartEpoch(epoch);
             var epochClock = Stopwatch.StartNew();
-            long epochImages = 0;
+            long epochImages = 0, epochSteps = 0;
             double epochLoss = 0, epochCorrect = 0;
+            bool searchCut = false;
             foreach (var rows in _sampler.Epoch(epoch))
             {
                 _o.CancellationToken.ThrowIfCancellationRequested();
                 if (OverBudget()) { stoppedBy = "time budget"; break; }
+                if (epochSteps > 0 && PastSearchDeadline(epoch + 1)) { searchCut = true; break; }
                 TrainStep(rows, epoch);
+                epochSteps++;
                 epochImages += rows.Length;
                 if (_step % _o.ProgressEverySteps == 0)
                 {
@@ -120,13 +125,26 @@ internal sealed class JointSearch : IDisposable
                 validationLoss, validationAccuracy, epochImages / trainingSeconds);
             _history.Add(record);
             if (_stage == TuningStage && validationAccuracy > _bestAccuracy) KeepBest(epoch + 1, validationAccuracy, validationLoss);
-            _epochDurations.Add(epochClock.Elapsed.TotalSeconds);
-            Replan();
+            // A search epoch cut short counts at the duration a whole one would have taken, for the plan of what follows.
+            _epochDurations.Add(epochClock.Elapsed.TotalSeconds * (searchCut ? (double)StepsPerEpoch / epochSteps : 1));
+            bool endSearch = searchCut || PastSearchDeadline(_epochsCompleted);
+            if (searchCut || (endSearch && _epochsCompleted < _searchEpochs))
+                _s.Log(searchCut
+                    ? $"Time budget: the search ends during epoch {_epochsCompleted}, after {epochSteps} of its {StepsPerEpoch} steps, to leave time to tune the child."
+                    : $"Time budget: the search ends after epoch {_epochsCompleted}, to leave time to tune the child.");
+            Replan(endSearch);
             if (_stage == SearchStage && _epochsCompleted == _searchEpochs) EndSearch(stageClock);
             SaveCheckpoint();
             Report(epoch, true, record.TrainLoss, record.TrainAccuracy, record);
         }
         AddStageTime(stageClock);
+        if (_step == 0)
+            throw new TimeoutException($"The time budget of {_o.TimeBudget} ran out before the first training step: loading the data and " +
+                $"preparing the network took {_s.Clock.Elapsed.TotalSeconds:F0} s. Give a longer {nameof(DiffAutoMLOptions.TimeBudget)}, " +
+                $"or set {nameof(DiffAutoMLOptions.Epochs)} without one.");
+        if (_epochsCompleted == 0)
+            _s.Log($"Warning: the time budget ended the run during its first epoch, after {_step} of {StepsPerEpoch} steps; the model is " +
+                   "barely trained. A longer budget gives a better model.");
         if (_stage == SearchStage) EndSearch(stageClock);
         return Finish(stoppedBy);
     }
@@ -237,17 +255,34 @@ internal sealed class JointSearch : IDisposable
     /// and re-fits the schedule from the current step (<see cref="LearningRateSchedule.RefitFrom"/>): the learning rate
     /// never jumps.
     /// </summary>
-    private void Replan()
+    private void Replan(bool endSearch)
     {
         if (_o.TimeBudget is not TimeSpan budget) return;
         double left = budget.TotalSeconds - _s.Clock.Elapsed.TotalSeconds - FinishingReserve(budget);
         double epochSeconds = _epochDurations.Expected;
-        if (new BudgetPlan(_plannedEpochs, _searchEpochs).Replan(left, epochSeconds, _epochsCompleted, _stage == SearchStage, _o.SearchFraction, _o.Epochs)
+        if (new BudgetPlan(_plannedEpochs, _searchEpochs).Replan(left, epochSeconds, _epochsCompleted, _stage == SearchStage, _o.SearchFraction, _o.Epochs, endSearch)
             is not { } plan) return;
         (_plannedEpochs, _searchEpochs) = (plan.PlannedEpochs, plan.SearchEpochs);
-        _sgd.Reschedule(_sgd.Schedule.RefitFrom(_step, (int)(_plannedEpochs * StepsPerEpoch)));
-        _s.Log($"Time budget: {_plannedEpochs} epochs fit (the last took {_epochDurations.Last:F1} s, expecting {epochSeconds:F1} s per epoch); the search ends after epoch {_searchEpochs}.");
+        // From the current step, not from epoch boundaries: a search epoch cut short leaves the step count off them.
+        double epochsLeft = plan.ScheduleEpochsLeft(_epochsCompleted, left, epochSeconds);
+        _sgd.Reschedule(_sgd.Schedule.RefitFrom(_step, (int)Math.Max(_step + 1, _step + Math.Floor(epochsLeft * StepsPerEpoch))));
+        string fit = epochsLeft < _plannedEpochs - _epochsCompleted ? $" (the time left holds {epochsLeft:F2} of an epoch: the learning rate reaches zero by then)" : "";
+        _s.Log($"Time budget: {_plannedEpochs} epochs fit{fit} (the last took {_epochDurations.Last:F1} s, expecting {epochSeconds:F1} s per epoch); the search ends after epoch {_searchEpochs}.");
     }
+
+    /// <summary>Under a time budget, the time on the run's clock after which the search stage ends (from where the
+    /// plan starts, <see cref="BudgetPlan.SearchDeadlineShare"/> of the time left).</summary>
+    private void SetSearchDeadline()
+    {
+        if (_o.TimeBudget is not TimeSpan budget || _stage != SearchStage || _o.SearchFraction >= 1) return;
+        double now = _s.Clock.Elapsed.TotalSeconds;
+        _searchDeadline = now + Math.Max(0, budget.TotalSeconds - now) * BudgetPlan.SearchDeadlineShare(_o.SearchFraction);
+    }
+
+    /// <summary>Whether the search stage should end with epoch <paramref name="epochs"/>: its deadline has passed, and
+    /// the epochs the options allow leave room for a tuning epoch after it.</summary>
+    private bool PastSearchDeadline(int epochs)
+        => _stage == SearchStage && _s.Clock.Elapsed.TotalSeconds >= _searchDeadline && epochs + 1 <= (_o.Epochs ?? int.MaxValue);
 
     /// <summary>"k3 xc ... (2.84 MFLOPs, 275466 parameters{extra})" for the log.</summary>
     private string DescribeChild(IReadOnlyList<int> path, string extra)

@@ -7,8 +7,9 @@ public class BudgetPlanTests
     private static readonly BudgetPlan TwentyEpochsThreeSearching = new(20, 3);
 
     /// <summary>The plan after <paramref name="completed"/> epochs, searching a 0.15 share.</summary>
-    private static BudgetPlan? After(BudgetPlan plan, int completed, double secondsLeft, double epochSeconds, bool searching = false, int? maxEpochs = null)
-        => plan.Replan(secondsLeft, epochSeconds, completed, searching, searchFraction: 0.15, maxEpochs);
+    private static BudgetPlan? After(BudgetPlan plan, int completed, double secondsLeft, double epochSeconds, bool searching = false, int? maxEpochs = null,
+        bool endSearch = false)
+        => plan.Replan(secondsLeft, epochSeconds, completed, searching, searchFraction: 0.15, maxEpochs, endSearch);
 
     [Fact]
     public void Cheaper_epochs_past_the_middle_of_the_plan_lengthen_it()
@@ -35,6 +36,34 @@ public class BudgetPlanTests
     [Fact]
     public void During_the_search_one_tuning_epoch_stays_planned_when_no_time_is_left()
         => Assert.Equal(new BudgetPlan(4, 3), After(TwentyEpochsThreeSearching, completed: 3, secondsLeft: 0, epochSeconds: 60, searching: true));
+
+    [Fact]
+    public void A_search_that_reaches_its_deadline_ends_now_and_keeps_one_tuning_epoch()
+    {
+        // Time for 10 more epochs: the search ends after the 2 completed, and the rest tunes.
+        Assert.Equal(new BudgetPlan(12, 2), After(TwentyEpochsThreeSearching, completed: 2, secondsLeft: 600, epochSeconds: 60, searching: true, endSearch: true));
+        // No time left: one tuning epoch stays planned, even when the plan's length is otherwise unchanged.
+        Assert.Equal(new BudgetPlan(2, 1), After(new BudgetPlan(2, 2), completed: 1, secondsLeft: 10, epochSeconds: 60, searching: true, endSearch: true));
+        // In the tuning stage the flag changes nothing.
+        Assert.Null(After(TwentyEpochsThreeSearching, completed: 5, secondsLeft: 900, epochSeconds: 60, endSearch: true));
+    }
+
+    [Fact]
+    public void The_schedule_spans_the_plan_or_the_part_of_an_epoch_that_fits()
+    {
+        Assert.Equal(15, TwentyEpochsThreeSearching.ScheduleEpochsLeft(completed: 5, secondsLeft: 900, epochSeconds: 60));
+        // A tuning epoch kept when only 15 s of its 60 are left: the rate reaches zero a quarter of the way through it.
+        Assert.Equal(0.25, new BudgetPlan(2, 1).ScheduleEpochsLeft(completed: 1, secondsLeft: 15, epochSeconds: 60), 12);
+        Assert.Equal(0, new BudgetPlan(2, 1).ScheduleEpochsLeft(completed: 1, secondsLeft: -5, epochSeconds: 60));
+    }
+
+    [Theory]
+    [InlineData(1.0 / 3, 2.0 / 3)]
+    [InlineData(0.15, 0.575)]
+    [InlineData(0, 0.5)]
+    [InlineData(1, 1)]
+    public void The_search_may_take_its_share_of_the_time_plus_half_the_rest(double searchFraction, double share)
+        => Assert.Equal(share, BudgetPlan.SearchDeadlineShare(searchFraction), 12);
 
     [Fact]
     public void The_plan_never_exceeds_the_epochs_the_options_allow()

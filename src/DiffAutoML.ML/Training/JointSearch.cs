@@ -83,7 +83,7 @@ internal sealed class JointSearch : IDisposable
         if (_supernet is not null && _o.Architecture.MaxRelativeCost is not null && _alpha!.MeasuredCosts is null) MeasureBlockCosts();
         // With a time budget the plan is sized to fit it (never beyond Epochs), so that the search stage ends and the
         // child is tuned before the budget runs out.
-        if (!_resumed) PlanSchedule(_o.TimeBudget is null ? _o.Epochs!.Value : Math.Min(_o.Epochs ?? int.MaxValue, EstimateEpochs()));
+        if (!_resumed) PlanSchedule(_o.TimeBudget is null ? _o.Epochs!.Value : EstimateEpochs());
         SetSearchDeadline();
         string stoppedBy = "completed";
         var stageClock = Stopwatch.StartNew();
@@ -125,8 +125,10 @@ internal sealed class JointSearch : IDisposable
                 validationLoss, validationAccuracy, epochImages / trainingSeconds);
             _history.Add(record);
             if (_stage == TuningStage && validationAccuracy > _bestAccuracy) KeepBest(epoch + 1, validationAccuracy, validationLoss);
-            // A search epoch cut short counts at the duration a whole one would have taken, for the plan of what follows.
-            _epochDurations.Add(epochClock.Elapsed.TotalSeconds * (searchCut ? (double)StepsPerEpoch / epochSteps : 1));
+            // A search epoch cut short counts at the duration a whole one would have taken (its steps scaled, its
+            // validation pass as it was), for the plan of what follows.
+            double epochSeconds = epochClock.Elapsed.TotalSeconds;
+            _epochDurations.Add(searchCut ? epochSeconds + trainingSeconds * ((double)StepsPerEpoch / epochSteps - 1) : epochSeconds);
             bool endSearch = searchCut || PastSearchDeadline(_epochsCompleted);
             if (searchCut || (endSearch && _epochsCompleted < _searchEpochs))
                 _s.Log(searchCut
@@ -191,11 +193,7 @@ internal sealed class JointSearch : IDisposable
 
     private void PlanSchedule(int epochs)
     {
-        _plannedEpochs = Math.Max(1, epochs);
-        // At least one tuning epoch when there are two or more: the supernet's weights alone make a poor model.
-        _searchEpochs = !_searchArchitecture ? 0
-            : _plannedEpochs == 1 ? 1
-            : Math.Max(1, BudgetPlan.SearchShare(_plannedEpochs, _o.SearchFraction));
+        (_plannedEpochs, _searchEpochs) = BudgetPlan.Initial(epochs, _searchArchitecture, _o.SearchFraction, _o.TimeBudget is not null, _o.Epochs);
         CreateOptimizer(NewSchedule(), null);
     }
 

@@ -66,6 +66,23 @@ public class BudgetPlanTests
         => Assert.Equal(share, BudgetPlan.SearchDeadlineShare(searchFraction), 12);
 
     [Fact]
+    public void The_first_plan_searches_its_share_and_keeps_a_tuning_epoch()
+    {
+        Assert.Equal(new BudgetPlan(30, 10), BudgetPlan.Initial(30, searchArchitecture: true, searchFraction: 1.0 / 3, timeBudget: false, maxEpochs: null));
+        Assert.Equal(new BudgetPlan(30, 0), BudgetPlan.Initial(30, searchArchitecture: false, searchFraction: 1.0 / 3, timeBudget: true, maxEpochs: null));
+        Assert.Equal(new BudgetPlan(7, 1), BudgetPlan.Initial(7, searchArchitecture: true, searchFraction: 0.15, timeBudget: true, maxEpochs: null));
+        // Epochs = 1 without a budget: the one epoch the options ask for searches.
+        Assert.Equal(new BudgetPlan(1, 1), BudgetPlan.Initial(1, searchArchitecture: true, searchFraction: 0.15, timeBudget: false, maxEpochs: null));
+        // A budget that holds one epoch: a search epoch (cut short by its deadline if need be) and a tuning epoch.
+        Assert.Equal(new BudgetPlan(2, 1), BudgetPlan.Initial(1, searchArchitecture: true, searchFraction: 0.15, timeBudget: true, maxEpochs: null));
+        Assert.Equal(new BudgetPlan(2, 1), BudgetPlan.Initial(0, searchArchitecture: true, searchFraction: 1.0 / 3, timeBudget: true, maxEpochs: 40));
+        // ... unless the options allow one epoch, or the whole run searches.
+        Assert.Equal(new BudgetPlan(1, 1), BudgetPlan.Initial(1, searchArchitecture: true, searchFraction: 0.15, timeBudget: true, maxEpochs: 1));
+        Assert.Equal(new BudgetPlan(1, 1), BudgetPlan.Initial(1, searchArchitecture: true, searchFraction: 1, timeBudget: true, maxEpochs: null));
+        Assert.Equal(new BudgetPlan(12, 12), BudgetPlan.Initial(30, searchArchitecture: true, searchFraction: 1, timeBudget: true, maxEpochs: 12));
+    }
+
+    [Fact]
     public void The_plan_never_exceeds_the_epochs_the_options_allow()
     {
         Assert.Null(After(new BudgetPlan(10, 0), completed: 5, secondsLeft: 6000, epochSeconds: 60, maxEpochs: 10));

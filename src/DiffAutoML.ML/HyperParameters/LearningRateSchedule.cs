@@ -14,6 +14,13 @@ public sealed record LearningRateSchedule(double PeakLearningRate, int WarmupSte
     /// <summary>How far through the cosine (0 to 1) the decay is at <see cref="DecayFromStep"/>.</summary>
     public double DecayFromProgress { get; init; }
 
+    /// <summary>
+    /// The schedule for a plan of <paramref name="totalSteps"/>, its warm-up at most half of them, so that the rate
+    /// always decays: with the default one warm-up epoch, a one-epoch run was all warm-up and ended at its peak rate.
+    /// </summary>
+    public static LearningRateSchedule ForPlan(double peakLearningRate, int warmupSteps, int totalSteps)
+        => new(peakLearningRate, Math.Min(warmupSteps, totalSteps / 2), totalSteps);
+
     /// <summary>Learning rate at step <paramref name="step"/> (0-based).</summary>
     public double At(long step)
     {

@@ -198,7 +198,7 @@ internal sealed class JointSearch : IDisposable
     }
 
     private LearningRateSchedule NewSchedule()
-        => new(_o.HyperParameters.LearningRate, (int)Math.Round(_o.WarmupEpochs * StepsPerEpoch), (int)(_plannedEpochs * StepsPerEpoch));
+        => LearningRateSchedule.ForPlan(_o.HyperParameters.LearningRate, (int)Math.Round(_o.WarmupEpochs * StepsPerEpoch), (int)(_plannedEpochs * StepsPerEpoch));
 
     /// <summary>A new optimizer over the current network's parameters.</summary>
     private void CreateOptimizer(LearningRateSchedule schedule, HypergradientSgdState? state)

@@ -15,6 +15,20 @@ public class LearningRateScheduleTests
     }
 
     [Fact]
+    public void A_plan_no_longer_than_two_warm_ups_warms_up_for_half_of_it_and_still_decays_to_zero()
+    {
+        // One warm-up epoch of 35 steps in a one-epoch plan: 17 steps of warm-up, then the cosine to zero.
+        var short1 = LearningRateSchedule.ForPlan(0.1, warmupSteps: 35, totalSteps: 35);
+        Assert.Equal(17, short1.WarmupSteps);
+        Assert.Equal(0.1, short1.At(16), 12);
+        Assert.True(short1.At(34) < 0.002, $"the last step's rate is {short1.At(34)}");
+        // Longer plans keep the warm-up they ask for.
+        Assert.Equal(35, LearningRateSchedule.ForPlan(0.1, warmupSteps: 35, totalSteps: 70).WarmupSteps);
+        Assert.Equal(35, LearningRateSchedule.ForPlan(0.1, warmupSteps: 35, totalSteps: 3500).WarmupSteps);
+        Assert.Equal(0, LearningRateSchedule.ForPlan(0.1, warmupSteps: 0, totalSteps: 35).WarmupSteps);
+    }
+
+    [Fact]
     public void Lengthened_after_the_warm_up_it_keeps_its_rate_and_stretches_the_rest_of_the_cosine()
     {
         // Halfway through a 100-step cosine (rate 0.5), lengthened to 150 steps: the remaining half of the cosine now

@@ -105,6 +105,20 @@ public class CliTests
     }
 
     [Fact]
+    public void A_time_budget_too_short_to_train_is_an_error_without_a_stack_trace()
+    {
+        var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;
+        var train = Path.Combine(TestPaths.Subset, "train-images-idx3-ubyte.gz");
+
+        var (exit, output) = Cli($"train \"{train}\" --time-budget 1s --out \"{Path.Combine(folder, "out")}\" --quiet", folder);
+
+        Assert.True(exit == 1, $"exit {exit}\n{output}");
+        Assert.Contains("error: The time budget of 00:00:01 ran out before the first training step", output);
+        Assert.DoesNotContain("Unhandled exception", output);
+        Assert.False(File.Exists(Path.Combine(folder, "out", "model.zip")), "a model was written");
+    }
+
+    [Fact]
     public void Train_writes_the_model_onnx_and_report_and_predict_uses_the_model()
     {
         var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;

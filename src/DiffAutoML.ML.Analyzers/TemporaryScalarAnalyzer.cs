@@ -9,11 +9,15 @@ namespace DiffAutoML.ML.Analyzers;
 /// Reports every TorchSharp.Scalar that would live only as a temporary. TorchSharp 0.107's Scalar frees its native
 /// value in a finalizer, and its tensor methods pass <c>scalar.Handle</c> to libtorch without keeping the Scalar alive,
 /// so a garbage collection during the native call (a background GC runs beside the training thread) can free the value
-/// libtorch is reading: a rare crash ("Expected false to be true ... toLong", seen once in six half-hour runs) or a
-/// silently wrong number. Three forms create such temporaries: a conversion to Scalar (<c>t.mul_(2.0)</c>,
-/// <c>clamp(0, 255)</c>), a TorchSharp operator with a number operand (<c>t * 2.0</c> converts inside TorchSharp), and
-/// the Tensor-to-number extensions (<c>t.ToSingle()</c> goes through a temporary Scalar; <c>item&lt;T&gt;()</c> does
-/// not). The safe form keeps the Scalar in a using declaration or a field for as long as libtorch may read it.
+/// libtorch is reading: a crash ("Expected false to be true ... toLong", "Unknown scalar type", "alpha must not be a
+/// floating point number") or a silently wrong number. Five forms create such temporaries: a conversion to Scalar
+/// (<c>t.mul_(2.0)</c>, <c>clamp(0, 255)</c>); a TorchSharp operator with a number operand (<c>t * 2.0</c> converts
+/// inside TorchSharp); the Tensor-to-number extensions (<c>t.ToSingle()</c> goes through a temporary Scalar;
+/// <c>item&lt;T&gt;()</c> does not); TorchSharp members that pass a default of their own as a Scalar (<c>a + b</c>,
+/// <c>a.add(b)</c> and <c>add_(b)</c> add with alpha 1, <c>2.0 - t</c> too, <c>addcdiv(a, b)</c> with value 1,
+/// <c>arange(n)</c> with start 0 and step 1); and TorchSharp's batch-norm modules, whose training forward counts
+/// batches with <c>add_(1)</c> (stress-tested in TemporaryScalarRaceTests). The safe form keeps the Scalar in a using
+/// declaration or a field for as long as libtorch may read it, and passes every Scalar argument explicitly.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class TemporaryScalarAnalyzer : DiagnosticAnalyzer
@@ -83,6 +87,13 @@ public sealed class TemporaryScalarAnalyzer : DiagnosticAnalyzer
     private static void AnalyzeOperator(OperationAnalysisContext context, IMethodSymbol? method)
     {
         if (method is null || !IsTorchSharp(method)) return;
+        // TorchSharp's + calls add(x) and its Scalar - Tensor calls negative().add(x): both add with a temporary alpha.
+        if (method.Name == "op_Addition" || method.Name == "op_Subtraction" && method.Parameters[1].Type.Name == "Tensor" && method.Parameters[0].Type.Name != "Tensor")
+        {
+            Report(context, $"TorchSharp's operator {(method.Name == "op_Addition" ? "+" : "-")} (it adds with an alpha of its own)",
+                "call add(x, alpha) with a kept Scalar (Scalars.One), or sub for a difference");
+            return;
+        }
         foreach (var parameter in method.Parameters)
         {
             if (parameter.Type.SpecialType is >= SpecialType.System_Boolean and <= SpecialType.System_Double)
@@ -105,7 +116,27 @@ public sealed class TemporaryScalarAnalyzer : DiagnosticAnalyzer
             return;
         }
         if (method.Name == "ToScalar" && SymbolEqualityComparer.Default.Equals(method.ReturnType, scalar) && !IsKeptAlive(invocation))
+        {
             Report(context, "A ToScalar() result that is not kept in a using declaration or a field", "declare it with 'using var'");
+            return;
+        }
+        if (DefaultScalarArgument(method) is { } fix)
+            Report(context, $"TorchSharp's {method.Name} with {method.Parameters.Length} parameter(s) (it passes a Scalar of its own)", fix);
+    }
+
+    /// <summary>How to call a TorchSharp member that would pass a temporary Scalar of its own (a default alpha, value,
+    /// start or step, or batch-norm's batch count), or null when it passes none.</summary>
+    private static string? DefaultScalarArgument(IMethodSymbol method)
+    {
+        int arguments = method.Parameters.Length;
+        return method.Name switch
+        {
+            "add" or "add_" when arguments == 1 && method.ContainingType.Name == "Tensor" => "pass alpha too: add(x, Scalars.One)",
+            "addcdiv" or "addcdiv_" when arguments == 2 && method.ContainingType.Name == "Tensor" => "pass the value too: addcdiv(a, b, Scalars.One)",
+            "arange" when !System.Linq.Enumerable.Any(method.Parameters, p => p.Name == "step") => "pass start, stop and step as kept Scalars",
+            "BatchNorm1d" or "BatchNorm2d" or "BatchNorm3d" when method.ContainingType.Name == "nn" => "use KeptScalarBatchNorm2d (DiffAutoML.ML.Search), whose forward counts batches with a kept Scalar",
+            _ => null,
+        };
     }
 
     /// <summary>True when the Scalar is the initializer of a using-declared local or is stored in a field.</summary>

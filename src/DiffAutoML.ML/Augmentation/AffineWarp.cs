@@ -36,7 +36,9 @@ public static class AffineWarp
         var cos = radians.cos().mul_(Scalars.Of(1e15)).round_().div_(Scalars.Of(1e15));
         var sin = radians.sin().mul_(Scalars.Of(1e15)).round_().div_(Scalars.Of(1e15));
         using Scalar cx = (width / 2.0).ToScalar(), cy = (height / 2.0).ToScalar();
-        return Matrices(cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy);
+        // cx - cos cx + sin cy and cy - sin cx - cos cy, written without TorchSharp's Scalar - Tensor and + (DAML001).
+        return Matrices(cos, -sin, (cos * cx).neg_().add_(cx, Scalars.One).add_(sin * cy, Scalars.One), sin, cos,
+            (sin * cx).neg_().add_(cy, Scalars.One).sub_(cos * cy));
     }
 
     private static Tensor Matrices(Tensor a, Tensor b, Tensor c, Tensor d, Tensor e, Tensor f)
@@ -49,19 +51,19 @@ public static class AffineWarp
         var device = images.device;
         using Scalar heightScalar = height.ToScalar(), widthScalar = width.ToScalar(), lastRow = (height - 1).ToScalar(), lastColumn = (width - 1).ToScalar();
         using var fillScalar = fill.ToScalar();
-        var ys = (arange(heightScalar, ScalarType.Float64, device) + Scalars.Of(0.5)).view(1, height, 1);
-        var xs = (arange(widthScalar, ScalarType.Float64, device) + Scalars.Of(0.5)).view(1, 1, width);
+        var ys = arange(Scalars.Of(0.5), heightScalar, Scalars.One, ScalarType.Float64, device).view(1, height, 1);
+        var xs = arange(Scalars.Of(0.5), widthScalar, Scalars.One, ScalarType.Float64, device).view(1, 1, width);
         var m = matrices.to(device).to(ScalarType.Float64);
         Tensor Entry(int row, int col) => m[TensorIndex.Colon, row, col].view(batch, 1, 1);
         // The [B, 1, W] and [B, H, 1] parts are summed once into [B, H, W]: one full-size pass per coordinate.
-        var xIn = (Entry(0, 0) * xs + Entry(0, 2) + Entry(0, 1) * ys).floor_().to(ScalarType.Int64);
-        var yIn = (Entry(1, 0) * xs + (Entry(1, 1) * ys + Entry(1, 2))).floor_().to(ScalarType.Int64);
+        var xIn = (Entry(0, 0) * xs).add_(Entry(0, 2), Scalars.One).add(Entry(0, 1) * ys, Scalars.One).floor_().to(ScalarType.Int64);
+        var yIn = (Entry(1, 0) * xs).add((Entry(1, 1) * ys).add_(Entry(1, 2), Scalars.One), Scalars.One).floor_().to(ScalarType.Int64);
         var xClamped = xIn.clamp(Scalars.Of(0), lastColumn);
         var yClamped = yIn.clamp(Scalars.Of(0), lastRow);
         var inside = xClamped.eq(xIn).logical_and_(yClamped.eq(yIn));
         // Outside pixels read one extra element appended to every plane, which holds the fill value.
         long plane = height * width;
-        var index = where(inside, yClamped.mul_(widthScalar).add_(xClamped), plane).view(batch, 1, plane).expand(batch, channels, plane);
+        var index = where(inside, yClamped.mul_(widthScalar).add_(xClamped, Scalars.One), plane).view(batch, 1, plane).expand(batch, channels, plane);
         var padded = cat(new[] { images.reshape(batch, channels, plane), full(batch, channels, 1, fillScalar, images.dtype, device) }, 2);
         return padded.gather(2, index).view(batch, channels, height, width);
     }

@@ -44,9 +44,9 @@ public static class AugmentationMagnitudes
 
     internal static Tensor RotateDegrees(Tensor level) => level * Scalars.Of(30 / MaxLevel);
 
-    internal static Tensor EnhanceFactor(Tensor level) => level * Scalars.Of(1.8 / MaxLevel) + Scalars.Of(0.1);
+    internal static Tensor EnhanceFactor(Tensor level) => (level * Scalars.Of(1.8 / MaxLevel)).add_(Scalars.Of(0.1), Scalars.One);
 
-    internal static Tensor PosterizeBits(Tensor level) => Scalars.Of(8) - (level * Scalars.Of(4 / MaxLevel) + Scalars.Of(0.5)).floor();
+    internal static Tensor PosterizeBits(Tensor level) => (level * Scalars.Of(4 / MaxLevel)).add_(Scalars.Of(0.5), Scalars.One).floor_().neg_().add_(Scalars.Of(8), Scalars.One); // 8 - floor(...)
 
-    internal static Tensor SolarizeThreshold(Tensor level) => Scalars.Of(256) - level * Scalars.Of(256 / MaxLevel);
+    internal static Tensor SolarizeThreshold(Tensor level) => (level * Scalars.Of(256 / MaxLevel)).neg_().add_(Scalars.Of(256), Scalars.One); // 256 - ...
 }

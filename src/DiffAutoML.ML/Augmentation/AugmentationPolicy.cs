@@ -60,7 +60,7 @@ public sealed class AugmentationPolicy : IDisposable
         var uniform = HostToDevice.Copy(rand(new long[] { batch, SubPolicyCount }, generator: generator), device).clamp_(Scalars.Of(1e-10), Scalars.Of(1 - 1e-7));
         var gumbel = uniform.log_().neg_().log_().neg_();
         Tensor k;
-        using (no_grad()) k = (Logits.detach().unsqueeze(0) + gumbel).argmax(1);
+        using (no_grad()) k = Logits.detach().unsqueeze(0).add(gumbel, Scalars.One).argmax(1);
         var levels = HostToDevice.Copy(rand(new long[] { batch, 2 }, generator: generator), device).mul_(Scalars.Of(AugmentationMagnitudes.MaxLevel));
         var signs = HostToDevice.Copy(rand(new long[] { batch, 2 }, generator: generator), device).lt(Scalars.Of(0.5)).to(ScalarType.Float32).mul_(Scalars.Of(2)).sub_(Scalars.Of(1));
         var first = _operationIds.index_select(0, k.div(Scalars.Of(Operations.Count), rounding_mode: RoundingMode.floor));

@@ -73,8 +73,8 @@ public sealed class BaselineAugmentation
         // AffineWarp maps the output centre x + 0.5 to x_in and floors. Flipped, output x shows the flipped image's
         // x + dx, which is input W - 1 - x - dx: x_in = W - (x + 0.5) - dx, so the sign of dx follows the flip.
         var flipped = HostToDevice.Copy(flips, images.device).to(ScalarType.Float64);
-        var sign = flipped.mul(Scalars.Of(-2.0)).add_(Scalars.Of(1.0));
-        var offset = flipped.mul(Scalars.Of((double)width)).add_(sign * HostToDevice.Copy(dx, images.device).to(ScalarType.Float64));
+        var sign = flipped.mul(Scalars.Of(-2.0)).add_(Scalars.Of(1.0), Scalars.One);
+        var offset = flipped.mul(Scalars.Of((double)width)).add_(sign * HostToDevice.Copy(dx, images.device).to(ScalarType.Float64), Scalars.One);
         var zero = zeros_like(sign);
         var matrices = stack(new[] { sign, zero, offset, zero, ones_like(sign), HostToDevice.Copy(dy, images.device).to(ScalarType.Float64) }, 1).view(-1, 2, 3);
         return AffineWarp.Apply(images, matrices, fill).MoveToOuterDisposeScope();
@@ -94,10 +94,10 @@ public sealed class BaselineAugmentation
         using Scalar heightScalar = height.ToScalar(), widthScalar = width.ToScalar();
         var top = HostToDevice.Copy(rows, device).sub(half).view(batch, 1, 1, 1);
         var left = HostToDevice.Copy(columns, device).sub(half).view(batch, 1, 1, 1);
-        var ys = arange(heightScalar, ScalarType.Int64, device).view(1, 1, height, 1);
-        var xs = arange(widthScalar, ScalarType.Int64, device).view(1, 1, 1, width);
-        var rowsIn = ys.ge(top).logical_and_(ys.lt(top.add(side)));       // [B, 1, H, 1]
-        var columnsIn = xs.ge(left).logical_and_(xs.lt(left.add(side)));  // [B, 1, 1, W]
+        var ys = arange(Scalars.Of(0), heightScalar, Scalars.One, ScalarType.Int64, device).view(1, 1, height, 1);
+        var xs = arange(Scalars.Of(0), widthScalar, Scalars.One, ScalarType.Int64, device).view(1, 1, 1, width);
+        var rowsIn = ys.ge(top).logical_and_(ys.lt(top.add(side, Scalars.One)));       // [B, 1, H, 1]
+        var columnsIn = xs.ge(left).logical_and_(xs.lt(left.add(side, Scalars.One)));  // [B, 1, 1, W]
         var inside = rowsIn.logical_and(columnsIn);
         return images.masked_fill(inside, fillScalar).MoveToOuterDisposeScope();
     }

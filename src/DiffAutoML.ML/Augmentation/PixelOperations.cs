@@ -19,7 +19,7 @@ public static class PixelOperations
     private static Tensor PerSample(Tensor parameter) => parameter.view(-1, 1, 1, 1);
 
     /// <summary>The 256 input values as a table row [1, 1, 256].</summary>
-    public static Tensor IdentityTable(Device device) => arange(Scalars.Of(256), ScalarType.Float32, device).view(1, 1, 256);
+    public static Tensor IdentityTable(Device device) => arange(Scalars.Of(0), Scalars.Of(256), Scalars.One, ScalarType.Float32, device).view(1, 1, 256);
 
     /// <summary>Maps every value through its sample's (and channel's) table [B, C or 1, 256].</summary>
     public static Tensor ApplyTable(Tensor images, Tensor table)
@@ -37,12 +37,13 @@ public static class PixelOperations
         var r = images.narrow(1, 0, 1);
         var g = images.narrow(1, 1, 1);
         var b = images.narrow(1, 2, 1);
-        return (r * Scalars.Of(19595) + g * Scalars.Of(38470) + b * Scalars.Of(7471) + Scalars.Of(32768)).div_(Scalars.Of(65536)).floor_();
+        return (r * Scalars.Of(19595)).add_(g * Scalars.Of(38470), Scalars.One).add_(b * Scalars.Of(7471), Scalars.One)
+            .add_(Scalars.Of(32768), Scalars.One).div_(Scalars.Of(65536)).floor_();
     }
 
     /// <summary>PIL's blend: out = trunc(clamp(D + f (I - D), 0, 255)); f is per sample, D broadcasts.</summary>
     public static Tensor Blend(Tensor degenerate, Tensor images, Tensor factor)
-        => (degenerate + PerSample(factor) * (images - degenerate)).clamp_(Scalars.Of(0), Scalars.Of(255)).floor_();
+        => (PerSample(factor) * (images - degenerate)).add_(degenerate, Scalars.One).clamp_(Scalars.Of(0), Scalars.Of(255)).floor_();
 
     /// <summary>Color: blend with the grey image (identity on 1-channel images).</summary>
     public static Tensor Color(Tensor images, Tensor factor)
@@ -52,7 +53,7 @@ public static class PixelOperations
     public static Tensor ContrastTable(Tensor images, Tensor factor)
     {
         // Mean in float64: a float32 sum of a large image's luminance would no longer be exact.
-        var mean = Luminance(images).to(ScalarType.Float64).mean(new long[] { 1, 2, 3 }, keepdim: true).add_(Scalars.Of(0.5)).floor_().to(images.dtype);
+        var mean = Luminance(images).to(ScalarType.Float64).mean(new long[] { 1, 2, 3 }, keepdim: true).add_(Scalars.Of(0.5), Scalars.One).floor_().to(images.dtype);
         return Blend(mean, IdentityTable(images.device).unsqueeze(0), factor).squeeze(2);
     }
 
@@ -83,8 +84,8 @@ public static class PixelOperations
             var smoothed = Window(1, 1) * Scalars.Of(5);
             for (long dy = 0; dy < 3; dy++)
                 for (long dx = 0; dx < 3; dx++)
-                    if (dy != 1 || dx != 1) smoothed.add_(Window(dy, dx));
-            smoothed.div_(Scalars.Of(13)).add_(Scalars.Of(0.5)).floor_();
+                    if (dy != 1 || dx != 1) smoothed.add_(Window(dy, dx), Scalars.One);
+            smoothed.div_(Scalars.Of(13)).add_(Scalars.Of(0.5), Scalars.One).floor_();
             degenerate.narrow(2, 1, height - 2).narrow(3, 1, width - 2).copy_(smoothed);
         }
         return degenerate;
@@ -93,7 +94,7 @@ public static class PixelOperations
     /// <summary>Posterize table: keep the top <paramref name="bits"/> bits (p &amp; ~(2^(8-bits) - 1)).</summary>
     public static Tensor PosterizeTable(Tensor bits)
     {
-        var step = pow(2.0, Scalars.Of(8) - bits.view(-1, 1, 1));
+        var step = pow(2.0, bits.view(-1, 1, 1).neg().add_(Scalars.Of(8), Scalars.One)); // 2^(8 - bits)
         return (IdentityTable(bits.device) / step).floor_().mul_(step);
     }
 
@@ -104,7 +105,7 @@ public static class PixelOperations
     public static Tensor SolarizeTable(Tensor threshold)
     {
         var values = IdentityTable(threshold.device);
-        return where(values >= threshold.view(-1, 1, 1), Scalars.Of(255) - values, values);
+        return where(values >= threshold.view(-1, 1, 1), values.neg().add_(Scalars.Of(255), Scalars.One), values);
     }
 
     /// <summary>Solarize: p &gt;= threshold becomes 255 - p.</summary>
@@ -136,12 +137,12 @@ public static class PixelOperations
         using var rowsEnd = (b * c * 256).ToScalar();
         using var pixels = n.ToScalar();
         var offsets = arange(Scalars.Of(0), rowsEnd, Scalars.Of(256), ScalarType.Int64, images.device).view(b * c, 1);
-        var histogram = bincount((images.to(ScalarType.Int64).view(b * c, n) + offsets).view(-1), minlength: b * c * 256).view(b * c, 256);
-        var bins = arange(Scalars.Of(256), ScalarType.Int64, images.device).expand(b * c, 256);
+        var histogram = bincount(images.to(ScalarType.Int64).view(b * c, n).add(offsets, Scalars.One).view(-1), minlength: b * c * 256).view(b * c, 256);
+        var bins = arange(Scalars.Of(0), Scalars.Of(256), Scalars.One, ScalarType.Int64, images.device).expand(b * c, 256);
         var lastBin = where(histogram.gt(Scalars.Of(0)), bins, zeros_like(bins)).amax(new long[] { 1 }, keepdim: true);
-        var step = (pixels - histogram.gather(1, lastBin)).div(Scalars.Of(255), rounding_mode: RoundingMode.floor);
+        var step = histogram.gather(1, lastBin).neg().add_(pixels, Scalars.One).div(Scalars.Of(255), rounding_mode: RoundingMode.floor);
         var before = histogram.cumsum(1) - histogram; // exclusive cumulative sum
-        var lut = (before + step.div(Scalars.Of(2), rounding_mode: RoundingMode.floor)).div(step.clamp_min(Scalars.Of(1)), rounding_mode: RoundingMode.floor).clamp_max(Scalars.Of(255));
+        var lut = before.add(step.div(Scalars.Of(2), rounding_mode: RoundingMode.floor), Scalars.One).div(step.clamp_min(Scalars.Of(1)), rounding_mode: RoundingMode.floor).clamp_max(Scalars.Of(255));
         return where(step.gt(Scalars.Of(0)), lut, bins).view(b, c, 256).to(images.dtype);
     }
 

@@ -194,7 +194,7 @@ public sealed class HypergradientSgd : IDisposable
             for (int i = 0; i < _parameters.Length; i++) _updated[i] = grads[i] is not null;
             if (WholeBuffers() is (var weights, var velocity))
             {
-                velocity.mul_(momentum).add_(cat(_flatOrder.Select(i => grads[i]!.reshape(-1)).ToArray()));
+                velocity.mul_(momentum).add_(cat(_flatOrder.Select(i => grads[i]!.reshape(-1)).ToArray()), Scalars.One);
                 if (_decayedLength > 0) velocity.narrow(0, 0, _decayedLength).addcmul_(weights.narrow(0, 0, _decayedLength), decay, Scalars.Of(1.0));
                 weights.addcmul_(velocity, descent, Scalars.Of(1.0));
                 Array.Fill(_hasVelocity, true);
@@ -207,7 +207,7 @@ public sealed class HypergradientSgd : IDisposable
                     var grad = grads[i];
                     if (grad is null) continue;
                     var v = _velocity[i] ??= zeros_like(p).DetachFromDisposeScope();
-                    v.mul_(momentum).add_(grad);
+                    v.mul_(momentum).add_(grad, Scalars.One);
                     if (_decayed[i]) v.addcmul_(p, decay, Scalars.Of(1.0));
                     p.addcmul_(v, descent, Scalars.Of(1.0));
                     _hasVelocity[i] = true;
@@ -278,7 +278,7 @@ public sealed class HypergradientSgd : IDisposable
         if (decayed > 0)
         {
             var gd = g.narrow(0, 0, decayed);
-            gTheta = gd.dot(decayedWeights.to(ScalarType.Float64)) + gd.dot(v.narrow(0, 0, decayed)).mul_(lr); // <g, theta_t>
+            gTheta = gd.dot(decayedWeights.to(ScalarType.Float64)).add_(gd.dot(v.narrow(0, 0, decayed)).mul_(lr), Scalars.One); // <g, theta_t>
         }
         return stack(new[] { -lr * gTheta, -gV });
     }
@@ -297,18 +297,18 @@ public sealed class HypergradientSgd : IDisposable
         var gradient = hypergradients * stack(new[] { eta[0], _lastLearningRate });
         var finite = hypergradients.isfinite().all();
         var update = finite.logical_and(_tuned);
-        var steps = _adamSteps + finite.to(ScalarType.Float64);
-        var mean = _adamMean * Scalars.Of(Beta1) + gradient * Scalars.Of(1 - Beta1);
-        var square = _adamSquare * Scalars.Of(Beta2) + gradient.square() * Scalars.Of(1 - Beta2);
-        var meanHat = mean / (Scalars.Of(1) - full_like(steps, Scalars.Of(Beta1)).pow_(steps));
-        var squareHat = square / (Scalars.Of(1) - full_like(steps, Scalars.Of(Beta2)).pow_(steps));
+        var steps = _adamSteps.add(finite.to(ScalarType.Float64), Scalars.One);
+        var mean = (_adamMean * Scalars.Of(Beta1)).add_(gradient * Scalars.Of(1 - Beta1), Scalars.One);
+        var square = (_adamSquare * Scalars.Of(Beta2)).add_(gradient.square() * Scalars.Of(1 - Beta2), Scalars.One);
+        var meanHat = mean / full_like(steps, Scalars.Of(Beta1)).pow_(steps).neg_().add_(Scalars.One, Scalars.One); // 1 - beta1^t
+        var squareHat = square / full_like(steps, Scalars.Of(Beta2)).pow_(steps).neg_().add_(Scalars.One, Scalars.One);
         using var hyperRate = Options.HyperLearningRate.ToScalar();
-        var moved = (_logEta - meanHat * hyperRate / (squareHat.sqrt() + Scalars.Of(Epsilon))).clamp(_lowerBound, _upperBound);
+        var moved = (_logEta - meanHat * hyperRate / squareHat.sqrt().add_(Scalars.Of(Epsilon), Scalars.One)).clamp(_lowerBound, _upperBound);
         _logEta.copy_(where(update, moved, _logEta));
         _adamMean.copy_(where(update, mean, _adamMean));
         _adamSquare.copy_(where(update, square, _adamSquare));
         _adamSteps.copy_(steps);
-        _skipped.add_(finite.logical_not().to(ScalarType.Float64));
+        _skipped.add_(finite.logical_not().to(ScalarType.Float64), Scalars.One);
         if (_recordSteps.Count == RecordBuffer) FlushRecords();
         var after = _logEta.exp();
         _records[_recordSteps.Count].copy_(stack(new[] { after[0], _lastLearningRate, after[1], hypergradients[0], hypergradients[1] }));

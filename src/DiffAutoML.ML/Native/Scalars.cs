@@ -13,6 +13,10 @@ namespace DiffAutoML.ML.Native;
 /// </summary>
 internal static class Scalars
 {
+    /// <summary>The integral 1, for the alpha and value arguments that TorchSharp's shorter overloads (<c>a + b</c>,
+    /// <c>add_(b)</c>) would fill with a temporary Scalar of their own.</summary>
+    public static Scalar One => Of(1L);
+
     private static readonly ConcurrentDictionary<long, Scalar> Integers = new();
     private static readonly ConcurrentDictionary<double, Scalar> Reals = new();
 

@@ -244,7 +244,7 @@ public sealed class ArchitectureParameters : IDisposable
                 : p;
             var estimator = gateGradients.to(Alpha.device).view(-1, 1) * (oneHot - centre);
             var searched = HostToDevice.Copy(tensor(_fixed.Select(f => f is null ? 1f : 0f).ToArray()), Alpha.device).view(-1, 1);
-            Alpha.grad!.add_(estimator).mul_(searched);
+            Alpha.grad!.add_(estimator, Scalars.One).mul_(searched);
         }
         // Fixed layers keep their logits exactly: Adam's moment estimates would otherwise keep moving them.
         var before = Alpha.detach().clone();

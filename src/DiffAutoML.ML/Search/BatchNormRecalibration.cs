@@ -9,11 +9,11 @@ namespace DiffAutoML.ML.Search;
 /// </summary>
 public static class BatchNormRecalibration
 {
-    /// <summary>Resets every BatchNorm2d of <paramref name="network"/> and averages its statistics over <paramref name="batches"/>
+    /// <summary>Resets every batch norm of <paramref name="network"/> and averages its statistics over <paramref name="batches"/>
     /// (forward in training mode without gradients). The network is left in evaluation mode.</summary>
     public static void Recalibrate(nn.Module<Tensor, Tensor> network, IEnumerable<Tensor> batches)
     {
-        var norms = network.modules().OfType<BatchNorm2d>().ToArray();
+        var norms = network.modules().OfType<BatchNorm>().ToArray();
         foreach (var bn in norms)
         {
             bn.reset_running_stats();

@@ -14,7 +14,7 @@ internal static class ConvSequence
         {
             modules.Add(($"conv{i}", nn.Conv2d(s.InChannels, s.OutChannels, s.Kernel, stride: s.Stride, padding: s.Kernel / 2,
                 groups: s.Depthwise ? s.InChannels : 1, bias: false)));
-            modules.Add(($"bn{i}", nn.BatchNorm2d(s.OutChannels, eps: epsilon)));
+            modules.Add(($"bn{i}", new KeptScalarBatchNorm2d(s.OutChannels, epsilon)));
             if (s.Relu) modules.Add(($"relu{i}", nn.ReLU()));
             i++;
         }

@@ -3,6 +3,7 @@ using DiffAutoML.ML.Api;
 using DiffAutoML.ML.Augmentation;
 using DiffAutoML.ML.Data;
 using DiffAutoML.ML.HyperParameters;
+using DiffAutoML.ML.Native;
 using DiffAutoML.ML.Reporting;
 using DiffAutoML.ML.Search;
 using TorchSharp;
@@ -332,8 +333,8 @@ internal sealed class JointSearch : IDisposable
         }
         using (no_grad())
         {
-            _lossSum.add_(perSample.detach().sum().to(ScalarType.Float64));
-            _correct.add_(logits.argmax(1).eq(labels).sum());
+            _lossSum.add_(perSample.detach().sum().to(ScalarType.Float64), Scalars.One);
+            _correct.add_(logits.argmax(1).eq(labels).sum(), Scalars.One);
         }
         _seen += rows.Length;
         _step++;

@@ -1,3 +1,4 @@
+using DiffAutoML.ML.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -73,7 +74,7 @@ internal sealed class LogitOptimizer : IDisposable
         using Scalar step = (-_learningRate / correction1).ToScalar();
         _first.mul_(beta1).add_(grad, alpha: oneMinusBeta1);
         _second.mul_(beta2).addcmul_(grad, grad, value: oneMinusBeta2);
-        var denominator = _second.sqrt().div_(rootCorrection2).add_(epsilon);
+        var denominator = _second.sqrt().div_(rootCorrection2).add_(epsilon, Scalars.One);
         _parameter.addcdiv_(_first, denominator, value: step);
     }
 
@@ -84,7 +85,7 @@ internal sealed class LogitOptimizer : IDisposable
         if (_momentum != 0)
         {
             if (_first is null) _first = grad.clone().DetachFromDisposeScope();
-            else _first.mul_(momentum).add_(grad);
+            else _first.mul_(momentum).add_(grad, Scalars.One);
             grad = _first;
         }
         _parameter.add_(grad, alpha: step);

@@ -27,10 +27,18 @@ public class TemporaryScalarAnalyzerTests
                 var d = (Scalar)4.0; // flagged
                 using var s = 2.0.ToScalar();
                 t.mul_(s);
-                using (var u = 1.0.ToScalar()) t.add_(u);
+                using (var u = 1.0.ToScalar()) t.add_(u, u);
                 _field = 4.0.ToScalar();
                 t.mul_(Kept);
-                var b = t * s + t;
+                var b = t * s + t; // flagged
+                t.add_(t); // flagged
+                var r = s - t; // flagged
+                var q = t.addcdiv(t, t); // flagged
+                var ar = arange(s, ScalarType.Float32, null); // flagged
+                var bn = nn.BatchNorm2d(4); // flagged
+                var b2 = t.add(t * s, s);
+                var d2 = t - t - s;
+                var ar2 = arange(s, s, s, ScalarType.Float32, null);
                 float g = t.item<float>();
                 var e = where(t.gt(s), t, s); // DAML002
             }
@@ -59,7 +67,7 @@ public class TemporaryScalarAnalyzerTests
         var expected = Enumerable.Range(0, lines.Length).Where(i => lines[i].Contains("// flagged")).ToArray();
         var reported = diagnostics.Where(d => d.Id == TemporaryScalarAnalyzer.Id)
             .Select(d => d.Location.GetLineSpan().StartLinePosition.Line).OrderBy(l => l).ToArray();
-        Assert.Equal(7, expected.Length);
+        Assert.Equal(13, expected.Length);
         Assert.Equal(expected, reported);
         var converted = Assert.Single(diagnostics, d => d.Id == TemporaryScalarAnalyzer.ScalarToTensorId);
         Assert.Contains("// DAML002", lines[converted.Location.GetLineSpan().StartLinePosition.Line]);

@@ -205,7 +205,7 @@ public class SupernetTests
         BatchNormRecalibration.Recalibrate(child, batches);
         // The stem's batch norm sees the stem convolution's output: its running mean is that output's mean over all batches.
         var stemConv = child.modules().OfType<Conv2d>().First();
-        var stemNorm = child.modules().OfType<BatchNorm2d>().First();
+        var stemNorm = child.modules().OfType<BatchNorm>().First();
         using (no_grad())
         {
             var means = batches.Select(b => stemConv.forward(b).mean(new long[] { 0, 2, 3 })).ToArray();

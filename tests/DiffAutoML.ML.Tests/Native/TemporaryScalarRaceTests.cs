@@ -20,6 +20,10 @@ public class TemporaryScalarRaceTests
     private static (Exception? Error, long Calls, TimeSpan Elapsed) UnderCollectionPressure(Action body, TimeSpan limit)
     {
         var stop = false;
+        // Earlier tests may have left thousands of objects waiting for the finalizer thread; behind them, the finalizer of
+        // the Scalar under test would run long after the native call it races with has returned.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
         var collector = new Thread(() =>
         {
             while (!Volatile.Read(ref stop))
@@ -56,8 +60,9 @@ public class TemporaryScalarRaceTests
     public void Kept_scalars_survive_collection_pressure_that_breaks_torchsharps_own_temporaries_within_seconds()
     {
         TorchRuntime.EnsureCpu();
-        using var a = ones(1 << 16);
-        using var b = ones(1 << 16);
+        // Large enough that each addition spends a while in libtorch, where the race happens.
+        using var a = ones(1 << 18);
+        using var b = ones(1 << 18);
         // The control: TorchSharp's + (alpha 1 as a temporary Scalar of its own). It shows that this machine can catch
         // the race at all; where it cannot, the second half would prove nothing.
         var control = UnderCollectionPressure(() => { using var sum = a + b; }, TimeSpan.FromSeconds(10));

@@ -14,8 +14,8 @@ namespace DiffAutoML.ML.Search;
 /// </summary>
 internal sealed class KeptScalarBatchNorm2d : BatchNorm
 {
-    public KeptScalarBatchNorm2d(long features, double epsilon, double momentum = 0.1)
-        : base(features, epsilon, momentum, affine: true, track_running_stats: true, device: null, dtype: null, name: "BatchNorm2d")
+    public KeptScalarBatchNorm2d(long features, double epsilon)
+        : base(features, epsilon, momentum: 0.1, affine: true, track_running_stats: true, device: null, dtype: null, name: "BatchNorm2d")
     {
     }
 

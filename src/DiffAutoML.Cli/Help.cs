@@ -31,8 +31,8 @@ internal static class Help
                                    per layer, e.g. "xc k3 k3 k3 k3 k3 k3 k3 k3 k3" (default all k3)
           --preset <compact|paper|tiny>  search space (default compact: small images, 28-64 pixels)
           --size <pixels>          resize images to this height and width (default: the first image's size,
-                                   scaled down to at most 224 pixels on its longer side; image files only:
-                                   IDX images keep their size)
+                                   scaled down to at most 64 pixels on its longer side, 224 with --preset
+                                   paper; image files only: IDX images keep their size)
           --channels <1|3>         grey or colour (default: grey when every image is grey)
           --batch <n>              mini-batch size (default 128)
           --learning-rate <x>      peak learning rate of the cosine schedule (default 0.1)

@@ -11,6 +11,9 @@ switch (command)
     case "prepare-full":
         PrepareFull(Arg(1, DatasetTools.DebianFolder), Arg(2, "artifacts/data/fashion-mnist"));
         break;
+    case "make-shapes":
+        ShapesDataset.Write(Arg(1, "artifacts/data/shapes/train"), int.Parse(Arg(2, "150")), int.Parse(Arg(3, "1")));
+        break;
     case "data":
         DataBenchmark.Run(Arg(1, "artifacts/data/fashion-mnist"));
         break;
@@ -67,6 +70,7 @@ switch (command)
             usage: dotnet run -c Release --project tests/DiffAutoML.ML.Benchmarks -- <command> [args]
               make-subset [source] [output]   write the shipped Fashion-MNIST subset (IDX + a few PNG folders)
               prepare-full [source] [output]  copy the full Fashion-MNIST IDX files and write train-png/ test-png/ folders
+              make-shapes [output] [per class] [seed]  a synthetic folder of mixed-size, mixed-format colour images, 3 classes
               data [folder]                   decode-and-cache throughput (PNG vs IDX) and batch assembly share of a step
               augmentation [subset]           batched vs per-image augmentation, and its share of a training step
               augmentation-sizes [batch]      the same comparison on random 1x28x28 to 3x224x224 images

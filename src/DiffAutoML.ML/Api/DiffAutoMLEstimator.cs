@@ -116,11 +116,12 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         using var threads = TorchThreadCount.Set(options.Threads);
         var device = DeviceSelector.Select(options.Device, _mlContext, Log);
         Log($"Loading images from column '{options.Data.ImageColumnName}' ({scoringKind}) and labels from '{options.Data.LabelColumnName}'.");
-        using var trainCache = ImageDataLoader.Load(input, options.Data, null, options.CancellationToken);
+        var automaticMaxSide = options.Data.AutomaticMaxSide ?? options.SearchSpace.AutomaticInputSide;
+        using var trainCache = ImageDataLoader.Load(input, options.Data with { AutomaticMaxSide = automaticMaxSide }, null, options.CancellationToken);
         CheckPixelVectorShape(reader, trainCache);
         if (trainCache.ScaledDownFrom is var (firstHeight, firstWidth))
             Log($"The first image is {firstWidth}x{firstHeight} (width x height): images are resized to {trainCache.Width}x{trainCache.Height} for training and by the " +
-                $"returned model (Data.AutomaticMaxSide = {options.Data.AutomaticMaxSide}; set Data.Height and Data.Width to choose the size).");
+                $"returned model (at most {automaticMaxSide} pixels on the longer side{(options.Data.AutomaticMaxSide is null ? $" for the {options.SearchSpace.Preset} search space" : "")}; set Data.Height and Data.Width to choose the size).");
         ImageTensorCache? separateValidation = null;
         try
         {

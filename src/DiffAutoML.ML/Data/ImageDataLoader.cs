@@ -87,7 +87,7 @@ public static class ImageDataLoader
                     if (height is null || width is null)
                     {
                         using var first = Materialize(pending[0].Row, pending[0].Image);
-                        (height, width) = AutomaticSize(first.Height, first.Width, height, width, options.AutomaticMaxSide);
+                        (height, width) = AutomaticSize(first.Height, first.Width, height, width, options.AutomaticMaxSide ?? ImageDataOptions.StandaloneAutomaticMaxSide);
                         if (options.Height is null && options.Width is null && (height, width) != (first.Height, first.Width)) scaledDownFrom = (first.Height, first.Width);
                     }
                     DecodeChunk(pending);

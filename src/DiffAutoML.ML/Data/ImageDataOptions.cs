@@ -28,11 +28,17 @@ public sealed record class ImageDataOptions
     /// <summary>
     /// Longest side of an automatic training size. When Height and Width are both null the training size is the first
     /// image's, scaled down (aspect ratio kept) when its longer side is over this; when one of them is set, the other
-    /// follows the first image's aspect ratio. Default 224 (the Paper preset's input): a folder of 12-megapixel photos
-    /// would otherwise train at full resolution, which needs tens of gigabytes for one step. Pixel vectors keep their
-    /// size (the deployed model cannot resize them).
+    /// follows the first image's aspect ratio. Null (the default) = the search space's own
+    /// (<see cref="Search.SearchSpaceOptions.AutomaticInputSide"/>: 64 pixels for the Compact preset, 224 for Paper) in
+    /// the estimator, and <see cref="StandaloneAutomaticMaxSide"/> when the data are loaded without one. Without a
+    /// limit a folder of 12-megapixel photos would train at full resolution, which needs tens of gigabytes for one step.
+    /// Pixel vectors keep their size (the deployed model cannot resize them).
     /// </summary>
-    public int AutomaticMaxSide { get; set; } = 224;
+    public int? AutomaticMaxSide { get; set; }
+
+    /// <summary>The automatic size's longest side when the data are loaded outside the estimator (the Paper preset's
+    /// input side).</summary>
+    public const int StandaloneAutomaticMaxSide = 224;
 
     /// <summary>Shape (channels, height, width) of a pixel-vector column whose type does not carry it.</summary>
     public (int Channels, int Height, int Width)? PixelVectorShape { get; set; }

@@ -55,7 +55,8 @@ public sealed class BlockCostTable
     /// search cannot choose them; the timing is about 16 training steps' work, over a quarter of it the Xception block's
     /// on a CPU): each gets the largest timed cost of its layer, so that the table stays complete.
     /// </summary>
-    public static BlockCostTable Measure(Supernet supernet, int batchSize, int repeats = 3, IReadOnlyList<BlockChoice>? only = null)
+    public static BlockCostTable Measure(Supernet supernet, int batchSize, int repeats = 3, IReadOnlyList<BlockChoice>? only = null,
+        CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(supernet);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -68,6 +69,7 @@ public sealed class BlockCostTable
         using var generator = new TorchSharp.torch.Generator(1); // a CPU generator: the inputs are drawn on the CPU, then moved
         foreach (var layer in layers)
         {
+            cancellation.ThrowIfCancellationRequested();
             table[layer.Index] = new double[BlockChoices.Count];
             for (int c = 0; c < BlockChoices.Count; c++)
             {
@@ -96,6 +98,46 @@ public sealed class BlockCostTable
         }
         supernet.zero_grad();
         return new BlockCostTable(table);
+    }
+
+    /// <summary>The batch that <see cref="MeasureWithin"/> times first, to project what the full measurement would take.</summary>
+    public const int TrialBatchSize = 8;
+
+    /// <summary>
+    /// <see cref="Measure"/> within <paramref name="limit"/>: every block is first timed once at
+    /// <see cref="TrialBatchSize"/> images, and the full measurement (three timed passes at <paramref name="batchSize"/>)
+    /// is projected from that in proportion to the batch. When the projection does not fit in what is left of the limit,
+    /// the blocks are timed at the largest batch that does, or the trial's table is kept when that batch would be under
+    /// twice the trial's. Costs are only compared with one another, so any common batch serves; the training batch is
+    /// preferred because small batches can rank blocks differently (on a GPU they are all bound by latency). Without a
+    /// limit, a folder of 128x128 photos spent 148 s of a 3-minute budget here on two CPU cores (docs/benchmarks.md,
+    /// "Photos at the automatic size").
+    /// </summary>
+    /// <returns>The table and the batch size it was measured at.</returns>
+    public static (BlockCostTable Costs, int BatchSize) MeasureWithin(Supernet supernet, int batchSize, TimeSpan limit,
+        IReadOnlyList<BlockChoice>? only = null, CancellationToken cancellation = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        const int repeats = 3;
+        int trialBatch = Math.Min(TrialBatchSize, batchSize);
+        var clock = Stopwatch.StartNew();
+        var trial = Measure(supernet, trialBatch, repeats: 1, only, cancellation); // a warm-up and one timed pass per block
+        var trialTime = clock.Elapsed;
+        int batch = BatchWithin(batchSize, trialBatch, trialTime.TotalSeconds, limit.TotalSeconds, repeats);
+        return batch == trialBatch ? (trial, trialBatch) : (Measure(supernet, batch, repeats, only, cancellation), batch);
+    }
+
+    /// <summary>The batch <see cref="MeasureWithin"/> times the blocks at, after a trial of one warm-up and one timed pass
+    /// per block at <paramref name="trialBatch"/> took <paramref name="trialSeconds"/>: the full measurement (a warm-up and
+    /// <paramref name="repeats"/> timed passes) is projected in proportion to the batch, and the batch is cut to what is
+    /// left of <paramref name="limitSeconds"/>; under twice the trial's batch, the trial's table is kept.</summary>
+    internal static int BatchWithin(int batchSize, int trialBatch, double trialSeconds, double limitSeconds, int repeats = 3)
+    {
+        if (trialBatch >= batchSize) return trialBatch;
+        double projected = trialSeconds * ((double)batchSize / trialBatch) * (repeats + 1) / 2;
+        double left = limitSeconds - trialSeconds;
+        int batch = projected <= left ? batchSize : (int)Math.Floor(batchSize * Math.Max(0, left) / projected);
+        return batch < 2 * trialBatch ? trialBatch : batch;
     }
 
     private static void Synchronize(Device device)

@@ -85,6 +85,15 @@ public sealed record class SearchSpaceOptions
         };
     }
 
+    /// <summary>
+    /// The longest image side the estimator trains at when the size is left automatic
+    /// (<see cref="Data.ImageDataOptions.AutomaticMaxSide"/>): 224 for Paper (its ImageNet input), 64 for Compact and
+    /// Tiny, the top of the small-image range they are built for. Their stem keeps the resolution (stride 1), so at
+    /// 224x166 one Compact training step of 128 photos was planned at 76 s on two CPU cores (docs/benchmarks.md,
+    /// "Photos at the automatic size").
+    /// </summary>
+    public int AutomaticInputSide => Preset == SearchSpacePreset.Paper ? 224 : 64;
+
     /// <summary>Options with every value filled in from the preset.</summary>
     public SearchSpaceOptions Resolve()
     {

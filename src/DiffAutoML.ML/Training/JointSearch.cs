@@ -178,17 +178,32 @@ internal sealed class JointSearch : IDisposable
         if (_augment) _policy = new AugmentationPolicy(_o.Augmentation, _s.Device);
     }
 
+    /// <summary>Share of the time budget left after loading the data that timing the candidate blocks may take.</summary>
+    internal const double BlockCostBudgetShare = 0.1;
+
     /// <summary>Times every candidate block on the training device for <see cref="ArchitectureSearchOptions.MaxRelativeCost"/>
-    /// (within the time budget: it runs before the plan is sized).</summary>
+    /// (within the time budget: it runs before the plan is sized, and under a budget takes at most
+    /// <see cref="BlockCostBudgetShare"/> of what is left of it).</summary>
     private void MeasureBlockCosts()
     {
         var clock = Stopwatch.StartNew();
-        var costs = BlockCostTable.Measure(_supernet!, _batchSize, only: _o.Architecture.Candidates);
+        BlockCostTable costs;
+        int batch = _batchSize;
+        if (_o.TimeBudget is TimeSpan budget)
+        {
+            var limit = (budget - _s.Clock.Elapsed) * BlockCostBudgetShare;
+            (costs, batch) = BlockCostTable.MeasureWithin(_supernet!, _batchSize, limit > TimeSpan.Zero ? limit : TimeSpan.Zero, _o.Architecture.Candidates, _o.CancellationToken);
+        }
+        else
+        {
+            costs = BlockCostTable.Measure(_supernet!, _batchSize, only: _o.Architecture.Candidates, cancellation: _o.CancellationToken);
+        }
         _alpha!.UseMeasuredCosts(costs);
         var relative = Enum.GetValues<BlockChoice>().Where(_o.Architecture.IsCandidate)
             .Select(c => $"all-{c.ShortName()} {_alpha.RelativeCost(Enumerable.Repeat((int)c, costs.Layers).ToArray()):F2}x");
         var reference = _o.Architecture.Candidates is null ? "the cheapest child" : "the cheapest child of the candidate blocks";
-        _s.Log($"Measured every candidate block in {clock.Elapsed.TotalSeconds:F1} s; training cost relative to {reference}: {string.Join(", ", relative)}; " +
+        var atBatch = batch == _batchSize ? "" : $" (at batch {batch}: the training batch's {_batchSize} would not fit in {BlockCostBudgetShare:P0} of the time budget)";
+        _s.Log($"Measured every candidate block in {clock.Elapsed.TotalSeconds:F1} s{atBatch}; training cost relative to {reference}: {string.Join(", ", relative)}; " +
                $"the search keeps the child within {_o.Architecture.MaxRelativeCost:G3}x.");
     }
 

@@ -104,6 +104,24 @@ public class FitEndToEndTests
         Assert.Equal(scores, loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray());
     }
 
+    [Fact]
+    public void Photos_train_at_the_search_spaces_automatic_size_and_the_model_resizes_them_alike()
+    {
+        // 300x200 colour images: the Compact space (stride-1 stem, built for 28-64 pixels) trains them at 64x43, not at
+        // their own size nor at the Paper preset's 224 pixels.
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 16).Select(i => new BytesRow { Image = TestImages.ColourPng(300, 200, 10 * i), Label = i % 2 == 0 ? "even" : "odd" }).ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var options = Small(epochs: 1);
+        options.ValidationFraction = 0.25;
+        Assert.Equal(DiffAutoML.ML.Search.SearchSpacePreset.Compact, options.SearchSpace.Preset);
+        var model = ml.Auto().DiffAutoML(options).Fit(data);
+        Assert.Equal("3x43x64", model.Report.InputShape);
+        var scores = model.Transform(data).GetColumn<VBuffer<float>>("Score").ToArray();
+        Assert.Equal(rows.Length, scores.Length);
+        Assert.All(scores, s => Assert.Equal(1.0, s.DenseValues().Sum(), 1e-4));
+    }
+
     private sealed class FloatPixelsRow
     {
         [VectorType(1, 28, 28)]

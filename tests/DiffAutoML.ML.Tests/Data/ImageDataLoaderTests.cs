@@ -150,7 +150,13 @@ public class ImageDataLoaderTests
             Assert.Equal((40, 60), (byWidth.Height, byWidth.Width));
         Assert.Equal((168, 224), ImageDataLoader.AutomaticSize(3000, 4000, null, null, 224));
         Assert.Equal((3, 1), ImageDataLoader.AutomaticSize(3000, 1, null, null, 3));
-        Assert.Equal(224, new ImageDataOptions().AutomaticMaxSide);
+        // Loaded alone, the automatic size keeps to the Paper preset's input side; the estimator uses its search space's.
+        Assert.Null(new ImageDataOptions().AutomaticMaxSide);
+        using (var standalone = ImageDataLoader.Load(Bytes((TestImages.GreyPng(300, 240, 1), "a"), (TestImages.GreyPng(20, 20, 2), "b")), new ImageDataOptions()))
+            Assert.Equal((179, ImageDataOptions.StandaloneAutomaticMaxSide), (standalone.Height, standalone.Width));
+        Assert.Equal(64, new DiffAutoML.ML.Search.SearchSpaceOptions().AutomaticInputSide);
+        Assert.Equal(64, new DiffAutoML.ML.Search.SearchSpaceOptions { Preset = DiffAutoML.ML.Search.SearchSpacePreset.Tiny }.AutomaticInputSide);
+        Assert.Equal(224, new DiffAutoML.ML.Search.SearchSpaceOptions { Preset = DiffAutoML.ML.Search.SearchSpacePreset.Paper }.AutomaticInputSide);
         Assert.Throws<ArgumentOutOfRangeException>(() => ImageDataLoader.Load(data, new ImageDataOptions { AutomaticMaxSide = 0 }));
     }
 

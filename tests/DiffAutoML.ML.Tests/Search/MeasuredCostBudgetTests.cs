@@ -160,6 +160,31 @@ public class MeasuredCostBudgetTests
         Assert.All(supernet.parameters(), p => Assert.True(p.grad is null || p.grad.abs().sum().item<float>() == 0));
     }
 
+    [Fact]
+    public void Under_a_time_limit_the_blocks_are_timed_at_the_batch_that_fits()
+    {
+        // A trial of 1 s at batch 8 projects the full measurement at batch 128 (a warm-up and three timed passes) to
+        // 1 s x 16 x 4 / 2 = 32 s.
+        Assert.Equal(128, BlockCostTable.BatchWithin(128, 8, trialSeconds: 1, limitSeconds: 33));
+        Assert.Equal(64, BlockCostTable.BatchWithin(128, 8, trialSeconds: 1, limitSeconds: 17)); // 16 s left: half the batch
+        Assert.Equal(16, BlockCostTable.BatchWithin(128, 8, trialSeconds: 1, limitSeconds: 5)); // 4 s left: an eighth
+        Assert.Equal(8, BlockCostTable.BatchWithin(128, 8, trialSeconds: 1, limitSeconds: 4.9)); // under twice the trial's: keep it
+        Assert.Equal(8, BlockCostTable.BatchWithin(128, 8, trialSeconds: 1, limitSeconds: 0.5));
+        Assert.Equal(4, BlockCostTable.BatchWithin(4, 4, trialSeconds: 1, limitSeconds: 0)); // the trial was the training batch
+
+        using var supernet = new Supernet(FourLayers());
+        var (kept, keptBatch) = BlockCostTable.MeasureWithin(supernet, 512, TimeSpan.Zero);
+        Assert.Equal(BlockCostTable.TrialBatchSize, keptBatch);
+        Assert.All(kept.Milliseconds, row => Assert.All(row, v => Assert.True(v > 0)));
+        var (full, fullBatch) = BlockCostTable.MeasureWithin(supernet, 16, TimeSpan.FromHours(1));
+        Assert.Equal(16, fullBatch);
+        Assert.Equal(4, full.Layers);
+        Assert.All(supernet.parameters(), p => Assert.True(p.grad is null || p.grad.abs().sum().item<float>() == 0));
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.Throws<OperationCanceledException>(() => BlockCostTable.MeasureWithin(supernet, 16, TimeSpan.FromHours(1), cancellation: cancelled.Token));
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

@@ -57,6 +57,12 @@ public sealed class BlockCostTable
     /// </summary>
     public static BlockCostTable Measure(Supernet supernet, int batchSize, int repeats = 3, IReadOnlyList<BlockChoice>? only = null,
         CancellationToken cancellation = default)
+        => MeasureTimed(supernet, batchSize, repeats, only, cancellation, out _);
+
+    /// <summary><see cref="Measure"/>, also giving
+    /// the summed time of the timed passes (warm-ups left out).</summary>
+    private static BlockCostTable MeasureTimed(Supernet supernet, int batchSize, int repeats, IReadOnlyList<BlockChoice>? only,
+        CancellationToken cancellation, out double timedMilliseconds)
     {
         ArgumentNullException.ThrowIfNull(supernet);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -65,6 +71,7 @@ public sealed class BlockCostTable
         var device = supernet.parameters().First().device;
         var layers = supernet.Space.Layers;
         var table = new double[layers.Count][];
+        timedMilliseconds = 0;
         supernet.train();
         using var generator = new TorchSharp.torch.Generator(1); // a CPU generator: the inputs are drawn on the CPU, then moved
         foreach (var layer in layers)
@@ -85,6 +92,7 @@ public sealed class BlockCostTable
                     Synchronize(device);
                     if (r >= 0) times[r] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 }
+                timedMilliseconds += times.Sum();
                 Array.Sort(times);
                 // A block too quick for the clock still gets a positive cost.
                 table[layer.Index][c] = Math.Max(times[repeats / 2], 1e-3);
@@ -104,9 +112,10 @@ public sealed class BlockCostTable
     public const int TrialBatchSize = 8;
 
     /// <summary>
-    /// <see cref="Measure"/> within <paramref name="limit"/>: every block is first timed once at
-    /// <see cref="TrialBatchSize"/> images, and the full measurement (three timed passes at <paramref name="batchSize"/>)
-    /// is projected from that in proportion to the batch. When the projection does not fit in what is left of the limit,
+    /// <see cref="Measure"/> within
+    /// <paramref name="limit"/>: every block is first timed once at <see cref="TrialBatchSize"/> images (after a
+    /// warm-up pass), and the full measurement (a warm-up and three timed passes at <paramref name="batchSize"/>) is
+    /// projected from the timed passes in proportion to the batch. When the projection does not fit in what is left of the limit,
     /// the blocks are timed at the largest batch that does, or the trial's table is kept when that batch would be under
     /// twice the trial's. Costs are only compared with one another, so any common batch serves; the training batch is
     /// preferred because small batches can rank blocks differently (on a GPU they are all bound by latency). Without a
@@ -121,22 +130,20 @@ public sealed class BlockCostTable
         const int repeats = 3;
         int trialBatch = Math.Min(TrialBatchSize, batchSize);
         var clock = Stopwatch.StartNew();
-        var trial = Measure(supernet, trialBatch, repeats: 1, only, cancellation); // a warm-up and one timed pass per block
-        var trialTime = clock.Elapsed;
-        int batch = BatchWithin(batchSize, trialBatch, trialTime.TotalSeconds, limit.TotalSeconds, repeats);
+        var trial = MeasureTimed(supernet, trialBatch, repeats: 1, only, cancellation, out double trialPass); // a warm-up and one timed pass per block
+        int batch = BatchWithin(batchSize, trialBatch, trialPass / 1000, (limit - clock.Elapsed).TotalSeconds, repeats);
         return batch == trialBatch ? (trial, trialBatch) : (Measure(supernet, batch, repeats, only, cancellation), batch);
     }
 
-    /// <summary>The batch <see cref="MeasureWithin"/> times the blocks at, after a trial of one warm-up and one timed pass
-    /// per block at <paramref name="trialBatch"/> took <paramref name="trialSeconds"/>: the full measurement (a warm-up and
-    /// <paramref name="repeats"/> timed passes) is projected in proportion to the batch, and the batch is cut to what is
-    /// left of <paramref name="limitSeconds"/>; under twice the trial's batch, the trial's table is kept.</summary>
-    internal static int BatchWithin(int batchSize, int trialBatch, double trialSeconds, double limitSeconds, int repeats = 3)
+    /// <summary>The batch <see cref="MeasureWithin"/> times the blocks at, when one timed pass of every block at
+    /// <paramref name="trialBatch"/> took <paramref name="trialPassSeconds"/> in all: the full measurement (a warm-up and
+    /// <paramref name="repeats"/> timed passes per block) is projected in proportion to the batch, and the batch is cut to
+    /// fit in <paramref name="leftSeconds"/>; under twice the trial's batch, the trial's table is kept.</summary>
+    internal static int BatchWithin(int batchSize, int trialBatch, double trialPassSeconds, double leftSeconds, int repeats = 3)
     {
         if (trialBatch >= batchSize) return trialBatch;
-        double projected = trialSeconds * ((double)batchSize / trialBatch) * (repeats + 1) / 2;
-        double left = limitSeconds - trialSeconds;
-        int batch = projected <= left ? batchSize : (int)Math.Floor(batchSize * Math.Max(0, left) / projected);
+        double projected = trialPassSeconds * ((double)batchSize / trialBatch) * (repeats + 1);
+        int batch = projected <= leftSeconds ? batchSize : (int)Math.Floor(batchSize * Math.Max(0, leftSeconds) / projected);
         return batch < 2 * trialBatch ? trialBatch : batch;
     }
 

@@ -163,14 +163,14 @@ public class MeasuredCostBudgetTests
     [Fact]
     public void Under_a_time_limit_the_blocks_are_timed_at_the_batch_that_fits()
     {
-        // A trial of 1 s at batch 8 projects the full measurement at batch 128 (a warm-up and three timed passes) to
-        // 1 s x 16 x 4 / 2 = 32 s.
-        Assert.Equal(128, BlockCostTable.BatchWithin(128, 8, trialSeconds: 1, limitSeconds: 33));
-        Assert.Equal(64, BlockCostTable.BatchWithin(128, 8, trialSeconds: 1, limitSeconds: 17)); // 16 s left: half the batch
-        Assert.Equal(16, BlockCostTable.BatchWithin(128, 8, trialSeconds: 1, limitSeconds: 5)); // 4 s left: an eighth
-        Assert.Equal(8, BlockCostTable.BatchWithin(128, 8, trialSeconds: 1, limitSeconds: 4.9)); // under twice the trial's: keep it
-        Assert.Equal(8, BlockCostTable.BatchWithin(128, 8, trialSeconds: 1, limitSeconds: 0.5));
-        Assert.Equal(4, BlockCostTable.BatchWithin(4, 4, trialSeconds: 1, limitSeconds: 0)); // the trial was the training batch
+        // Timed passes of 0.5 s in all at batch 8 project the full measurement at batch 128 (a warm-up and three timed
+        // passes per block) to 0.5 s x 16 x 4 = 32 s.
+        Assert.Equal(128, BlockCostTable.BatchWithin(128, 8, trialPassSeconds: 0.5, leftSeconds: 32));
+        Assert.Equal(64, BlockCostTable.BatchWithin(128, 8, trialPassSeconds: 0.5, leftSeconds: 16)); // half the batch
+        Assert.Equal(16, BlockCostTable.BatchWithin(128, 8, trialPassSeconds: 0.5, leftSeconds: 4)); // an eighth
+        Assert.Equal(8, BlockCostTable.BatchWithin(128, 8, trialPassSeconds: 0.5, leftSeconds: 3.9)); // under twice the trial's: keep it
+        Assert.Equal(8, BlockCostTable.BatchWithin(128, 8, trialPassSeconds: 0.5, leftSeconds: -1));
+        Assert.Equal(4, BlockCostTable.BatchWithin(4, 4, trialPassSeconds: 0.5, leftSeconds: 0)); // the trial was the training batch
 
         using var supernet = new Supernet(FourLayers());
         var (kept, keptBatch) = BlockCostTable.MeasureWithin(supernet, 512, TimeSpan.Zero);

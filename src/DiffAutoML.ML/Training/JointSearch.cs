@@ -43,6 +43,7 @@ internal sealed class JointSearch : IDisposable
     private Generator? _augmentGenerator;
     private string _stage = TuningStage;
     private int _plannedEpochs, _searchEpochs, _epochsCompleted;
+    private BudgetPlan? _reportedPlan; // the last re-plan logged
     private readonly EpochDurations _epochDurations = new();
     private long _step;
     private int _seen;
@@ -210,6 +211,7 @@ internal sealed class JointSearch : IDisposable
     private void PlanSchedule(int epochs)
     {
         (_plannedEpochs, _searchEpochs) = BudgetPlan.Initial(epochs, _searchArchitecture, _o.SearchFraction, _o.TimeBudget is not null, _o.Epochs);
+        if (_o.TimeBudget is not null) _reportedPlan = new BudgetPlan(_plannedEpochs, _searchEpochs); // logged by the estimate
         CreateOptimizer(NewSchedule(), null);
     }
 
@@ -280,7 +282,10 @@ internal sealed class JointSearch : IDisposable
         // From the current step, not from epoch boundaries: a search epoch cut short leaves the step count off them.
         double epochsLeft = plan.ScheduleEpochsLeft(_epochsCompleted, left, epochSeconds);
         _sgd.Reschedule(_sgd.Schedule.RefitFrom(_step, (int)Math.Max(_step + 1, _step + Math.Floor(epochsLeft * StepsPerEpoch))));
-        string fit = epochsLeft < _plannedEpochs - _epochsCompleted ? $" (the time left holds {epochsLeft:F2} of an epoch: the learning rate reaches zero by then)" : "";
+        bool partial = epochsLeft < _plannedEpochs - _epochsCompleted;
+        if (!partial && !plan.WorthReporting(_reportedPlan)) return;
+        _reportedPlan = plan;
+        string fit = partial ? $" (the time left holds {epochsLeft:F2} of an epoch: the learning rate reaches zero by then)" : "";
         _s.Log($"Time budget: {_plannedEpochs} epochs fit{fit} (the last took {_epochDurations.Last:F1} s, expecting {epochSeconds:F1} s per epoch); the search ends after epoch {_searchEpochs}.");
     }
 

@@ -25,6 +25,18 @@ public class BudgetPlanTests
         => Assert.Equal(new BudgetPlan(14, 3), After(TwentyEpochsThreeSearching, completed: 5, secondsLeft: 600, epochSeconds: 61));
 
     [Fact]
+    public void Small_moves_of_a_long_plan_are_not_reported_again()
+    {
+        Assert.True(new BudgetPlan(100, 15).WorthReporting(null));
+        Assert.False(new BudgetPlan(98, 15).WorthReporting(new BudgetPlan(100, 15))); // under a twentieth
+        Assert.True(new BudgetPlan(95, 15).WorthReporting(new BudgetPlan(100, 15)));
+        Assert.True(new BudgetPlan(105, 15).WorthReporting(new BudgetPlan(100, 15)));
+        Assert.True(new BudgetPlan(100, 16).WorthReporting(new BudgetPlan(100, 15))); // the search's end, under 20 epochs
+        Assert.True(new BudgetPlan(11, 2).WorthReporting(new BudgetPlan(10, 2))); // a short plan: every epoch
+        Assert.False(new BudgetPlan(10, 2).WorthReporting(new BudgetPlan(10, 2)));
+    }
+
+    [Fact]
     public void An_unchanged_estimate_keeps_the_plan()
         => Assert.Null(After(TwentyEpochsThreeSearching, completed: 5, secondsLeft: 900, epochSeconds: 60));
 

@@ -14,6 +14,9 @@ switch (command)
     case "make-shapes":
         ShapesDataset.Write(Arg(1, "artifacts/data/shapes/train"), int.Parse(Arg(2, "150")), int.Parse(Arg(3, "1")));
         break;
+    case "photo-decode":
+        PhotoDecodeBenchmark.Run(Arg(1, "artifacts/data/shapes/train"), int.Parse(Arg(2, "64")));
+        break;
     case "data":
         DataBenchmark.Run(Arg(1, "artifacts/data/fashion-mnist"));
         break;
@@ -71,6 +74,7 @@ switch (command)
               make-subset [source] [output]   write the shipped Fashion-MNIST subset (IDX + a few PNG folders)
               prepare-full [source] [output]  copy the full Fashion-MNIST IDX files and write train-png/ test-png/ folders
               make-shapes [output] [per class] [seed]  a synthetic folder of mixed-size, mixed-format colour images, 3 classes
+              photo-decode [folder] [side]    ms per image of each step of loading a photo and resizing it (one thread)
               data [folder]                   decode-and-cache throughput (PNG vs IDX) and batch assembly share of a step
               augmentation [subset]           batched vs per-image augmentation, and its share of a training step
               augmentation-sizes [batch]      the same comparison on random 1x28x28 to 3x224x224 images

@@ -86,7 +86,7 @@ public static class ImageDataLoader
                     cancellation.ThrowIfCancellationRequested();
                     if (height is null || width is null)
                     {
-                        using var first = Materialize(pending[0].Row, pending[0].Image);
+                        using var first = Materialize(pending[0].Row, pending[0].Image, null);
                         (height, width) = AutomaticSize(first.Height, first.Width, height, width, options.AutomaticMaxSide ?? ImageDataOptions.StandaloneAutomaticMaxSide);
                         if (options.Height is null && options.Width is null && (height, width) != (first.Height, first.Width)) scaledDownFrom = (first.Height, first.Width);
                     }
@@ -125,13 +125,14 @@ public static class ImageDataLoader
             if (skipReasons.Count < MaxSkipReasons) skipReasons.Add(e.Message);
         }
 
-        Image<Rgb24> Materialize(long at, RawImage raw)
+        // With sizedBy, images ML.NET decodes are resized as decoded (ImageDecoder), others by the caller.
+        Image<Rgb24> Materialize(long at, RawImage raw, ScoringChainResizer? sizedBy)
         {
             try
             {
                 if (raw.Decoded is { } decoded) return decoded.Clone();
-                if (raw.Encoded is { } encoded) return decoder.DecodeBytes(encoded);
-                if (raw.Path is { } path) return decoder.DecodeFile(path);
+                if (raw.Encoded is { } encoded) return decoder.DecodeBytes(encoded, sizedBy);
+                if (raw.Path is { } path) return decoder.DecodeFile(path, sizedBy);
                 var (c, h, w) = imageReader.PixelShape!.Value;
                 return decoder.FromPixels(raw.Pixels, c, h, w, options.PixelVectorLayout);
             }
@@ -151,7 +152,7 @@ public static class ImageDataLoader
             {
                 try
                 {
-                    using var image = Materialize(items[i].Row, items[i].Image);
+                    using var image = Materialize(items[i].Row, items[i].Image, resizer.Value);
                     using var resized = image.Width == w && image.Height == h ? null : resizer.Value.Resize(image);
                     grey[i] = ImageDecoder.WriteChw(resized ?? image, storedChannels, buffer.AsSpan(i * perImage, perImage));
                 }

@@ -23,13 +23,17 @@ internal sealed class ImageDecoder
         _configuration.MaxDegreeOfParallelism = 1;
     }
 
-    public Image<Rgb24> DecodeFile(string path)
+    /// <summary>The image in a file; with <paramref name="resizer"/>, at its size (images ML.NET can decode are resized
+    /// as decoded; others keep their size).</summary>
+    public Image<Rgb24> DecodeFile(string path, ScoringChainResizer? resizer = null)
     {
         if (!File.Exists(path)) throw new InvalidDataException(Directory.Exists(path) ? "the path is a folder, not an image file" : "the image file does not exist");
-        return DecodeBytes(File.ReadAllBytes(path));
+        return DecodeBytes(File.ReadAllBytes(path), resizer);
     }
 
-    public Image<Rgb24> DecodeBytes(byte[] encoded)
+    /// <summary>An encoded image; with <paramref name="resizer"/>, at its size (images ML.NET can decode are resized as
+    /// decoded; others keep their size).</summary>
+    public Image<Rgb24> DecodeBytes(byte[] encoded, ScoringChainResizer? resizer = null)
     {
         if (encoded.Length == 0) throw new InvalidDataException("the image is empty (0 bytes)");
         IImageInfo? info;
@@ -65,7 +69,7 @@ internal sealed class ImageDecoder
         try
         {
             using var decoded = MLImage.CreateFromStream(new MemoryStream(encoded, writable: false));
-            var pixels = FromMLImage(decoded);
+            var pixels = resizer is null || (decoded.Width, decoded.Height) == (resizer.Width, resizer.Height) ? FromMLImage(decoded) : resizer.Resize(decoded);
             image.Dispose();
             return pixels;
         }

@@ -129,6 +129,46 @@ public class ImageDataLoaderTests
     }
 
     [Fact]
+    public void Decoding_at_the_training_size_gives_the_pixels_of_decoding_then_resizing()
+    {
+        // The loader resizes the image ML.NET decoded (as the scoring chain does), not an RGB copy of it; the pixels must
+        // be those of the copy's resize, for opaque, half-transparent and lossy images, shrunk and enlarged.
+        var random = new Random(5);
+        using var photo = new SixLabors.ImageSharp.Image<Rgba32>(90, 70);
+        for (int y = 0; y < 70; y++)
+            for (int x = 0; x < 90; x++)
+                photo[x, y] = new Rgba32((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256), (byte)(x < 45 ? 255 : random.Next(256)));
+        byte[] Encode(SixLabors.ImageSharp.Formats.IImageEncoder encoder)
+        {
+            using var stream = new MemoryStream();
+            photo.Save(stream, encoder);
+            return stream.ToArray();
+        }
+        var files = new[]
+        {
+            Encode(new SixLabors.ImageSharp.Formats.Png.PngEncoder { ColorType = SixLabors.ImageSharp.Formats.Png.PngColorType.RgbWithAlpha }),
+            Encode(new SixLabors.ImageSharp.Formats.Jpeg.JpegEncoder()),
+            TestImages.GreyPng(33, 21, 4),
+        };
+        var decoder = new ImageDecoder(1_000_000);
+        foreach (var (width, height) in new[] { (20, 15), (120, 100) })
+        {
+            using var resizer = new ScoringChainResizer(width, height);
+            foreach (var file in files)
+            {
+                using var decoded = decoder.DecodeBytes(file);
+                using var expected = resizer.Resize(decoded);
+                using var direct = decoder.DecodeBytes(file, resizer);
+                Assert.Equal((width, height), (direct.Width, direct.Height));
+                var (want, got) = (new Rgb24[width * height], new Rgb24[width * height]);
+                expected.CopyPixelDataTo(want);
+                direct.CopyPixelDataTo(got);
+                Assert.Equal(want, got);
+            }
+        }
+    }
+
+    [Fact]
     public void Large_images_get_an_automatic_size_within_the_longest_side_limit()
     {
         // First image 300x200 (width x height), the second 120x90: the size comes from the first one.

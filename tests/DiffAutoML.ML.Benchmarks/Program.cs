@@ -12,7 +12,8 @@ switch (command)
         PrepareFull(Arg(1, DatasetTools.DebianFolder), Arg(2, "artifacts/data/fashion-mnist"));
         break;
     case "make-shapes":
-        ShapesDataset.Write(Arg(1, "artifacts/data/shapes/train"), int.Parse(Arg(2, "150")), int.Parse(Arg(3, "1")));
+        ShapesDataset.Write(Arg(1, "artifacts/data/shapes/train"), int.Parse(Arg(2, "150")), int.Parse(Arg(3, "1")),
+            args.Length > 4 && args[4].Split('x') is [var w, var h] ? (int.Parse(w), int.Parse(h)) : null);
         break;
     case "photo-decode":
         PhotoDecodeBenchmark.Run(Arg(1, "artifacts/data/shapes/train"), int.Parse(Arg(2, "64")));
@@ -73,7 +74,7 @@ switch (command)
             usage: dotnet run -c Release --project tests/DiffAutoML.ML.Benchmarks -- <command> [args]
               make-subset [source] [output]   write the shipped Fashion-MNIST subset (IDX + a few PNG folders)
               prepare-full [source] [output]  copy the full Fashion-MNIST IDX files and write train-png/ test-png/ folders
-              make-shapes [output] [per class] [seed]  a synthetic folder of mixed-size, mixed-format colour images, 3 classes
+              make-shapes [output] [per class] [seed] [WxH]  a synthetic folder of mixed-size (or WxH), mixed-format colour images, 3 classes
               photo-decode [folder] [side]    ms per image of each step of loading a photo and resizing it (one thread)
               data [folder]                   decode-and-cache throughput (PNG vs IDX) and batch assembly share of a step
               augmentation [subset]           batched vs per-image augmentation, and its share of a training step

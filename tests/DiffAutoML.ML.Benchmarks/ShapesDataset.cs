@@ -13,7 +13,8 @@ internal static class ShapesDataset
 {
     private static readonly string[] Classes = { "circle", "square", "stripes" };
 
-    public static void Write(string output, int perClass, int seed)
+    /// <param name="size">Every image of this size (width, height) instead of random sizes.</param>
+    public static void Write(string output, int perClass, int seed, (int Width, int Height)? size = null)
     {
         var rng = new Random(seed);
         for (int c = 0; c < Classes.Length; c++)
@@ -23,6 +24,7 @@ internal static class ShapesDataset
             for (int i = 0; i < perClass; i++)
             {
                 int w = rng.Next(200, 900), h = rng.Next(200, 900);
+                if (size is { } fixedSize) (w, h) = fixedSize;
                 var background = new Rgba32((byte)rng.Next(256), (byte)rng.Next(256), (byte)rng.Next(256));
                 var shape = new Rgba32((byte)rng.Next(256), (byte)rng.Next(256), (byte)rng.Next(256));
                 double cx = w * (0.3 + 0.4 * rng.NextDouble()), cy = h * (0.3 + 0.4 * rng.NextDouble());

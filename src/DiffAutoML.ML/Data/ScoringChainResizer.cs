@@ -53,8 +53,8 @@ internal sealed class ScoringChainResizer : IDisposable
     }
 
     /// <summary>A new image of the training size from an image as ML.NET decoded it: what the scoring chain does with
-    /// the MLImage it loads, without the copies to RGB and back (about 200 of 750 ms per 12-megapixel photo; docs/benchmarks.md,
-    /// "Loading photos").</summary>
+    /// the MLImage it loads, without the copies to RGB and back (they took 230 of about 690 ms per 12-megapixel photo; docs/benchmarks.md,
+    /// "Data path").</summary>
     public Image<Rgb24> Resize(MLImage image)
     {
         using var resized = _engines.Value!.Predict(new Source { Image = image }).Image

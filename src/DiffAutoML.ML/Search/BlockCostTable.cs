@@ -59,8 +59,7 @@ public sealed class BlockCostTable
         CancellationToken cancellation = default)
         => MeasureTimed(supernet, batchSize, repeats, only, cancellation, out _);
 
-    /// <summary><see cref="Measure"/>, also giving
-    /// the summed time of the timed passes (warm-ups left out).</summary>
+    /// <summary><see cref="Measure"/>, also giving the summed time of the timed passes (warm-ups left out).</summary>
     private static BlockCostTable MeasureTimed(Supernet supernet, int batchSize, int repeats, IReadOnlyList<BlockChoice>? only,
         CancellationToken cancellation, out double timedMilliseconds)
     {
@@ -112,11 +111,10 @@ public sealed class BlockCostTable
     public const int TrialBatchSize = 8;
 
     /// <summary>
-    /// <see cref="Measure"/> within
-    /// <paramref name="limit"/>: every block is first timed once at <see cref="TrialBatchSize"/> images (after a
-    /// warm-up pass), and the full measurement (a warm-up and three timed passes at <paramref name="batchSize"/>) is
-    /// projected from the timed passes in proportion to the batch. When the projection does not fit in what is left of the limit,
-    /// the blocks are timed at the largest batch that does, or the trial's table is kept when that batch would be under
+    /// <see cref="Measure"/> within <paramref name="limit"/>: every block is first timed once at
+    /// <see cref="TrialBatchSize"/> images (after a warm-up pass), and the full measurement (a warm-up and three timed
+    /// passes at <paramref name="batchSize"/>) is projected from the timed passes in proportion to the batch. When the
+    /// projection does not fit in what is left of the limit, the blocks are timed at the largest batch that does, or the trial's table is kept when that batch would be under
     /// twice the trial's. Costs are only compared with one another, so any common batch serves; the training batch is
     /// preferred because small batches can rank blocks differently (on a GPU they are all bound by latency). Without a
     /// limit, a folder of 128x128 photos spent 148 s of a 3-minute budget here on two CPU cores (docs/benchmarks.md,

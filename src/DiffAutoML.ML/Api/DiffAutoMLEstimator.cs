@@ -94,6 +94,9 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             _ => "",
         };
 
+    /// <summary>How often loading images reports how far it has come (a quick load says nothing).</summary>
+    private static readonly TimeSpan LoadingProgressInterval = TimeSpan.FromSeconds(10);
+
     /// <summary>Runs the joint search on <paramref name="input"/> and returns the deployable model.</summary>
     /// <exception cref="InvalidOperationException">
     /// Among others: CUDA requested and not usable (without FallbackToCpu), or training ran out of memory on the device
@@ -117,7 +120,8 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         var device = DeviceSelector.Select(options.Device, _mlContext, Log);
         Log($"Loading images from column '{options.Data.ImageColumnName}' ({scoringKind}) and labels from '{options.Data.LabelColumnName}'.");
         var automaticMaxSide = options.Data.AutomaticMaxSide ?? options.SearchSpace.AutomaticInputSide;
-        using var trainCache = ImageDataLoader.Load(input, options.Data with { AutomaticMaxSide = automaticMaxSide }, null, options.CancellationToken);
+        using var trainCache = ImageDataLoader.Load(input, options.Data with { AutomaticMaxSide = automaticMaxSide }, null, options.CancellationToken,
+            new LoadingProgress(Log, input.GetRowCount(), LoadingProgressInterval));
         CheckPixelVectorShape(reader, trainCache);
         if (trainCache.ScaledDownFrom is var (firstHeight, firstWidth))
             Log($"The first image is {firstWidth}x{firstHeight} (width x height): images are resized to {trainCache.Width}x{trainCache.Height} for training and by the " +
@@ -128,8 +132,9 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             int[] trainRows, validationRows;
             if (options.ValidationData is { } validationData)
             {
+                Log("Loading the validation images.");
                 separateValidation = ImageDataLoader.Load(validationData, options.Data with { Height = trainCache.Height, Width = trainCache.Width, Channels = trainCache.Channels },
-                    trainCache.LabelMapping, options.CancellationToken);
+                    trainCache.LabelMapping, options.CancellationToken, new LoadingProgress(Log, validationData.GetRowCount(), LoadingProgressInterval));
                 trainRows = Enumerable.Range(0, trainCache.Count).ToArray();
                 validationRows = Enumerable.Range(0, separateValidation.Count).ToArray();
             }

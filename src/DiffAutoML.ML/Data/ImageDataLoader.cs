@@ -20,6 +20,11 @@ public static class ImageDataLoader
     /// <exception cref="ImageDataException">A row's image or label is bad (unless SkipBadRows).</exception>
     /// <exception cref="InvalidOperationException">No usable rows, one class only, or the cache would not fit in memory.</exception>
     public static ImageTensorCache Load(IDataView data, ImageDataOptions options, LabelMapping? labelMapping = null, CancellationToken cancellation = default)
+        => Load(data, options, labelMapping, cancellation, null);
+
+    /// <summary>As the public overload, telling <paramref name="progress"/> how many images are decoded.</summary>
+    internal static ImageTensorCache Load(IDataView data, ImageDataOptions options, LabelMapping? labelMapping, CancellationToken cancellation,
+        LoadingProgress? progress)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
@@ -48,6 +53,7 @@ public static class ImageDataLoader
         using var disposeResizer = new ResizerDisposal(resizer);
         var chunks = new List<byte[]>();
         var labels = new List<string>();
+        int decodedImages = 0;
         var skipReasons = new List<string>();
         int skipped = 0;
         bool allGrey = true;
@@ -163,6 +169,7 @@ public static class ImageDataLoader
                 finally
                 {
                     items[i].Image.Decoded?.Dispose();
+                    progress?.Decoded(Interlocked.Increment(ref decodedImages));
                 }
             });
             int kept = 0;

@@ -129,6 +129,22 @@ public class ImageDataLoaderTests
     }
 
     [Fact]
+    public void Loading_reports_the_images_decoded_at_most_once_per_interval()
+    {
+        var data = Bytes(Enumerable.Range(0, 10).Select(i => (TestImages.GreyPng(8, 8, i), i % 2 == 0 ? "a" : "b")).ToArray());
+        var every = new List<string>();
+        using (ImageDataLoader.Load(data, new ImageDataOptions(), null, default, new LoadingProgress(every.Add, 10, TimeSpan.Zero))) { }
+        Assert.Equal(10, every.Count);
+        Assert.Contains(every, m => m.StartsWith("Loaded 10 of 10 images in ", StringComparison.Ordinal));
+        var quiet = new List<string>();
+        using (ImageDataLoader.Load(data, new ImageDataOptions(), null, default, new LoadingProgress(quiet.Add, null, TimeSpan.FromHours(1)))) { }
+        Assert.Empty(quiet);
+        var unknownTotal = new List<string>();
+        new LoadingProgress(unknownTotal.Add, null, TimeSpan.Zero).Decoded(3);
+        Assert.StartsWith("Loaded 3 images in ", Assert.Single(unknownTotal), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Decoding_at_the_training_size_gives_the_pixels_of_decoding_then_resizing()
     {
         // The loader resizes the image ML.NET decoded (as the scoring chain does), not an RGB copy of it; the pixels must

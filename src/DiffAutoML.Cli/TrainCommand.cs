@@ -138,6 +138,8 @@ internal static class TrainCommand
         {
             var (test, testColumn) = DataSource.Load(ml, testPath, fashion);
             if (testColumn != imageColumn) throw new UsageException("--test must be the same kind of data as the training data (both folders or both IDX files).");
+            // Scoring a test folder of large photos decodes each at full size: minutes for thousands of them.
+            if (!quiet) Console.WriteLine($"Scoring the test data{(test.GetRowCount() is long rows ? $" ({rows:N0} images)" : "")} in {testPath}.");
             metrics = model.Evaluate(test);
             var testMetrics = DiffAutoML.ML.Reporting.TestMetricsConversion.ToTestMetrics(metrics);
             File.WriteAllText(Path.Combine(outFolder, "test-metrics.json"), System.Text.Json.JsonSerializer.Serialize(testMetrics));

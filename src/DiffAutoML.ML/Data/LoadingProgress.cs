@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace DiffAutoML.ML.Data;
 
 /// <summary>
-/// Says how far the loading of images has come, at most once per <see cref="Interval"/>: a folder of large photos takes
-/// about 0.2 s per image on each core to decode (docs/benchmarks.md, "Data path"), minutes in silence for thousands of
+/// Says how far the loading of images has come, at most once per <see cref="Interval"/>: a 12-megapixel photo takes
+/// about 0.4 s to decode and resize on one core (docs/benchmarks.md, "Data path"), minutes in silence for thousands of
 /// them. Quick loads print nothing. Thread-safe: the loader decodes on several threads.
 /// </summary>
 internal sealed class LoadingProgress

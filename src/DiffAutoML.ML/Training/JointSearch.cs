@@ -192,8 +192,9 @@ internal sealed class JointSearch : IDisposable
         int batch = _batchSize;
         if (_o.TimeBudget is TimeSpan budget)
         {
-            var limit = (budget - _s.Clock.Elapsed) * BlockCostBudgetShare;
-            (costs, batch) = BlockCostTable.MeasureWithin(_supernet!, _batchSize, limit > TimeSpan.Zero ? limit : TimeSpan.Zero, _o.Architecture.Candidates, _o.CancellationToken);
+            // A limit already used up keeps the trial's table (MeasureWithin).
+            (costs, batch) = BlockCostTable.MeasureWithin(_supernet!, _batchSize, (budget - _s.Clock.Elapsed) * BlockCostBudgetShare,
+                _o.Architecture.Candidates, _o.CancellationToken);
         }
         else
         {

@@ -44,7 +44,7 @@ options.CancellationToken = cancel.Token;
 
 Console.WriteLine($"DiffAutoML on {dataFolder}: {options.Components}, profile {profile}, {(options.TimeBudget is null ? $"{options.Epochs} epochs" : $"time budget {options.TimeBudget}")}");
 var clock = Stopwatch.StartNew();
-var model = mlContext.Auto().DiffAutoML(options).Fit(train);
+using var model = mlContext.Auto().DiffAutoML(options).Fit(train); // disposing deletes the network's temporary file
 var report = model.Report;
 Console.WriteLine($"Search done in {clock.Elapsed:mm\\:ss}: {report.Architecture} ({report.MFlops:F2} MFLOPs, {report.Parameters:N0} parameters), " +
     $"validation accuracy {report.ValidationAccuracy:P2}");
@@ -62,6 +62,7 @@ Console.WriteLine($"Saved {modelPath}, model.onnx and report.json in {outFolder}
 // Reload as an application would (only ML.NET, ONNX Runtime and DiffAutoML.ML.Scoring are needed) and predict.
 var scoring = new MLContext(seed: 2);
 var loaded = scoring.LoadDiffAutoMLModel(modelPath, out _);
+using var disposeLoaded = loaded as IDisposable; // a loaded chain is disposable too: that deletes ML.NET's copy of the network
 var engine = scoring.Model.CreatePredictionEngine<FashionImage, FashionPrediction>(loaded);
 var examples = mlContext.Data.CreateEnumerable<FashionImage>(test, reuseRowObject: false).Take(5).ToArray();
 foreach (var example in examples)

@@ -17,6 +17,7 @@ if (args.Length < 2)
 }
 var mlContext = new MLContext(seed: 1);
 var model = mlContext.LoadDiffAutoMLModel(args[0], out var inputSchema);
+using var disposeModel = model as IDisposable; // deletes the temporary file ML.NET loaded the network into
 // The model reads image paths from one text column of the schema it was saved with.
 var textColumns = inputSchema.Where(c => c.Type is TextDataViewType).Select(c => c.Name).ToArray();
 var imageColumn = new[] { "ImagePath", "Image", "Path" }.FirstOrDefault(textColumns.Contains) ?? textColumns.First();

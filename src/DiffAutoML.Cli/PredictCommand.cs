@@ -32,6 +32,7 @@ internal static class PredictCommand
             Console.Error.WriteLine("error: " + e.Message);
             return 1;
         }
+        using var ownedModel = model as IDisposable; // deletes the temporary file ML.NET loaded the network into
         var files = line.Positional.Skip(1).SelectMany<string, string>(p => Directory.Exists(p)
             ? ImageFolderDataset.ImageFiles(p)
             : new[] { p }).ToArray();

@@ -127,6 +127,7 @@ internal static class TrainCommand
             return 130;
         }
 
+        using var ownedModel = model; // deletes the network's temporary file (DiffAutoMLTransformer.Dispose)
         var report = model.Report;
         var modelPath = Path.Combine(outFolder, "model.zip");
         ml.Model.Save(model, train.Schema, modelPath);

@@ -176,7 +176,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             var chainOnnx = OnnxExporter.Export(child, statistics, input0.PixelLayout, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, mirror,
                 trainCache.LabelMapping.ClassNames, anyInputLength: ScoringChainBuilder.ChecksPixelValues(input0));
             var standalone = OnnxExporter.Export(child, statistics, input0.PixelLayout, mirror, trainCache.LabelMapping.ClassNames);
-            var chain = ScoringChainBuilder.Build(_mlContext, input0, chainOnnx, trainCache.LabelMapping, reader.Column.Type).Fit(input);
+            var chain = ScoringChainBuilder.Fit(_mlContext, input0, chainOnnx, trainCache.LabelMapping, reader.Column.Type, input);
             var report = new DiffAutoMLReport
             {
                 Architecture = child.Architecture,

@@ -11,9 +11,11 @@ namespace DiffAutoML.ML.Api;
 /// the searched network as ONNX, Score and PredictedLabel) plus the search report. Use it like any ML.NET transformer:
 /// in pipelines, with <c>PredictionEngine</c>, and with <c>mlContext.Model.Save</c> (the file then loads as that
 /// chain, needing only ML.NET, ONNX Runtime and DiffAutoML.ML.Scoring: call <c>mlContext.RegisterDiffAutoML()</c>
-/// or <c>mlContext.LoadDiffAutoMLModel(...)</c> before loading).
+/// or <c>mlContext.LoadDiffAutoMLModel(...)</c> before loading). Dispose it when done: that frees ONNX Runtime's session
+/// and deletes the temporary file ML.NET keeps the network in (the garbage collector deletes it otherwise, but not at
+/// process exit).
 /// </summary>
-public sealed class DiffAutoMLTransformer : ITransformer, ICanSaveModel
+public sealed class DiffAutoMLTransformer : ITransformer, ICanSaveModel, IDisposable
 {
     private readonly MLContext _mlContext;
     private readonly ITransformer _chain;
@@ -111,6 +113,10 @@ public sealed class DiffAutoMLTransformer : ITransformer, ICanSaveModel
 
     /// <inheritdoc />
     public IDataView Transform(IDataView input) => _chain.Transform(input);
+
+    /// <summary>Frees the chain's ONNX Runtime session and deletes its temporary model file; the model cannot score after
+    /// this.</summary>
+    public void Dispose() => (_chain as IDisposable)?.Dispose();
 
     /// <summary>Saves the inner chain: the file loads back as that chain.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_chain).Save(ctx);

@@ -33,7 +33,10 @@ internal static class ScoringChainBuilder
     /// the check for a missing image declares it, because an estimator chain compares a custom mapping's input types by
     /// reference when it fits (an equal ImageDataViewType is refused), while a fitted or loaded chain binds the column by
     /// its raw type, MLImage, whatever its declared size.</param>
-    public static IEstimator<ITransformer> Build(MLContext ml, ScoringInput input, byte[] chainOnnx, LabelMapping labels, DataViewType? imageType = null)
+    /// <param name="onnxContext">The context ONNX Runtime's transform is made in (its TempFilePath receives the model's
+    /// file); null = a new one.</param>
+    public static IEstimator<ITransformer> Build(MLContext ml, ScoringInput input, byte[] chainOnnx, LabelMapping labels, DataViewType? imageType = null,
+        MLContext? onnxContext = null)
     {
         ml.RegisterDiffAutoML();
         IEstimator<ITransformer> chain = input.Kind switch
@@ -61,13 +64,55 @@ internal static class ScoringChainBuilder
         };
         // ONNX Runtime on the CPU, whatever mlContext.GpuDeviceId says: the packaged ONNX Runtime has no CUDA provider,
         // and asking for it fails with a native entry-point error rather than falling back (seen with GpuDeviceId = 0).
-        var onnxContext = new MLContext();
+        onnxContext ??= new MLContext();
         return chain
             .Append(onnxContext.Transforms.ApplyOnnxModel(new[] { ProbabilitiesColumn }, new[] { PixelsColumn }, new MemoryStream(chainOnnx)))
             .Append(ml.Transforms.CopyColumns("Score", ProbabilitiesColumn))
             .Append(ml.Transforms.CustomMapping<ArgMaxInput, ArgMaxOutput>(ArgMaxMapping.Map, ArgMaxMapping.ContractName))
             .Append(PredictedLabel(ml, labels))
             .Append(ml.Transforms.DropColumns(DroppedColumns(input)));
+    }
+
+    /// <summary>
+    /// Builds the chain (<see cref="Build"/>) and fits it on <paramref name="data"/>, as a chain that owns the file ONNX
+    /// Runtime reads its network from, so that disposing it (or the garbage collector) deletes that file.
+    /// </summary>
+    /// <remarks>
+    /// ML.NET writes every ONNX model it holds to a file under the context's <see cref="MLContext.TempFilePath"/>. For a
+    /// model given as a stream (ApplyOnnxModel's overload for bytes) it never deletes that file, even when the transformer
+    /// is disposed: one 200-300 KB file per Fit was left in the temp folder. For a model it loads from a saved chain it
+    /// opens the file delete-on-close. So the chain is fitted with its temporary files in a folder of its own, saved to
+    /// memory and loaded back, and the first chain and its folder are deleted. The round trip is what a user's Save and
+    /// Load do too, so the returned chain is the one a saved model loads as.
+    /// </remarks>
+    public static TransformerChain<ITransformer> Fit(MLContext ml, ScoringInput input, byte[] chainOnnx, LabelMapping labels, DataViewType? imageType, IDataView data)
+    {
+        var folder = Path.Combine(ml.TempFilePath, "diffautoml-chain-" + Path.GetRandomFileName());
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var fitting = new MLContext { TempFilePath = folder };
+            using var memory = new MemoryStream();
+            var fitted = Build(ml, input, chainOnnx, labels, imageType, fitting).Fit(data);
+            try
+            {
+                ml.Model.Save(fitted, null, memory); // (no input schema: the caller's may hold columns that cannot be saved)
+            }
+            finally
+            {
+                (fitted as IDisposable)?.Dispose();
+            }
+            memory.Position = 0;
+            // A context without GpuDeviceId: ONNX Runtime runs on the CPU (see Build).
+            var loading = new MLContext { TempFilePath = ml.TempFilePath }.RegisterDiffAutoML();
+            return (TransformerChain<ITransformer>)loading.Model.Load(memory, out _); // a saved chain loads as one
+        }
+        finally
+        {
+            try { Directory.Delete(folder, recursive: true); }
+            catch (IOException) { } // a file still open elsewhere (Windows) stays; nothing is lost but disk space
+            catch (UnauthorizedAccessException) { }
+        }
     }
 
     /// <summary>Whether the chain for <paramref name="input"/> checks pixel values: its network must then be exported

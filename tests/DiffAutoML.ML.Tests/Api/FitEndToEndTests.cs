@@ -46,7 +46,7 @@ public class FitEndToEndTests
         var progress = new List<DiffAutoMLProgress>();
         var options = Small(epochs: 6);
         options.Progress = new SynchronousProgress<DiffAutoMLProgress>(progress.Add);
-        var model = ml.Auto().DiffAutoML(options).Fit(Train(ml));
+        using var model = ml.Auto().DiffAutoML(options).Fit(Train(ml));
 
         var metrics = model.Evaluate(Test(ml));
         TestContext.Current.SendDiagnosticMessage($"test accuracy {metrics.MicroAccuracy:P2}; {model.Report.Architecture}");
@@ -79,7 +79,8 @@ public class FitEndToEndTests
     [Fact]
     public void A_model_trained_on_encoded_bytes_decodes_them_when_scoring_and_after_reloading()
     {
-        var ml = new MLContext(seed: 1);
+        var temp = TempFolders.Create("diffautoml-onnx-temp").FullName;
+        var ml = new MLContext(seed: 1) { TempFilePath = temp };
         var folder = Path.Combine(TestPaths.Subset, "test-png");
         var rows = Directory.GetDirectories(folder).OrderBy(d => d, StringComparer.Ordinal)
             .SelectMany(d => Directory.GetFiles(d).OrderBy(f => f, StringComparer.Ordinal).Select(f => new BytesRow { Image = File.ReadAllBytes(f), Label = Path.GetFileName(d) }))
@@ -87,7 +88,7 @@ public class FitEndToEndTests
         var data = ml.Data.LoadFromEnumerable(rows);
         var options = Small(epochs: 1);
         options.ValidationFraction = 0.2;
-        var model = ml.Auto().DiffAutoML(options).Fit(data);
+        using var model = ml.Auto().DiffAutoML(options).Fit(data);
         var scores = model.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
 
         // The same pixels decoded by the training path (ImageSharp) through ONNX Runtime directly.
@@ -98,10 +99,17 @@ public class FitEndToEndTests
         Assert.Equal(expected.Length, scores.Length);
         for (int i = 0; i < scores.Length; i++) Assert.Equal(expected[i], scores[i], 1e-5);
 
-        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-bytes").FullName, "model.zip");
+        var path = Path.Combine(TempFolders.Create("diffautoml-bytes").FullName, "model.zip");
         ml.Model.Save(model, data.Schema, path);
         var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        using var disposeLoaded = (IDisposable)loaded; // deletes ML.NET's temporary copy of the network
         Assert.Equal(scores, loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray());
+
+        // Fit left one file in the context's temp folder, the network ONNX Runtime reads, and disposing deletes it.
+        Assert.Single(Directory.GetFileSystemEntries(temp));
+        model.Dispose();
+        Assert.Empty(Directory.GetFileSystemEntries(temp));
+        Directory.Delete(temp);
     }
 
     [Fact]
@@ -115,7 +123,7 @@ public class FitEndToEndTests
         var options = Small(epochs: 1);
         options.ValidationFraction = 0.25;
         Assert.Equal(DiffAutoML.ML.Search.SearchSpacePreset.Compact, options.SearchSpace.Preset);
-        var model = ml.Auto().DiffAutoML(options).Fit(data);
+        using var model = ml.Auto().DiffAutoML(options).Fit(data);
         Assert.Equal("3x43x64", model.Report.InputShape);
         var scores = model.Transform(data).GetColumn<VBuffer<float>>("Score").ToArray();
         Assert.Equal(rows.Length, scores.Length);
@@ -136,8 +144,8 @@ public class FitEndToEndTests
         var data = ml.Transforms.Conversion.ConvertType("Pixels", "Image", DataKind.Single).Fit(rows).Transform(rows);
         var options = Small(epochs: 1);
         options.Data.ImageColumnName = "Pixels";
-        var model = ml.Auto().DiffAutoML(options).Fit(data);
-        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-float-pixels").FullName, "model.zip");
+        using var model = ml.Auto().DiffAutoML(options).Fit(data);
+        var path = Path.Combine(TempFolders.Create("diffautoml-float-pixels").FullName, "model.zip");
         ml.Model.Save(model, data.Schema, path);
         var row = ml.Data.CreateEnumerable<FloatPixelsRow>(data, reuseRowObject: false).First();
         var scores = model.Transform(ml.Data.TakeRows(data, 1)).GetColumn<VBuffer<float>>("Score").Single().DenseValues().ToArray();
@@ -170,7 +178,7 @@ public class FitEndToEndTests
         var options = Small(epochs: 1);
         options.Data.ImageColumnName = "Picture";
         options.ValidationFraction = 0.2;
-        var model = ml.Transforms.LoadImages("Picture", null, "ImagePath").Append(ml.Auto().DiffAutoML(options)).Fit(data);
+        using var model = ml.Transforms.LoadImages("Picture", null, "ImagePath").Append(ml.Auto().DiffAutoML(options)).Fit(data);
         var scored = model.Transform(data);
         var predicted = scored.GetColumn<string>("PredictedLabel").ToArray();
         var classes = scored.GetColumn<string>("Label").Distinct().ToArray();
@@ -179,9 +187,10 @@ public class FitEndToEndTests
         scored.Schema["Score"].GetSlotNames(ref slotNames);
         Assert.Equal(classes.Order(StringComparer.Ordinal), slotNames.DenseValues().Select(n => n.ToString()).Order(StringComparer.Ordinal));
 
-        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-mlimage").FullName, "model.zip");
+        var path = Path.Combine(TempFolders.Create("diffautoml-mlimage").FullName, "model.zip");
         ml.Model.Save(model, data.Schema, path);
         var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        using var disposeLoaded = (IDisposable)loaded; // deletes ML.NET's temporary copy of the network
         var engine = ml.Model.CreatePredictionEngine<PathRow, Output>(loaded);
         var first = ml.Data.CreateEnumerable<PathRow>(data, reuseRowObject: false).First();
         Assert.Equal(predicted[0], engine.Predict(first).PredictedLabel);
@@ -204,7 +213,7 @@ public class FitEndToEndTests
             .Append(ml.Transforms.LoadRawImageBytes("ImageBytes", null, "ImagePath"))
             .Append(ml.Auto().DiffAutoML(options))
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"));
-        var model = pipeline.Fit(data);
+        using var model = pipeline.Fit(data);
 
         var scored = model.Transform(data);
         var truth = scored.GetColumn<string>("Label").ToArray();
@@ -213,9 +222,10 @@ public class FitEndToEndTests
         var metrics = ml.MulticlassClassification.Evaluate(scored, "LabelKey");
         Assert.Equal(predicted.Zip(truth).Count(p => p.First == p.Second) / (double)truth.Length, metrics.MicroAccuracy, 10);
 
-        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-pipeline").FullName, "model.zip");
+        var path = Path.Combine(TempFolders.Create("diffautoml-pipeline").FullName, "model.zip");
         ml.Model.Save(model, data.Schema, path);
         var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        using var disposeLoaded = (IDisposable)loaded; // deletes ML.NET's temporary copy of the network
         var engine = ml.Model.CreatePredictionEngine<PathRow, LabelValuePrediction>(loaded);
         var first = ml.Data.CreateEnumerable<PathRow>(data, reuseRowObject: false).First();
         Assert.Equal(predicted[0], engine.Predict(first).PredictedLabelValue);
@@ -229,7 +239,7 @@ public class FitEndToEndTests
         options.Components = DiffAutoMLComponents.HyperParameters;
         options.Augmentation.RandomFlip = true;
         options.Augmentation.TestTimeFlip = true;
-        var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 1500));
+        using var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 1500));
         Assert.Contains("test-time flip True", model.Report.Options["Augmentation"]);
         // Measured the way the model scores: well above chance (0.1) and near the plain accuracy of this flip-trained
         // network (3 epochs on 1,500 rows; one epoch of four steps left it at chance).
@@ -247,9 +257,10 @@ public class FitEndToEndTests
         Assert.True(scores.Chunk(10).Select(s => s.Max()).Distinct().Count() > 10);
 
         // It is part of the saved model.
-        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-flip").FullName, "model.zip");
+        var path = Path.Combine(TempFolders.Create("diffautoml-flip").FullName, "model.zip");
         ml.Model.Save(model, Test(ml).Schema, path);
         var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        using var disposeLoaded = (IDisposable)loaded; // deletes ML.NET's temporary copy of the network
         var reloaded = Scores(loaded, mirrored);
         for (int i = 0; i < scores.Length; i++) Assert.Equal(scores[i], reloaded[i], 1e-5);
     }
@@ -274,7 +285,7 @@ public class FitEndToEndTests
         ml.Log += (_, e) => { if (e.RawMessage.Contains("budget", StringComparison.OrdinalIgnoreCase) || e.RawMessage.StartsWith("Architecture fixed", StringComparison.Ordinal)) lock (messages) messages.Add(e.RawMessage); };
         var options = Small(epochs: 200);
         options.TimeBudget = TimeSpan.FromSeconds(40);
-        var model = ml.Auto().DiffAutoML(options).Fit(Train(ml));
+        using var model = ml.Auto().DiffAutoML(options).Fit(Train(ml));
         TestContext.Current.SendDiagnosticMessage(string.Join("\n", messages));
         // The machine's speed, as the planner measured it before training (a pessimistic probe: alone on 2 cores it
         // expects 2 epochs, then 7 fit): on a machine so busy that it expects one epoch (4 CPU hogs on 2 cores: 1.5 s per
@@ -307,7 +318,7 @@ public class FitEndToEndTests
             stages.Add(p.Stage);
             if (p.Stage == "search") Thread.Sleep(1000);
         });
-        var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 3000));
+        using var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 3000));
         var report = model.Report;
         Assert.Contains(messages, m => m.StartsWith("Time budget: the search ends during epoch 1, after ", StringComparison.Ordinal));
         Assert.Equal(1, report.SearchEpochs);
@@ -336,7 +347,7 @@ public class FitEndToEndTests
         var options = Small(epochs: 1);
         options.Components = DiffAutoMLComponents.Augmentation | DiffAutoMLComponents.HyperParameters;
         options.FixedArchitecture = "xc k5 k7 k3 xc"; // Small's space has 1 + 1 + 2 + 1 layers
-        var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 600));
+        using var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 600));
         Assert.Equal("xc k5 k7 k3 xc", model.Report.Architecture);
         Assert.Equal(0, model.Report.SearchEpochs);
         Assert.Contains(messages, m => m.StartsWith("Fixed architecture: xc k5 k7 k3 xc (", StringComparison.Ordinal));
@@ -353,7 +364,7 @@ public class FitEndToEndTests
         var options = Small(epochs: 2);
         options.SearchFraction = 0.5;
         options.HyperParameters = options.HyperParameters with { TuneDuringSearch = false };
-        var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 600));
+        using var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 600));
         var report = model.Report;
         Assert.Equal(1, report.SearchEpochs);
         Assert.Equal("search", report.History[0].Stage);
@@ -372,7 +383,7 @@ public class FitEndToEndTests
         ml.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
         var options = Small(epochs: 2);
         options.Architecture.MaxRelativeCost = 1;
-        var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 1500));
+        using var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 1500));
         Assert.NotNull(model.Report.RelativeCost);
         // Costs are compared in thousandths of the cheapest child's, so a block within rounding of the cheapest can stand in for it.
         Assert.InRange(model.Report.RelativeCost!.Value, 1, 1.005);
@@ -382,7 +393,7 @@ public class FitEndToEndTests
     [Fact]
     public void A_resumed_search_reuses_the_block_costs_measured_before_it_was_stopped()
     {
-        var folder = Directory.CreateTempSubdirectory("diffautoml-costs").FullName;
+        var folder = TempFolders.Create("diffautoml-costs").FullName;
         DiffAutoMLOptions Options()
         {
             var options = Small(epochs: 3);
@@ -402,7 +413,7 @@ public class FitEndToEndTests
         var second = new MLContext(seed: 1);
         var messages = new List<string>();
         second.Log += (_, e) => { lock (messages) messages.Add(e.RawMessage); };
-        var model = second.Auto().DiffAutoML(Options()).Fit(data);
+        using var model = second.Auto().DiffAutoML(Options()).Fit(data);
 
         Assert.True(model.Report.Resumed);
         Assert.DoesNotContain(messages, m => m.StartsWith("Measured every candidate block", StringComparison.Ordinal));
@@ -419,7 +430,7 @@ public class FitEndToEndTests
             var options = Small(epochs: 2);
             options.Threads = 1;
             var data = ml.Data.TakeRows(Train(ml), 1500);
-            var model = ml.Auto().DiffAutoML(options).Fit(data);
+            using var model = ml.Auto().DiffAutoML(options).Fit(data);
             return model.Transform(ml.Data.TakeRows(Test(ml), 50)).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues())
                 .Append(model.Report.Architecture.GetHashCode()).Append((float)model.Report.ValidationAccuracy).ToArray();
         }

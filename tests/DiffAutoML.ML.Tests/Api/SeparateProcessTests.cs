@@ -42,8 +42,8 @@ public class SeparateProcessTests
         var options = FitEndToEndTests.Small(epochs: 2);
         options.Data.ImageColumnName = "ImagePath";
         options.ValidationFraction = 0.2;
-        var model = ml.Auto().DiffAutoML(options).Fit(data);
-        var work = Directory.CreateTempSubdirectory("diffautoml-process").FullName;
+        using var model = ml.Auto().DiffAutoML(options).Fit(data);
+        var work = TempFolders.Create("diffautoml-process").FullName;
         var modelPath = Path.Combine(work, "model.zip");
         ml.Model.Save(model, data.Schema, modelPath);
 
@@ -111,13 +111,13 @@ public class SeparateProcessTests
         using (images)
         {
             var ml = new MLContext(seed: 1);
-            var work = Directory.CreateTempSubdirectory("diffautoml-onnx-colour").FullName;
+            var work = TempFolders.Create("diffautoml-onnx-colour").FullName;
             var files = ColourNoise(Path.Combine(work, "colour"), seed: 8, transparent: true);
             var input = new ScoringInput("ImagePath", ImageColumnKind.Path, null, 3, 28, 28, PixelLayout.Chw, false);
             var chainOnnx = OnnxExporter.Export(child, statistics, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn,
                 ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false, images.LabelMapping.ClassNames, anyInputLength: ScoringChainBuilder.ChecksPixelValues(input));
             var data = ml.Data.LoadFromEnumerable(Directory.GetFiles(files).Select(f => new PathAndLabel { ImagePath = f }));
-            var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping).Fit(data);
+            using var chain = ScoringChainBuilder.Fit(ml, input, chainOnnx, images.LabelMapping, null, data);
             var onnxPath = Path.Combine(work, "model.onnx");
             File.WriteAllBytes(onnxPath, OnnxExporter.Export(child, statistics, classNames: images.LabelMapping.ClassNames));
             // No grey step here: the colour channels as SkiaSharp keeps them, so only ONNX Runtime's arithmetic differs.
@@ -179,7 +179,7 @@ public class SeparateProcessTests
     public void Fit_resumes_from_the_checkpoint_of_a_killed_process()
     {
         var dll = SampleDll("FashionMnist");
-        var work = Directory.CreateTempSubdirectory("diffautoml-resume").FullName;
+        var work = TempFolders.Create("diffautoml-resume").FullName;
         var checkpoints = Path.Combine(work, "checkpoints");
         var info = new ProcessStartInfo("dotnet", $"\"{dll}\" --epochs 3 --checkpoint \"{checkpoints}\" --out \"{work}\" --quiet")
         {
@@ -205,7 +205,7 @@ public class SeparateProcessTests
         var ml = new MLContext(seed: 1);
         var options = DiffAutoMLOptions.FromProfile(DiffAutoMLProfile.Efficient);
         (options.Epochs, options.CheckpointFolder) = (3, checkpoints);
-        var model = ml.Auto().DiffAutoML(options).Fit(FitEndToEndTests.Train(ml));
+        using var model = ml.Auto().DiffAutoML(options).Fit(FitEndToEndTests.Train(ml));
         Assert.True(model.Report.Resumed);
         Assert.Equal(3, model.Report.EpochsCompleted);
         Assert.Equal(new[] { 1, 2, 3 }, model.Report.History.Select(h => h.Epoch));
@@ -215,12 +215,12 @@ public class SeparateProcessTests
     [Fact]
     public void A_damaged_checkpoint_is_reported_and_not_used()
     {
-        var work = Directory.CreateTempSubdirectory("diffautoml-corrupt").FullName;
+        var work = TempFolders.Create("diffautoml-corrupt").FullName;
         var ml = new MLContext(seed: 1);
         var data = ml.Data.TakeRows(FitEndToEndTests.Train(ml), 600);
         var options = FitEndToEndTests.Small(epochs: 1);
         options.CheckpointFolder = work;
-        ml.Auto().DiffAutoML(options).Fit(data);
+        ml.Auto().DiffAutoML(options).Fit(data).Dispose();
         var path = Path.Combine(work, "checkpoint.bin");
         var bytes = File.ReadAllBytes(path);
         bytes[bytes.Length / 2] ^= 0x40;
@@ -231,7 +231,7 @@ public class SeparateProcessTests
 
         options.Epochs = 2; // other options: the checkpoint belongs to another search
         File.Delete(path);
-        ml.Auto().DiffAutoML(FitEndToEndTests.Small(epochs: 1) with { CheckpointFolder = work }).Fit(data);
+        ml.Auto().DiffAutoML(FitEndToEndTests.Small(epochs: 1) with { CheckpointFolder = work }).Fit(data).Dispose();
         var mismatch = Assert.Throws<InvalidOperationException>(() => ml.Auto().DiffAutoML(options).Fit(data));
         Assert.Contains("other data or options", mismatch.Message);
         // Other stage strides leave every parameter's shape as it was: only the fingerprint tells the networks apart.
@@ -245,7 +245,7 @@ public class SeparateProcessTests
         var pixels = raw.Pixels.AsSpan(0, 600 * 784).ToArray();
         string images = Path.Combine(work, "other-images.gz"), labels = Path.Combine(work, "other-labels.gz");
         IdxDataset.Write(images, labels, pixels, raw.Labels.AsSpan(0, 600), 28, 28);
-        var copy = ml.Auto().DiffAutoML(FitEndToEndTests.Small(epochs: 1) with { CheckpointFolder = work })
+        using var copy = ml.Auto().DiffAutoML(FitEndToEndTests.Small(epochs: 1) with { CheckpointFolder = work })
             .Fit(IdxDataset.Load(ml, images, labels, IdxDataset.FashionMnistClassNames));
         Assert.True(copy.Report.Resumed); // a copy of the same images is the same data
         pixels[599 * 784 + 300] ^= 0x80;

@@ -31,7 +31,7 @@ public class CliTests
     [Fact]
     public void Help_explains_the_commands_and_mistakes_are_named()
     {
-        var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;
+        var folder = TempFolders.Create("diffautoml-cli").FullName;
         var (exit, output) = Cli("--help", folder);
         Assert.Equal(0, exit);
         Assert.Contains("diffautoml train <data>", output);
@@ -86,7 +86,7 @@ public class CliTests
     [Fact]
     public void A_bad_image_is_reported_by_file_without_a_stack_trace()
     {
-        var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;
+        var folder = TempFolders.Create("diffautoml-cli").FullName;
         var images = Path.Combine(folder, "images");
         foreach (var label in Directory.GetDirectories(Path.Combine(TestPaths.Subset, "test-png")).Take(2))
         {
@@ -107,7 +107,7 @@ public class CliTests
     [Fact]
     public void A_time_budget_too_short_to_train_is_an_error_without_a_stack_trace()
     {
-        var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;
+        var folder = TempFolders.Create("diffautoml-cli").FullName;
         var train = Path.Combine(TestPaths.Subset, "train-images-idx3-ubyte.gz");
 
         var (exit, output) = Cli($"train \"{train}\" --time-budget 1s --out \"{Path.Combine(folder, "out")}\" --quiet", folder);
@@ -121,7 +121,7 @@ public class CliTests
     [Fact]
     public void Train_writes_the_model_onnx_and_report_and_predict_uses_the_model()
     {
-        var folder = Directory.CreateTempSubdirectory("diffautoml-cli").FullName;
+        var folder = TempFolders.Create("diffautoml-cli").FullName;
         var images = Path.Combine(TestPaths.Subset, "test-png");
         // The efficient profile, with one of its values overridden on the command line.
         var (exit, output) = Cli($"train \"{images}\" --test \"{images}\" --epochs 2 --batch 32 --threads 1 --profile efficient --search-fraction 0.5 --stage-strides 2,2,2,1 --out \"{folder}\" --quiet", folder);

@@ -170,7 +170,7 @@ public class BadInputTests
     [Fact]
     public void Idx_files_with_a_wrong_magic_or_truncated_body_are_rejected()
     {
-        var dir = Directory.CreateTempSubdirectory("diffautoml-idx").FullName;
+        var dir = TempFolders.Create("diffautoml-idx").FullName;
         string images = Path.Combine(dir, "i.gz"), labels = Path.Combine(dir, "l.gz");
         IdxDataset.Write(images, labels, new byte[8], new byte[] { 0, 1 }, 2, 2);
         Assert.Equal(2, IdxDataset.Read(images, labels).Count);
@@ -187,7 +187,7 @@ public class BadInputTests
     public void Image_folder_leaves_out_hidden_files_and_mac_archive_folders()
     {
         // What a zip made on macOS unpacks to: resource files named like images, which are not images.
-        var dir = Directory.CreateTempSubdirectory("diffautoml-folder").FullName;
+        var dir = TempFolders.Create("diffautoml-folder").FullName;
         foreach (var path in new[] { "cat/1.png", "dog/2.png", "cat/._1.png", "__MACOSX/cat/._1.png", ".thumbnails/3.png", "dog/.cache/4.png" })
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(dir, path))!);
@@ -203,7 +203,7 @@ public class BadInputTests
     [Fact]
     public void Image_folder_without_class_folders_is_rejected()
     {
-        var dir = Directory.CreateTempSubdirectory("diffautoml-folder").FullName;
+        var dir = TempFolders.Create("diffautoml-folder").FullName;
         var e = Assert.Throws<InvalidDataException>(() => ImageFolderDataset.Load(_ml, dir));
         Assert.Contains("no sub-folders", e.Message);
         Assert.Throws<DirectoryNotFoundException>(() => ImageFolderDataset.Load(_ml, Path.Combine(dir, "missing")));

@@ -39,7 +39,7 @@ public class ImageDataLoaderTests
     {
         var raw = IdxDataset.Read(TestPaths.SubsetFile("train-images-idx3-ubyte.gz"), TestPaths.SubsetFile("train-labels-idx1-ubyte.gz"));
         const int count = 300, size = 784;
-        var work = Directory.CreateTempSubdirectory("diffautoml-hash").FullName;
+        var work = TempFolders.Create("diffautoml-hash").FullName;
         int files = 0;
         string Hash(byte[] pixels, byte[] labels, IReadOnlyList<string>? names = null, long maxPixelBytes = 64L << 20)
         {
@@ -219,7 +219,7 @@ public class ImageDataLoaderTests
     [Fact]
     public void Path_column_resolves_relative_paths_against_the_image_folder()
     {
-        var dir = Directory.CreateTempSubdirectory("diffautoml-paths").FullName;
+        var dir = TempFolders.Create("diffautoml-paths").FullName;
         File.WriteAllBytes(Path.Combine(dir, "a.png"), TestImages.GreyPng(3, 3, 5));
         File.WriteAllBytes(Path.Combine(dir, "b.png"), TestImages.GreyPng(3, 3, 6));
         var data = _ml.Data.LoadFromEnumerable(new[] { new PathRow { Image = "a.png", Label = "x" }, new PathRow { Image = "b.png", Label = "y" } });
@@ -231,7 +231,7 @@ public class ImageDataLoaderTests
     [Fact]
     public void MLImage_column_from_LoadImages_gives_the_decoded_pixels()
     {
-        var dir = Directory.CreateTempSubdirectory("diffautoml-mlimage").FullName;
+        var dir = TempFolders.Create("diffautoml-mlimage").FullName;
         File.WriteAllBytes(Path.Combine(dir, "a.png"), TestImages.ColourPng(5, 4, 30));
         File.WriteAllBytes(Path.Combine(dir, "b.png"), TestImages.ColourPng(5, 4, 60));
         var paths = _ml.Data.LoadFromEnumerable(new[] { new PathRow { Image = "a.png", Label = "x" }, new PathRow { Image = "b.png", Label = "y" } });

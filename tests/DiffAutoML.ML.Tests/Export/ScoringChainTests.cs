@@ -37,7 +37,7 @@ public class ScoringChainTests
             var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false,
                 images.LabelMapping.ClassNames);
             var input = new ScoringInput("ImagePath", ImageColumnKind.Path, imageFolder, 1, 28, 28, PixelLayout.Chw, false);
-            var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping).Fit(data);
+            var chain = ScoringChainBuilder.Fit(ml, input, chainOnnx, images.LabelMapping, null, data);
             var model = new DiffAutoMLTransformer(ml, chain, OnnxExporter.Export(child, stats), images.LabelMapping, input, new DiffAutoMLReport());
             using var scope = NewDisposeScope();
             child.eval();
@@ -89,14 +89,48 @@ public class ScoringChainTests
     }
 
     [Fact]
+    public void The_network_file_ML_NET_writes_lives_in_the_contexts_temp_folder_until_the_model_is_disposed()
+    {
+        // ML.NET keeps an ONNX model in a file under MLContext.TempFilePath; for a model given as bytes it never deleted
+        // that file (one per Fit was left behind). The chain is now fitted so that it owns the file.
+        var temp = TempFolders.Create("diffautoml-onnx-temp").FullName;
+        var saved = TempFolders.Create("diffautoml-save").FullName;
+        try
+        {
+            var ml = new MLContext(seed: 1) { TempFilePath = temp };
+            var (model, data, expected, _) = PathModel(ml);
+            Assert.Single(Directory.GetFileSystemEntries(temp));
+            var scores = model.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
+            Assert.Equal(expected.Length, scores.Length);
+            for (int i = 0; i < scores.Length; i++) Assert.Equal(expected[i], scores[i], 1e-5);
+
+            var path = Path.Combine(saved, "model.zip");
+            ml.Model.Save(model, data.Schema, path);
+            var loaded = ml.LoadDiffAutoMLModel(path, out _);
+            Assert.Equal(2, Directory.GetFileSystemEntries(temp).Length);
+            model.Dispose();
+            Assert.Single(Directory.GetFileSystemEntries(temp));
+            Assert.Equal(scores, loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray());
+            ((IDisposable)loaded).Dispose();
+            Assert.Empty(Directory.GetFileSystemEntries(temp));
+        }
+        finally
+        {
+            Directory.Delete(temp, recursive: true);
+            Directory.Delete(saved, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Saved_model_loads_and_scores_identically()
     {
         var ml = new MLContext(seed: 1);
         var (model, data, _, _) = PathModel(ml);
-        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-save").FullName, "model.zip");
+        var path = Path.Combine(TempFolders.Create("diffautoml-save").FullName, "model.zip");
         ml.Model.Save(model, data.Schema, path);
         var other = new MLContext(seed: 2);
         var loaded = other.LoadDiffAutoMLModel(path, out var schema);
+        using var disposeLoaded = (IDisposable)loaded; // deletes ML.NET's temporary copy of the network
         Assert.NotNull(schema.GetColumnOrNull("ImagePath"));
         var a = model.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
         var b = loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
@@ -117,9 +151,10 @@ public class ScoringChainTests
         }
         Assert.Equal(classes, SlotNames(model.GetOutputSchema(data.Schema)));
         Assert.Equal(classes, SlotNames(model.Transform(data).Schema));
-        var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-slots").FullName, "model.zip");
+        var path = Path.Combine(TempFolders.Create("diffautoml-slots").FullName, "model.zip");
         ml.Model.Save(model, data.Schema, path);
         var loaded = new MLContext().LoadDiffAutoMLModel(path, out var schema);
+        using var disposeLoaded = (IDisposable)loaded; // deletes ML.NET's temporary copy of the network
         Assert.Equal(classes, SlotNames(loaded.GetOutputSchema(schema)));
         var engine = ml.Model.CreatePredictionEngine<PathInput, Prediction>(loaded);
         Assert.Equal(classes, SlotNames(engine.OutputSchema));
@@ -133,13 +168,14 @@ public class ScoringChainTests
     {
         var ml = new MLContext(seed: 1);
         var (model, data, _, _) = PathModel(ml);
-        var dir = Directory.CreateTempSubdirectory("diffautoml-bad-scoring").FullName;
+        var dir = TempFolders.Create("diffautoml-bad-scoring").FullName;
         var broken = Path.Combine(dir, "broken.png");
         File.WriteAllText(broken, "not an image");
         var good = data.GetColumn<string>("ImagePath").Take(3).ToArray();
         var path = Path.Combine(dir, "model.zip");
         ml.Model.Save(model, data.Schema, path);
         var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        using var disposeLoaded = (IDisposable)loaded; // deletes ML.NET's temporary copy of the network
         // ML.NET's LoadImages said "Invalid input stream contents" without the file, and scored an empty path as a black image.
         foreach (var (bad, expected) in new[]
         {
@@ -189,7 +225,7 @@ public class ScoringChainTests
             var file = Directory.GetFiles(Path.Combine(TestPaths.Subset, "test-png"), "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First();
             var rows = new[] { new PictureRow { Picture = MLImage.CreateFromFile(file) }, new PictureRow { Picture = null } };
             var data = ml.Data.LoadFromEnumerable(rows);
-            var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping, data.Schema["Picture"].Type).Fit(data);
+            using var chain = ScoringChainBuilder.Fit(ml, input, chainOnnx, images.LabelMapping, data.Schema["Picture"].Type, data);
             var engine = ml.Model.CreatePredictionEngine<PictureRow, Prediction>(chain);
             Assert.Contains(engine.Predict(rows[0]).PredictedLabel, images.LabelMapping.ClassNames);
             var e = Assert.Throws<InvalidDataException>(() => engine.Predict(rows[1]));
@@ -200,9 +236,10 @@ public class ScoringChainTests
             // Saved and loaded, the chain scores a column of another declared size (LoadImages declares none).
             var paths = ml.Data.LoadFromEnumerable(new[] { new PathInput { ImagePath = file }, new PathInput { ImagePath = "" } });
             var loadedImages = ml.Transforms.LoadImages("Picture", null, "ImagePath").Fit(paths).Transform(paths);
-            var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-picture").FullName, "model.zip");
+            var path = Path.Combine(TempFolders.Create("diffautoml-picture").FullName, "model.zip");
             ml.Model.Save(chain, loadedImages.Schema, path); // (a schema of image columns only cannot be saved)
             var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+            using var disposeLoaded = (IDisposable)loaded; // deletes ML.NET's temporary copy of the network
             var fromLoaded = loaded.Transform(loadedImages);
             var inner = Assert.ThrowsAny<Exception>(() => fromLoaded.GetColumn<string>("PredictedLabel").ToArray());
             Assert.Contains("image to score is missing", inner.ToString());
@@ -271,10 +308,11 @@ public class ScoringChainTests
                 averageMirrored: false, anyInputLength: true);
             var good = images.Images[0].to(ScalarType.Float32).data<float>().ToArray();
             var data = ml.Data.LoadFromEnumerable(new[] { new FloatPixelRow { Pixels = good } });
-            var chain = ScoringChainBuilder.Build(ml, input, chainOnnx, images.LabelMapping).Fit(data);
-            var path = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-pixels").FullName, "model.zip");
+            using var chain = ScoringChainBuilder.Fit(ml, input, chainOnnx, images.LabelMapping, null, data);
+            var path = Path.Combine(TempFolders.Create("diffautoml-pixels").FullName, "model.zip");
             ml.Model.Save(chain, data.Schema, path);
             var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+            using var disposeLoaded = (IDisposable)loaded; // deletes ML.NET's temporary copy of the network
             var expected = OnnxExporterTests.OnnxRun(OnnxExporter.Export(child, stats), good, 1, OnnxExporter.ProbabilitiesName);
             foreach (var model in new[] { chain, loaded })
             {
@@ -313,13 +351,14 @@ public class ScoringChainTests
     {
         var ml = new MLContext(seed: 1);
         // The folder travels inside the saved chain as a text constant: quotes and backslashes must survive.
-        var folder = Directory.CreateTempSubdirectory("diffautoml \"quoted\" \\ folder").FullName;
+        var folder = TempFolders.Create("diffautoml \"quoted\" \\ folder").FullName;
         var (withFolder, data, expected, _) = PathModel(ml, out _, folder);
         var files = data.GetColumn<string>("ImagePath").Take(5).ToArray();
         var relative = files.Select((f, i) => { File.Copy(f, Path.Combine(folder, $"{i}.png")); return $"{i}.png"; }).ToArray();
         var path = Path.Combine(folder, "model.zip");
         ml.Model.Save(withFolder, data.Schema, path);
         var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        using var disposeLoaded = (IDisposable)loaded; // deletes ML.NET's temporary copy of the network
         var rows = ml.Data.LoadFromEnumerable(relative.Select(p => new ImageFolderDataset.Row { ImagePath = p, Label = "Bag" }));
         var scores = loaded.Transform(rows).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray();
         for (int i = 0; i < scores.Length; i++) Assert.Equal(expected[i], scores[i], 1e-5);
@@ -344,7 +383,7 @@ public class ScoringChainTests
     {
         var ml = new MLContext(seed: 1);
         var (model, data, _, _) = PathModel(ml);
-        var dir = Directory.CreateTempSubdirectory("diffautoml-bad").FullName;
+        var dir = TempFolders.Create("diffautoml-bad").FullName;
         var path = Path.Combine(dir, "model.zip");
         ml.Model.Save(model, data.Schema, path);
         var bytes = File.ReadAllBytes(path);
@@ -406,7 +445,7 @@ public class ScoringChainTests
         if (format != "shipped")
         {
             // Random images of several sizes, none of them the training size.
-            folder = Directory.CreateTempSubdirectory("diffautoml-resize").FullName;
+            folder = TempFolders.Create("diffautoml-resize").FullName;
             var random = new Random(5);
             for (int i = 0; i < 12; i++)
             {

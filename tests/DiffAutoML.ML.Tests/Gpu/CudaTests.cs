@@ -222,7 +222,7 @@ public class CudaTests
         var ml = new MLContext(seed: 1) { GpuDeviceId = 0 };
         var options = FitEndToEndTests.Small(epochs: 3);
         options.Device = ComputeDevice.Cuda;
-        var model = ml.Auto().DiffAutoML(options).Fit(FitEndToEndTests.Train(ml));
+        using var model = ml.Auto().DiffAutoML(options).Fit(FitEndToEndTests.Train(ml));
         Assert.StartsWith("cuda", model.Report.Device);
         Assert.True(model.Evaluate(FitEndToEndTests.Test(ml)).MicroAccuracy > 0.5);
     }
@@ -234,7 +234,7 @@ public class CudaTests
         var ml = new MLContext(seed: 1) { GpuDeviceId = 0 };
         var options = FitEndToEndTests.Small(epochs: 3, DiffAutoMLProfile.Efficient);
         options.Device = ComputeDevice.Cuda;
-        var model = ml.Auto().DiffAutoML(options).Fit(FitEndToEndTests.Train(ml));
+        using var model = ml.Auto().DiffAutoML(options).Fit(FitEndToEndTests.Train(ml));
         var report = model.Report;
         Assert.StartsWith("cuda", report.Device);
         // The measured-cost budget: block costs timed on the GPU, the child within 1.1x the cheapest child's cost.

@@ -76,7 +76,7 @@ public class LearningRateScheduleTests
     public void A_refitted_schedule_survives_a_checkpoint()
     {
         var schedule = new LearningRateSchedule(0.1, 30, 3000).RefitFrom(1234, 4321);
-        var store = new CheckpointStore(Directory.CreateTempSubdirectory("diffautoml-schedule").FullName);
+        var store = new CheckpointStore(TempFolders.Create("diffautoml-schedule").FullName);
         store.Save(new CheckpointHeader { Schedule = schedule }, _ => { });
         var (header, reader) = store.Load();
         reader.Dispose();

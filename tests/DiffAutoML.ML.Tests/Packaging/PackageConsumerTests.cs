@@ -22,7 +22,7 @@ public class PackageConsumerTests
             Assert.True(pack.ExitCode == 0, pack.Output);
         }
 
-        var app = Directory.CreateTempSubdirectory("diffautoml-consumer").FullName;
+        var app = TempFolders.Create("diffautoml-consumer").FullName;
         try
         {
             File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
@@ -56,7 +56,7 @@ public class PackageConsumerTests
                 var options = new DiffAutoMLOptions { Epochs = 3, BatchSize = 64 };
                 options.SearchSpace.Preset = SearchSpacePreset.Tiny;
                 options.Data.ImageColumnName = "Image";
-                var model = ml.Auto().DiffAutoML(options).Fit(train);
+                using var model = ml.Auto().DiffAutoML(options).Fit(train);
                 var metrics = model.Evaluate(data);
                 Console.WriteLine($"consumer fit {model.Report.Architecture} in {model.Report.History.Count} epochs, accuracy {metrics.MicroAccuracy:F4}");
                 ml.Model.Save(model, train.Schema, Path.Combine(args[1], "model.zip"));

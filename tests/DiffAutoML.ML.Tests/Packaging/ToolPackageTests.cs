@@ -13,7 +13,7 @@ public class ToolPackageTests
     {
         Assert.SkipUnless(ProcessRunner.SdkAvailable(), "needs the .NET SDK (not present on the GPU machine)");
         var version = "0.1.0-test." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff");
-        var work = Directory.CreateTempSubdirectory("diffautoml-tool").FullName;
+        var work = TempFolders.Create("diffautoml-tool").FullName;
         try
         {
             var feed = Path.Combine(work, "feed");

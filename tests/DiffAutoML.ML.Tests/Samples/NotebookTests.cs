@@ -21,7 +21,7 @@ public class NotebookTests
         Assert.True(restore.ExitCode == 0, restore.Output);
 
         var notebookFolder = Path.Combine(TestPaths.RepoRoot, "samples", "Notebook");
-        var executed = Path.Combine(Directory.CreateTempSubdirectory("diffautoml-notebook").FullName, "executed.ipynb");
+        var executed = Path.Combine(TempFolders.Create("diffautoml-notebook").FullName, "executed.ipynb");
         var run = ProcessRunner.Run("dotnet", $"tool run dotnet-repl --run DiffAutoML.ipynb --exit-after-run --output-path \"{executed}\"",
             notebookFolder, TimeSpan.FromMinutes(20), new Dictionary<string, string> { ["DIFFAUTOML_NOTEBOOK_QUICK"] = "1" });
         Assert.True(File.Exists(executed), "dotnet-repl wrote no executed notebook:\n" + run.Output);

@@ -34,6 +34,21 @@ public static class DiffAutoMLScoring
         {
             return mlContext.Model.Load(path, out inputSchema);
         }
+        catch (Exception e) when (mlContext.GpuDeviceId is not null && CudaProviderMissing(e))
+        {
+            // The context asks for a GPU (as for training on CUDA), so ML.NET asks ONNX Runtime for its CUDA provider, which
+            // the CPU package of ONNX Runtime this assembly brings does not have: a native entry-point error, FallbackToCpu or
+            // not, which read as a damaged file. The model scores on the CPU, as the model Fit returns does.
+            var cpu = new MLContext { TempFilePath = mlContext.TempFilePath }.RegisterDiffAutoML();
+            try
+            {
+                return cpu.Model.Load(path, out inputSchema);
+            }
+            catch (Exception again) when (again is not OutOfMemoryException and not OperationCanceledException)
+            {
+                throw NotReadable(path, again);
+            }
+        }
         catch (Exception e) when (MissingAssembly(e) is string assembly)
         {
             // Not the file's fault: ML.NET found a transform whose code this application does not have.
@@ -56,6 +71,14 @@ public static class DiffAutoMLScoring
         var names = default(VBuffer<ReadOnlyMemory<char>>);
         scoreColumn.GetSlotNames(ref names);
         return names.DenseValues().Select(n => n.ToString()).ToArray();
+    }
+
+    /// <summary>Whether <paramref name="e"/> comes from asking an ONNX Runtime without CUDA support for its CUDA provider.</summary>
+    internal static bool CudaProviderMissing(Exception e)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+            if (inner is EntryPointNotFoundException && inner.Message.Contains("CUDA", StringComparison.Ordinal)) return true;
+        return false;
     }
 
     internal static InvalidDataException NotReadable(string path, Exception e)

@@ -121,6 +121,28 @@ public class ScoringChainTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_saved_model_loads_and_scores_on_the_cpu_with_a_context_that_asks_for_a_gpu(bool fallbackToCpu)
+    {
+        // GpuDeviceId is how a user asks for training on CUDA. Loading with such a context made ML.NET ask the packaged
+        // (CPU) ONNX Runtime for its CUDA provider: "not a readable ML.NET model", from a native entry-point error.
+        var ml = new MLContext(seed: 1);
+        var (model, data, _, _) = PathModel(ml);
+        using (model)
+        {
+            var path = Path.Combine(TempFolders.Create("diffautoml-gpu-context").FullName, "model.zip");
+            ml.Model.Save(model, data.Schema, path);
+            var gpu = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = fallbackToCpu };
+            var loaded = gpu.LoadDiffAutoMLModel(path, out var schema);
+            using var disposeLoaded = (IDisposable)loaded;
+            Assert.NotNull(schema.GetColumnOrNull("ImagePath"));
+            Assert.Equal(model.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray(),
+                loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray());
+        }
+    }
+
     [Fact]
     public void Saved_model_loads_and_scores_identically()
     {

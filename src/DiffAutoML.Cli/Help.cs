@@ -30,7 +30,7 @@ internal static class Help
           --architecture "<blocks>" the network to train when Architecture is not searched, one block
                                    per layer, e.g. "xc k3 k3 k3 k3 k3 k3 k3 k3 k3" (default all k3)
           --preset <compact|paper|tiny>  search space (default compact: small images, 28-64 pixels)
-          --size <pixels>          resize images to this height and width (default: the first image's size,
+          --size <pixels>          resize images to this height and width (default: a typical image's size,
                                    scaled down to at most 64 pixels on its longer side, 224 with --preset
                                    paper; image files only: IDX images keep their size)
           --channels <1|3>         grey or colour (default: grey when every image is grey)

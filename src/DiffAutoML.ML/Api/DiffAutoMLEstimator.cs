@@ -117,14 +117,15 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         _ = new LabelColumnReader(input.Schema, options.Data.LabelColumnName);
 
         using var threads = TorchThreadCount.Set(options.Threads);
+        using var allocator = NativeAllocator.DuringFit(options.TuneNativeAllocator);
         var device = DeviceSelector.Select(options.Device, _mlContext, Log);
         Log($"Loading images from column '{options.Data.ImageColumnName}' ({scoringKind}) and labels from '{options.Data.LabelColumnName}'.");
         var automaticMaxSide = options.Data.AutomaticMaxSide ?? options.SearchSpace.AutomaticInputSide;
         using var trainCache = ImageDataLoader.Load(input, options.Data with { AutomaticMaxSide = automaticMaxSide }, null, options.CancellationToken,
             new LoadingProgress(Log, input.GetRowCount(), LoadingProgressInterval));
         CheckPixelVectorShape(reader, trainCache);
-        if (trainCache.ScaledDownFrom is var (firstHeight, firstWidth))
-            Log($"The first image is {firstWidth}x{firstHeight} (width x height): images are resized to {trainCache.Width}x{trainCache.Height} for training and by the " +
+        if (trainCache.ScaledDownFrom is var (typicalHeight, typicalWidth))
+            Log($"A typical image is {typicalWidth}x{typicalHeight} (width x height; the median aspect ratio of the first {ImageDataLoader.TypicalSizeRows} rows): images are resized to {trainCache.Width}x{trainCache.Height} for training and by the " +
                 $"returned model (at most {automaticMaxSide} pixels on the longer side{(options.Data.AutomaticMaxSide is null ? $" for the {options.SearchSpace.Preset} search space" : "")}; set Data.Height and Data.Width to choose the size).");
         ImageTensorCache? separateValidation = null;
         try

@@ -80,6 +80,16 @@ public sealed record class DiffAutoMLOptions
     public int? Threads { get; set; }
 
     /// <summary>
+    /// On Linux (glibc), keep the memory libtorch frees for reuse while Fit runs instead of returning it to the kernel
+    /// (malloc settings M_MMAP_MAX 0 and M_TRIM_THRESHOLD 1 GiB; afterwards fixed thresholds of 32 and 64 MiB, the values
+    /// glibc's own reach, and the freed memory returned). With glibc's defaults every activation over 32 MiB is page-faulted
+    /// in again at each step: a step at 64x64 took 5.8x as long, one at 96x96 8.4x
+    /// (docs/benchmarks.md, "Native memory on Linux"), for about a fifth more peak memory. The setting is the process's; false
+    /// leaves it alone.
+    /// </summary>
+    public bool TuneNativeAllocator { get; set; } = true;
+
+    /// <summary>
     /// Folder for checkpoints (written atomically every epoch). Fit with the same folder resumes a killed run; a
     /// checkpoint written for other options or other data (a hash of the labels and pixels) is refused with an error.
     /// </summary>

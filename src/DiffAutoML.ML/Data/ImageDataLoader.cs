@@ -10,6 +10,9 @@ namespace DiffAutoML.ML.Data;
 public static class ImageDataLoader
 {
     private const int ChunkRows = 512;
+
+    /// <summary>How many rows, at most, the automatic training size looks at (<see cref="TypicalSize"/>): the first chunk's.</summary>
+    internal const int TypicalSizeRows = ChunkRows;
     private const int MaxSkipReasons = 20;
 
     /// <summary>
@@ -92,11 +95,30 @@ public static class ImageDataLoader
                     cancellation.ThrowIfCancellationRequested();
                     if (height is null || width is null)
                     {
-                        using var first = Materialize(pending[0].Row, pending[0].Image, null);
-                        (height, width) = AutomaticSize(first.Height, first.Width, height, width, options.AutomaticMaxSide ?? ImageDataOptions.StandaloneAutomaticMaxSide);
-                        if (options.Height is null && options.Width is null && (height, width) != (first.Height, first.Width)) scaledDownFrom = (first.Height, first.Width);
+                        var typical = TypicalSize(pending.Select(p => HeaderSize(p.Image)).OfType<(int Height, int Width)>().ToList());
+                        // No header could be read: each of these images fails when decoded, which names the problem (or skips the row).
+                        int bad = 0;
+                        while (typical is null && bad < pending.Count)
+                        {
+                            try
+                            {
+                                using var image = Materialize(pending[bad].Row, pending[bad].Image, null);
+                                typical = (image.Height, image.Width);
+                            }
+                            catch (ImageDataException e) when (options.SkipBadRows)
+                            {
+                                Skip(e);
+                                pending[bad++].Image.Decoded?.Dispose();
+                            }
+                        }
+                        pending.RemoveRange(0, bad);
+                        if (typical is var (typicalHeight, typicalWidth))
+                        {
+                            (height, width) = AutomaticSize(typicalHeight, typicalWidth, height, width, options.AutomaticMaxSide ?? ImageDataOptions.StandaloneAutomaticMaxSide);
+                            if (options.Height is null && options.Width is null && (height, width) != (typicalHeight, typicalWidth)) scaledDownFrom = (typicalHeight, typicalWidth);
+                        }
                     }
-                    DecodeChunk(pending);
+                    if (pending.Count > 0) DecodeChunk(pending);
                     pending.Clear();
                 }
                 if (!more) break;
@@ -130,6 +152,15 @@ public static class ImageDataLoader
             skipped++;
             if (skipReasons.Count < MaxSkipReasons) skipReasons.Add(e.Message);
         }
+
+        // The size an image's header gives (no decoding), or null when it cannot be read.
+        (int Height, int Width)? HeaderSize(RawImage raw) => raw switch
+        {
+            { Decoded: { } image } => (image.Height, image.Width),
+            { Encoded: { } encoded } => decoder.HeaderSize(encoded),
+            { Path: { } path } => decoder.HeaderSizeOfFile(path),
+            _ => null,
+        };
 
         // With sizedBy, images ML.NET decodes are resized as decoded (ImageDecoder), others by the caller.
         Image<Rgb24> Materialize(long at, RawImage raw, ScoringChainResizer? sizedBy)
@@ -195,7 +226,15 @@ public static class ImageDataLoader
         }
     }
 
-    /// <summary>The training size from the first image's size and the sides the user set (<see cref="ImageDataOptions.AutomaticMaxSide"/>).</summary>
+    /// <summary>
+    /// The size of the image whose aspect ratio is the median of <paramref name="sizes"/> (the upper median; among equal
+    /// ratios the earliest row), or null for none: the automatic training size follows it, not whichever image comes
+    /// first (a panorama first in the folder stretched every other image to 64x14).
+    /// </summary>
+    internal static (int Height, int Width)? TypicalSize(IReadOnlyList<(int Height, int Width)> sizes)
+        => sizes.Count == 0 ? null : sizes.OrderBy(s => s.Width / (double)s.Height).ElementAt(sizes.Count / 2);
+
+    /// <summary>The training size from a typical image's size (<see cref="TypicalSize"/>) and the sides the user set (<see cref="ImageDataOptions.AutomaticMaxSide"/>).</summary>
     internal static (int Height, int Width) AutomaticSize(int firstHeight, int firstWidth, int? height, int? width, int maxSide)
     {
         static int Scaled(int side, double factor) => Math.Min(4096, Math.Max(1, (int)Math.Round(side * factor)));

@@ -26,9 +26,9 @@ public sealed record class ImageDataOptions
     public int? Width { get; set; }
 
     /// <summary>
-    /// Longest side of an automatic training size. When Height and Width are both null the training size is the first
-    /// image's, scaled down (aspect ratio kept) when its longer side is over this; when one of them is set, the other
-    /// follows the first image's aspect ratio. Null (the default) = the search space's own
+    /// Longest side of an automatic training size. When Height and Width are both null the training size is a typical
+    /// image's (of the first 512 rows, the one with the median aspect ratio), scaled down (aspect ratio kept) when its
+    /// longer side is over this; when one of them is set, the other follows that image's aspect ratio. Null (the default) = the search space's own
     /// (<see cref="Search.SearchSpaceOptions.AutomaticInputSide"/>: 64 pixels for the Compact preset, 224 for Paper) in
     /// the estimator, and <see cref="StandaloneAutomaticMaxSide"/> when the data are loaded without one. Without a
     /// limit a folder of 12-megapixel photos would train at full resolution, which needs tens of gigabytes for one step.

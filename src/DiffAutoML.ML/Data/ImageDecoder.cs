@@ -79,6 +79,35 @@ internal sealed class ImageDecoder
         }
     }
 
+    /// <summary>The size in an encoded image's header, or null when the header cannot be read (decoding says why).</summary>
+    public (int Height, int Width)? HeaderSize(byte[] encoded)
+    {
+        try
+        {
+            return Size(Image.Identify(_configuration, encoded, out _));
+        }
+        catch (Exception e) when (e is ImageFormatException or InvalidDataException or NotSupportedException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The size in an image file's header, read without decoding the image, or null (decoding says why).</summary>
+    public (int Height, int Width)? HeaderSizeOfFile(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            return Size(Image.Identify(_configuration, stream, out _));
+        }
+        catch (Exception e) when (e is ImageFormatException or InvalidDataException or NotSupportedException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static (int Height, int Width)? Size(IImageInfo? info) => info is { Width: > 0, Height: > 0 } ? (info.Height, info.Width) : null;
+
     private static readonly HashSet<string> ScoringUnreadableFormats = new(StringComparer.OrdinalIgnoreCase) { "TGA", "TIFF", "PBM" };
 
     public Image<Rgb24> FromMLImage(MLImage image)

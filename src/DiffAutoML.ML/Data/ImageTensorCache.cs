@@ -53,8 +53,8 @@ public sealed class ImageTensorCache : IDisposable
     /// <summary>Why rows were skipped (the first 20 reasons).</summary>
     public IReadOnlyList<string> SkipReasons { get; }
 
-    /// <summary>The first image's (height, width) when the automatic size scaled it down
-    /// (<see cref="ImageDataOptions.AutomaticMaxSide"/>); null otherwise.</summary>
+    /// <summary>The typical image's (height, width) when the automatic size scaled it down (of the first rows, the image
+    /// with the median aspect ratio; <see cref="ImageDataOptions.AutomaticMaxSide"/>); null otherwise.</summary>
     public (int Height, int Width)? ScaledDownFrom { get; internal init; }
 
     /// <summary>Bytes held by the image tensor.</summary>

@@ -153,6 +153,29 @@ public class BadInputTests
     }
 
     [Fact]
+    public void Skip_bad_rows_skips_a_bad_first_image_and_says_so_when_no_row_is_left()
+    {
+        // The automatic size used to come from the first image, decoded before any row could be skipped: a corrupt first
+        // image stopped the load even with SkipBadRows.
+        var corrupt = new byte[] { 0x89, 0x50, 0x4E, 0x47, 1, 2, 3 };
+        var data = _ml.Data.LoadFromEnumerable(new[]
+        {
+            new BytesRow { Image = corrupt, Label = "a" }, new BytesRow { Image = Good, Label = "a" }, new BytesRow { Image = Good, Label = "b" },
+        });
+        using (var cache = ImageDataLoader.Load(data, new ImageDataOptions { SkipBadRows = true }))
+        {
+            Assert.Equal(2, cache.Count);
+            Assert.Equal(1, cache.SkippedRows);
+            Assert.Contains(cache.SkipReasons, r => r.Contains("row 0"));
+        }
+        var e = Assert.Throws<ImageDataException>(() => ImageDataLoader.Load(data, new ImageDataOptions()));
+        Assert.Equal(0, e.Row);
+        var allBad = _ml.Data.LoadFromEnumerable(new[] { new BytesRow { Image = corrupt, Label = "a" }, new BytesRow { Image = corrupt, Label = "b" } });
+        var none = Assert.Throws<InvalidOperationException>(() => ImageDataLoader.Load(allBad, new ImageDataOptions { SkipBadRows = true }));
+        Assert.Contains("None of the 2 rows", none.Message);
+    }
+
+    [Fact]
     public void Invalid_options_are_rejected()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new ImageDataOptions { Channels = 2 }.Validate());

@@ -124,8 +124,9 @@ public class ImageDataLoaderTests
         var data = Bytes((TestImages.GreyPng(8, 8, 1), "a"), (TestImages.GreyPng(16, 12, 2), "b"));
         using var cache = ImageDataLoader.Load(data, new ImageDataOptions { Height = 6, Width = 5 });
         Assert.Equal((1, 6, 5), (cache.Channels, cache.Height, cache.Width));
-        using var first = ImageDataLoader.Load(data, new ImageDataOptions());
-        Assert.Equal((8, 8), (first.Height, first.Width));
+        // Automatic: the size of the image with the upper median aspect ratio (8x8 is 1, 16x12 is 4:3).
+        using var typical = ImageDataLoader.Load(data, new ImageDataOptions());
+        Assert.Equal((12, 16), (typical.Height, typical.Width));
     }
 
     [Fact]
@@ -185,9 +186,28 @@ public class ImageDataLoaderTests
     }
 
     [Fact]
+    public void The_automatic_size_follows_the_median_aspect_ratio_not_the_first_image()
+    {
+        // A 5:1 panorama first, then 3:2 images: the size used to be the panorama's, 64x13, stretching every other image.
+        var data = Bytes((TestImages.GreyPng(300, 60, 1), "a"), (TestImages.GreyPng(150, 100, 2), "a"), (TestImages.GreyPng(300, 200, 3), "b"),
+            (TestImages.GreyPng(240, 160, 4), "b"));
+        using var cache = ImageDataLoader.Load(data, new ImageDataOptions { AutomaticMaxSide = 64 });
+        Assert.Equal((43, 64), (cache.Height, cache.Width));
+        Assert.Equal((160, 240), cache.ScaledDownFrom); // the four ratios sorted (ties in row order), the third: the last 3:2 image
+        Assert.Equal(4, cache.Count);
+
+        // Exact cases: the upper median; among equal ratios the earliest row; none.
+        Assert.Equal((10, 20), ImageDataLoader.TypicalSize(new[] { (10, 20) }));
+        Assert.Equal((10, 30), ImageDataLoader.TypicalSize(new[] { (10, 30), (10, 10) }));
+        Assert.Equal((40, 60), ImageDataLoader.TypicalSize(new[] { (10, 50), (20, 30), (40, 60), (5, 5) }));
+        Assert.Equal((40, 60), ImageDataLoader.TypicalSize(new[] { (40, 60), (10, 50), (20, 30), (5, 5), (1, 1) }));
+        Assert.Null(ImageDataLoader.TypicalSize(Array.Empty<(int, int)>()));
+    }
+
+    [Fact]
     public void Large_images_get_an_automatic_size_within_the_longest_side_limit()
     {
-        // First image 300x200 (width x height), the second 120x90: the size comes from the first one.
+        // 300x200 (width x height) and 120x90: the size comes from the one with the upper median aspect ratio, 300x200.
         var data = Bytes((TestImages.GreyPng(300, 200, 1), "a"), (TestImages.GreyPng(120, 90, 2), "b"));
         using (var limited = ImageDataLoader.Load(data, new ImageDataOptions { AutomaticMaxSide = 150 }))
         {

@@ -1,0 +1,94 @@
+using System.Runtime.InteropServices;
+
+namespace DiffAutoML.ML.Native;
+
+/// <summary>
+/// glibc's malloc settings while Fit runs, on Linux. libtorch takes its CPU tensors from malloc, and a training step
+/// allocates and frees activations of tens of MiB. glibc serves a block over its mmap threshold (which it raises by
+/// itself to 32 MiB at most) with new pages from the kernel and unmaps it when freed, so every step page-faults its
+/// largest tensors in again: at 64x64, batch 128, where the stem's activations are 33.5 MB, a step of the all-k3 child
+/// took 1.5 s against 0.26 s with the settings below, and 96x96 4.5 s against 0.54 s (docs/benchmarks.md, "Native
+/// memory on Linux").
+/// </summary>
+/// <remarks>
+/// While at least one Fit runs: no mmap (M_MMAP_MAX 0; blocks come from the heap and freed ones are reused) and freed
+/// memory kept unless over 1 GiB (M_TRIM_THRESHOLD). When the last Fit ends, the thresholds are set to the values glibc's
+/// own dynamic thresholds reach once large blocks have been freed (mmap over 32 MiB, trim over 64 MiB; setting any of
+/// them ends the dynamic adjustment) and the freed memory is returned (malloc_trim). Nothing happens elsewhere (another
+/// C library, Windows, macOS) or when <see cref="Api.DiffAutoMLOptions.TuneNativeAllocator"/> is false.
+/// </remarks>
+internal static class NativeAllocator
+{
+    private const int TrimThreshold = -1, MmapThreshold = -3, MmapMax = -4;
+    private const int DuringFitTrim = 1 << 30, AfterFitMmapThreshold = 32 << 20, AfterFitTrim = 64 << 20, GlibcDefaultMmapMax = 65536;
+
+    private static readonly object Gate = new();
+    private static int _fits;
+
+    /// <summary>Whether this process's C library is glibc, whose settings this class changes.</summary>
+    public static bool IsGlibc { get; } = OperatingSystem.IsLinux() && Probe();
+
+    /// <summary>Applies the settings for a Fit (the first of those running); disposing the result ends its share.</summary>
+    public static IDisposable DuringFit(bool enabled)
+    {
+        if (!enabled || !IsGlibc) return Lease.None;
+        lock (Gate)
+        {
+            if (_fits++ == 0)
+            {
+                mallopt(MmapMax, 0);
+                mallopt(TrimThreshold, DuringFitTrim);
+            }
+        }
+        return new Lease();
+    }
+
+    private static void Release()
+    {
+        lock (Gate)
+        {
+            if (--_fits > 0) return;
+            mallopt(MmapMax, GlibcDefaultMmapMax);
+            mallopt(MmapThreshold, AfterFitMmapThreshold);
+            mallopt(TrimThreshold, AfterFitTrim);
+            malloc_trim(0);
+        }
+    }
+
+    private static bool Probe()
+    {
+        try
+        {
+            return gnu_get_libc_version() != IntPtr.Zero;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false; // musl and others: their allocators work differently
+        }
+    }
+
+    private sealed class Lease : IDisposable
+    {
+        public static readonly IDisposable None = new NoLease();
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) Release();
+        }
+
+        private sealed class NoLease : IDisposable
+        {
+            public void Dispose() { }
+        }
+    }
+
+    [DllImport("libc.so.6")]
+    private static extern int mallopt(int parameter, int value);
+
+    [DllImport("libc.so.6")]
+    private static extern int malloc_trim(nuint pad);
+
+    [DllImport("libc.so.6")]
+    private static extern IntPtr gnu_get_libc_version();
+}

@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using DiffAutoML.ML.Native;
 using DiffAutoML.ML.Search;
-using DiffAutoML.ML.Tests.Packaging;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -66,23 +64,13 @@ public class TemporaryScalarRaceTests
     [Fact]
     public void Kept_scalars_survive_collection_pressure_that_breaks_torchsharps_own_temporaries_within_seconds()
     {
-        if (Environment.GetEnvironmentVariable(ChildVariable) == "1")
+        if (FreshProcess.IsChild(ChildVariable))
         {
             CheckInThisProcess();
             return;
         }
-        // This test assembly is xunit's in-process runner: run this one test in a fresh copy of it.
-        var method = $"{typeof(TemporaryScalarRaceTests).FullName}.{nameof(Kept_scalars_survive_collection_pressure_that_breaks_torchsharps_own_temporaries_within_seconds)}";
-        var assembly = typeof(TemporaryScalarRaceTests).Assembly.Location;
-        var (exitCode, output) = ProcessRunner.Run("dotnet", $"\"{assembly}\" -method \"{method}\" -noColor",
-            Path.GetDirectoryName(assembly)!, TimeSpan.FromMinutes(3), new Dictionary<string, string> { [ChildVariable] = "1" });
-        TestContext.Current.TestOutputHelper?.WriteLine(output);
-        var summary = Regex.Match(output, @"Total: (\d+), Errors: (\d+), Failed: (\d+), Skipped: (\d+)");
-        Assert.True(summary.Success, $"the child process printed no test summary (exit {exitCode}):\n{output}");
-        Assert.True(summary.Groups[1].Value == "1", $"the child process did not find the test:\n{output}");
-        Assert.True(exitCode == 0 && summary.Groups[2].Value == "0" && summary.Groups[3].Value == "0",
-            $"the check failed in the child process (exit {exitCode}):\n{output}");
-        Assert.SkipWhen(summary.Groups[4].Value == "1", "skipped in the child process:\n" + output);
+        FreshProcess.RunTest(typeof(TemporaryScalarRaceTests), nameof(Kept_scalars_survive_collection_pressure_that_breaks_torchsharps_own_temporaries_within_seconds),
+            ChildVariable, TimeSpan.FromMinutes(3));
     }
 
     private static void CheckInThisProcess()

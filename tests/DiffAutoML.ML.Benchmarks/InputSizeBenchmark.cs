@@ -7,16 +7,27 @@ namespace DiffAutoML.ML.Benchmarks;
 
 /// <summary>
 /// Training step time of the Compact space's all-k3 child against the input size (forward, backward and SGD on one
-/// batch), to find sizes that cost far more than their pixel count says (docs/benchmarks.md, "Input sizes on the CPU").
+/// batch), with glibc's malloc as it comes and with the settings Fit uses (NativeAllocator), each in a process of its
+/// own (docs/benchmarks.md, "Native memory on Linux").
 /// </summary>
 internal static class InputSizeBenchmark
 {
     private const int Steps = 8, WarmUp = 2;
 
-    public static void Run(IReadOnlyList<(int Height, int Width)> sizes, int batch, int channels)
+    public static void Run(string sizes, int batch, int channels)
     {
         Console.WriteLine($"input-size benchmark: Compact all-k3 child, batch {batch}, {channels} channels, {Steps - WarmUp} timed steps after {WarmUp} warm-up, " +
             $"{Environment.ProcessorCount} CPU threads");
+        foreach (var allocator in new[] { "glibc-defaults", "fit-settings" })
+            ChildProcess.RunSelf($"input-sizes-run {allocator} {sizes} {batch} {channels}");
+    }
+
+    /// <summary>One table in this process.</summary>
+    public static void RunInThisProcess(bool fitSettings, string sizeList, int batch, int channels)
+    {
+        var sizes = sizeList.Split(',').Select(s => s.Split('x')).Select(p => (Height: int.Parse(p[0]), Width: int.Parse(p[1]))).ToArray();
+        using var allocator = NativeAllocator.DuringFit(fitSettings);
+        Console.WriteLine(fitSettings ? $"  malloc as during Fit (NativeAllocator; glibc: {NativeAllocator.IsGlibc})" : "  malloc with glibc's defaults");
         Console.WriteLine($"  {"size (HxW)",-11} {"ms/step",8} {"forward",8} {"backward",9} {"us/pixel",9}");
         TorchRuntime.EnsureCpu();
         foreach (var (h, w) in sizes)

@@ -29,6 +29,7 @@ internal static class TrainCommand
         options.BatchSize = line.Parse("batch", int.Parse) ?? 128;
         options.Seed = line.Parse("seed", int.Parse) ?? 1;
         options.Threads = line.Parse("threads", int.Parse);
+        if (line.Parse("tune-allocator", bool.Parse) is bool tuneAllocator) options.TuneNativeAllocator = tuneAllocator;
         options.CheckpointFolder = Path.Combine(outFolder, "checkpoints");
         options.ProgressEverySteps = 10;
         options.FixedArchitecture = line.Text("architecture");

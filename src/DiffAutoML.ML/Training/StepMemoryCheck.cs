@@ -12,7 +12,8 @@ internal static class StepMemoryCheck
     /// <summary>
     /// Bytes one image needs in a training step per value of <see cref="SearchSpace.LargestChildActivations"/>: float32
     /// (4 bytes) times 1.4. Measured on the CPU (peak resident memory of `diffautoml train` on 3-channel images of 224 to
-    /// 640 pixels, one epoch, at two batch sizes each, the slope per image): 1.45 to 2.5 times the float32 activations;
+    /// 640 pixels, one epoch, at two batch sizes each, the slope per image): 1.45 to 2.5 times the float32 activations
+    /// with glibc's malloc as it comes, 2.5 to 2.6 with the allocator kept from unmapping during Fit (NativeAllocator);
     /// 1.4 keeps the estimate under the measurements, so that no run that fits is refused.
     /// </summary>
     public const double BytesPerActivation = 4 * 1.4;

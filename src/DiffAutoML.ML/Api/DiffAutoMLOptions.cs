@@ -83,7 +83,7 @@ public sealed record class DiffAutoMLOptions
     /// On Linux (glibc), keep the memory libtorch frees for reuse while Fit runs instead of returning it to the kernel
     /// (malloc settings M_MMAP_MAX 0 and M_TRIM_THRESHOLD 1 GiB; afterwards fixed thresholds of 32 and 64 MiB, the values
     /// glibc's own reach, and the freed memory returned). With glibc's defaults every activation over 32 MiB is page-faulted
-    /// in again at each step: a step at 64x64 took 5.8x as long, one at 96x96 8.4x
+    /// in again at each step: a step at 64x64 took 4.3x as long, one at 128x128 11.6x
     /// (docs/benchmarks.md, "Native memory on Linux"), for up to 1.6x the peak memory (freed blocks stay in the process).
     /// The setting is the process's; false leaves it alone.
     /// </summary>

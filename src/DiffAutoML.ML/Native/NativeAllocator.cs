@@ -7,8 +7,8 @@ namespace DiffAutoML.ML.Native;
 /// allocates and frees activations of tens of MiB. glibc serves a block over its mmap threshold (which it raises by
 /// itself to 32 MiB at most) with new pages from the kernel and unmaps it when freed, so every step page-faults its
 /// largest tensors in again: at 64x64, batch 128, where the stem's activations are 33.5 MB, a step of the all-k3 child
-/// took 1.5 s against 0.26 s with the settings below, and 96x96 4.5 s against 0.54 s (docs/benchmarks.md, "Native
-/// memory on Linux").
+/// took 1.15 s against 0.27 s with the settings below, and at 128x128 12.7 s against 1.1 s (docs/benchmarks.md, "Native
+/// memory on Linux"). The freed blocks stay in the process: peak memory up to 1.6x.
 /// </summary>
 /// <remarks>
 /// While at least one Fit runs: no mmap (M_MMAP_MAX 0; blocks come from the heap and freed ones are reused) and freed

@@ -229,7 +229,7 @@ public static class ImageDataLoader
     /// <summary>
     /// The size of the image whose aspect ratio is the median of <paramref name="sizes"/> (the upper median; among equal
     /// ratios the earliest row), or null for none: the automatic training size follows it, not whichever image comes
-    /// first (a panorama first in the folder stretched every other image to 64x14).
+    /// first (a panorama first in the folder (300x60) stretched every other image to 64x13).
     /// </summary>
     internal static (int Height, int Width)? TypicalSize(IReadOnlyList<(int Height, int Width)> sizes)
         => sizes.Count == 0 ? null : sizes.OrderBy(s => s.Width / (double)s.Height).ElementAt(sizes.Count / 2);

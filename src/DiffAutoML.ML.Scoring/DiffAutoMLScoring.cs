@@ -30,24 +30,16 @@ public static class DiffAutoMLScoring
         mlContext.RegisterDiffAutoML();
         if (!File.Exists(path)) throw new FileNotFoundException($"The model file '{path}' does not exist.", path);
         ModelFileCheck.Verify(path);
+        // A context that asks for a GPU (as for training on CUDA) makes ML.NET ask ONNX Runtime for its CUDA provider, which
+        // the CPU package of ONNX Runtime this assembly brings does not have: a native entry-point error, FallbackToCpu or
+        // not, which read as a damaged file, and left the network's temporary copy behind. With that package the model
+        // scores on the CPU, as the model Fit returns does.
+        var loading = mlContext.GpuDeviceId is int device && !OnnxRuntimeHasCudaProvider(device)
+            ? new MLContext { TempFilePath = mlContext.TempFilePath }.RegisterDiffAutoML()
+            : mlContext;
         try
         {
-            return mlContext.Model.Load(path, out inputSchema);
-        }
-        catch (Exception e) when (mlContext.GpuDeviceId is not null && CudaProviderMissing(e))
-        {
-            // The context asks for a GPU (as for training on CUDA), so ML.NET asks ONNX Runtime for its CUDA provider, which
-            // the CPU package of ONNX Runtime this assembly brings does not have: a native entry-point error, FallbackToCpu or
-            // not, which read as a damaged file. The model scores on the CPU, as the model Fit returns does.
-            var cpu = new MLContext { TempFilePath = mlContext.TempFilePath }.RegisterDiffAutoML();
-            try
-            {
-                return cpu.Model.Load(path, out inputSchema);
-            }
-            catch (Exception again) when (again is not OutOfMemoryException and not OperationCanceledException)
-            {
-                throw NotReadable(path, again);
-            }
+            return loading.Model.Load(path, out inputSchema);
         }
         catch (Exception e) when (MissingAssembly(e) is string assembly)
         {
@@ -73,12 +65,24 @@ public static class DiffAutoMLScoring
         return names.DenseValues().Select(n => n.ToString()).ToArray();
     }
 
-    /// <summary>Whether <paramref name="e"/> comes from asking an ONNX Runtime without CUDA support for its CUDA provider.</summary>
-    internal static bool CudaProviderMissing(Exception e)
+    /// <summary>Whether the loaded ONNX Runtime has a CUDA provider: what ML.NET asks for when a context has a
+    /// GpuDeviceId. The CPU package lacks its native entry point; a GPU package with no usable GPU has it (then ML.NET's
+    /// own error, or its FallbackToCpu, applies).</summary>
+    internal static bool OnnxRuntimeHasCudaProvider(int deviceId)
     {
-        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
-            if (inner is EntryPointNotFoundException && inner.Message.Contains("CUDA", StringComparison.Ordinal)) return true;
-        return false;
+        try
+        {
+            using var options = Microsoft.ML.OnnxRuntime.SessionOptions.MakeSessionOptionWithCudaProvider(deviceId);
+            return true;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return false;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return true;
+        }
     }
 
     internal static InvalidDataException NotReadable(string path, Exception e)

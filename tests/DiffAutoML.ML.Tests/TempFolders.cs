@@ -21,6 +21,20 @@ public sealed class TempFolders : IDisposable
 
     public void Dispose() => TryDelete(Root);
 
+    /// <summary>
+    /// Files under <paramref name="folder"/> that are this library's ONNX networks (ML.NET's temporary copies of a model
+    /// that was not disposed): the ONNX header names the producer, "DiffAutoML.ML", within its first bytes.
+    /// </summary>
+    public static string[] OnnxFilesUnder(string folder)
+        => Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(IsOurOnnx).ToArray();
+
+    private static bool IsOurOnnx(string file)
+    {
+        var head = new byte[32];
+        using (var stream = File.OpenRead(file)) head = head[..stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)];
+        return System.Text.Encoding.ASCII.GetString(head).Contains("DiffAutoML.ML", StringComparison.Ordinal);
+    }
+
     /// <summary>Roots of test processes that ended without deleting theirs (killed, or stopped in a debugger).</summary>
     private static void DeleteStaleRoots()
     {

@@ -56,6 +56,7 @@ public class ScoringChainTests
     {
         var ml = new MLContext(seed: 1);
         var (model, data, expected, classes) = PathModel(ml);
+        using var disposeModel = model; // deletes ML.NET's temporary copy of the network
         var scored = model.Transform(data);
         var scoreType = (VectorDataViewType)scored.Schema["Score"].Type;
         Assert.Equal(10, scoreType.Size);
@@ -80,6 +81,7 @@ public class ScoringChainTests
     {
         var ml = new MLContext(seed: 1);
         var (model, data, _, _) = PathModel(ml, out var torchAccuracy);
+        using var disposeModel = model; // deletes ML.NET's temporary copy of the network
         var metrics = model.Evaluate(data, "Label");
         Assert.Equal(torchAccuracy, metrics.MicroAccuracy, 10);
         // The same through ML.NET's evaluator directly, with the label mapped in the model's class order.
@@ -127,19 +129,26 @@ public class ScoringChainTests
     public void A_saved_model_loads_and_scores_on_the_cpu_with_a_context_that_asks_for_a_gpu(bool fallbackToCpu)
     {
         // GpuDeviceId is how a user asks for training on CUDA. Loading with such a context made ML.NET ask the packaged
-        // (CPU) ONNX Runtime for its CUDA provider: "not a readable ML.NET model", from a native entry-point error.
+        // (CPU) ONNX Runtime for its CUDA provider: "not a readable ML.NET model", from a native entry-point error. Then a
+        // retry on the CPU loaded it, but the failed attempt had left its copy of the network in the temp folder.
+        Assert.False(DiffAutoMLScoring.OnnxRuntimeHasCudaProvider(0)); // the packaged ONNX Runtime is the CPU one
         var ml = new MLContext(seed: 1);
         var (model, data, _, _) = PathModel(ml);
         using (model)
         {
             var path = Path.Combine(TempFolders.Create("diffautoml-gpu-context").FullName, "model.zip");
             ml.Model.Save(model, data.Schema, path);
-            var gpu = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = fallbackToCpu };
+            var temp = TempFolders.Create("diffautoml-gpu-context-temp").FullName;
+            var gpu = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = fallbackToCpu, TempFilePath = temp };
             var loaded = gpu.LoadDiffAutoMLModel(path, out var schema);
-            using var disposeLoaded = (IDisposable)loaded;
-            Assert.NotNull(schema.GetColumnOrNull("ImagePath"));
-            Assert.Equal(model.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray(),
-                loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray());
+            Assert.Single(Directory.GetFiles(temp));
+            using (loaded as IDisposable)
+            {
+                Assert.NotNull(schema.GetColumnOrNull("ImagePath"));
+                Assert.Equal(model.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray(),
+                    loaded.Transform(data).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues()).ToArray());
+            }
+            Assert.Empty(Directory.GetFiles(temp));
         }
     }
 
@@ -148,6 +157,7 @@ public class ScoringChainTests
     {
         var ml = new MLContext(seed: 1);
         var (model, data, _, _) = PathModel(ml);
+        using var disposeModel = model; // deletes ML.NET's temporary copy of the network
         var path = Path.Combine(TempFolders.Create("diffautoml-save").FullName, "model.zip");
         ml.Model.Save(model, data.Schema, path);
         var other = new MLContext(seed: 2);
@@ -165,6 +175,7 @@ public class ScoringChainTests
         // Model Builder's scoring code reads the class of each score from the Score column's slot names.
         var ml = new MLContext(seed: 1);
         var (model, data, _, classes) = PathModel(ml);
+        using var disposeModel = model; // deletes ML.NET's temporary copy of the network
         string[] SlotNames(DataViewSchema schema)
         {
             var names = default(VBuffer<ReadOnlyMemory<char>>);
@@ -190,6 +201,7 @@ public class ScoringChainTests
     {
         var ml = new MLContext(seed: 1);
         var (model, data, _, _) = PathModel(ml);
+        using var disposeModel = model; // deletes ML.NET's temporary copy of the network
         var dir = TempFolders.Create("diffautoml-bad-scoring").FullName;
         var broken = Path.Combine(dir, "broken.png");
         File.WriteAllText(broken, "not an image");
@@ -375,6 +387,7 @@ public class ScoringChainTests
         // The folder travels inside the saved chain as a text constant: quotes and backslashes must survive.
         var folder = TempFolders.Create("diffautoml \"quoted\" \\ folder").FullName;
         var (withFolder, data, expected, _) = PathModel(ml, out _, folder);
+        using var disposeWithFolder = withFolder; // deletes ML.NET's temporary copy of the network
         var files = data.GetColumn<string>("ImagePath").Take(5).ToArray();
         var relative = files.Select((f, i) => { File.Copy(f, Path.Combine(folder, $"{i}.png")); return $"{i}.png"; }).ToArray();
         var path = Path.Combine(folder, "model.zip");
@@ -405,6 +418,7 @@ public class ScoringChainTests
     {
         var ml = new MLContext(seed: 1);
         var (model, data, _, _) = PathModel(ml);
+        using var disposeModel = model; // deletes ML.NET's temporary copy of the network
         var dir = TempFolders.Create("diffautoml-bad").FullName;
         var path = Path.Combine(dir, "model.zip");
         ml.Model.Save(model, data.Schema, path);
@@ -428,6 +442,7 @@ public class ScoringChainTests
     {
         var ml = new MLContext(seed: 1);
         var (model, data, _, _) = PathModel(ml);
+        using var disposeModel = model; // deletes ML.NET's temporary copy of the network
         var paths = data.GetColumn<string>("ImagePath").ToArray();
         var serialEngine = ml.Model.CreatePredictionEngine<PathInput, Prediction>(model);
         var serial = paths.Select(p => serialEngine.Predict(new PathInput { ImagePath = p })).Select(p => (p.PredictedLabel, p.Score.ToArray())).ToArray();

@@ -256,6 +256,7 @@ public class CudaTests
         Assert.Contains("CUDA", e.Message);
         Assert.Contains("FallbackToCpu", e.Message);
         ml.FallbackToCpu = true;
-        Assert.Equal("cpu", ml.Auto().DiffAutoML(options).Fit(data).Report.Device);
+        using var fallback = ml.Auto().DiffAutoML(options).Fit(data);
+        Assert.Equal("cpu", fallback.Report.Device);
     }
 }

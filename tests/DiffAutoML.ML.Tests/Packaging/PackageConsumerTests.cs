@@ -88,6 +88,7 @@ public class PackageConsumerTests
                 using Microsoft.ML.Data;
                 var ml = new MLContext();
                 var model = ml.LoadDiffAutoMLModel(args[1], out _);
+                using var disposeModel = model as IDisposable; // deletes ML.NET's temporary copy of the network
                 using var gz = new GZipStream(File.OpenRead(Path.Combine(args[0], "t10k-images-idx3-ubyte.gz")), CompressionMode.Decompress);
                 var all = new MemoryStream();
                 gz.CopyTo(all);

@@ -22,8 +22,10 @@ public class NotebookTests
 
         var notebookFolder = Path.Combine(TestPaths.RepoRoot, "samples", "Notebook");
         var executed = Path.Combine(TempFolders.Create("diffautoml-notebook").FullName, "executed.ipynb");
+        // The kernel gets a temp folder of its own, to check that the notebook leaves no network file behind.
+        var kernelTemp = TempFolders.Create("diffautoml-notebook-tmp").FullName;
         var run = ProcessRunner.Run("dotnet", $"tool run dotnet-repl --run DiffAutoML.ipynb --exit-after-run --output-path \"{executed}\"",
-            notebookFolder, TimeSpan.FromMinutes(20), new Dictionary<string, string> { ["DIFFAUTOML_NOTEBOOK_QUICK"] = "1" });
+            notebookFolder, TimeSpan.FromMinutes(20), new Dictionary<string, string> { ["DIFFAUTOML_NOTEBOOK_QUICK"] = "1", ["TMPDIR"] = kernelTemp });
         Assert.True(File.Exists(executed), "dotnet-repl wrote no executed notebook:\n" + run.Output);
 
         using var notebook = JsonDocument.Parse(File.ReadAllText(executed));
@@ -49,5 +51,7 @@ public class NotebookTests
         var plots = outputs.Count(o => o.TryGetProperty("data", out var d) && d.TryGetProperty("text/html", out var h)
             && h.ToString().Contains("data:image/png;base64,", StringComparison.Ordinal));
         Assert.True(plots >= 5, $"{plots} plots shown");
+        Assert.Contains("Disposed the trained and the loaded model", text);
+        Assert.Empty(TempFolders.OnnxFilesUnder(kernelTemp));
     }
 }

@@ -149,7 +149,9 @@ public class FitEndToEndTests
         ml.Model.Save(model, data.Schema, path);
         var row = ml.Data.CreateEnumerable<FloatPixelsRow>(data, reuseRowObject: false).First();
         var scores = model.Transform(ml.Data.TakeRows(data, 1)).GetColumn<VBuffer<float>>("Score").Single().DenseValues().ToArray();
-        foreach (var scorer in new ITransformer[] { model, new MLContext().LoadDiffAutoMLModel(path, out _) })
+        var loaded = new MLContext().LoadDiffAutoMLModel(path, out _);
+        using var disposeLoaded = (IDisposable)loaded; // deletes ML.NET's temporary copy of the network
+        foreach (var scorer in new[] { model, loaded })
         {
             var engine = ml.Model.CreatePredictionEngine<FloatPixelsRow, Output>(scorer);
             Assert.Equal(scores, engine.Predict(row).Score);

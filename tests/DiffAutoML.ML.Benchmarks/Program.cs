@@ -67,10 +67,10 @@ switch (command)
         FlipAveragingBenchmark.Run(Arg(1, "artifacts/data/fashion-mnist"), args.Skip(2));
         break;
     case "input-sizes":
-        InputSizeBenchmark.Run(Arg(1, "28x28,48x64,60x60,64x64,66x66,96x96,128x128"), int.Parse(Arg(2, "128")), int.Parse(Arg(3, "3")));
+        InputSizeBenchmark.Run(Arg(1, "28x28,48x64,60x60,64x64,66x66,96x96,128x128"), int.Parse(Arg(2, "128")), int.Parse(Arg(3, "3")), Arg(4, "main"));
         break;
     case "input-sizes-run":
-        InputSizeBenchmark.RunInThisProcess(args[1] == "fit-settings", args[2], int.Parse(args[3]), int.Parse(args[4]));
+        InputSizeBenchmark.RunInThisProcess(args[1] == "fit-settings", args[2], int.Parse(args[3]), int.Parse(args[4]), args.Length > 5 ? args[5] : "main");
         break;
     case "block-costs":
         BlockCostBenchmark.Run(int.Parse(Arg(1, "128")));
@@ -88,7 +88,7 @@ switch (command)
               augmentation-paths [cpu|cuda] [batch] [calls]  the policy's augmentation grouped (one host read) against by selection (none)
               weight-step [cpu|cuda] [steps] [width]  the optimizer's step with the parameters in one buffer against each apart
               search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
-              input-sizes [HxW,...] [batch] [channels]  training step time of the all-k3 child per input size, glibc's malloc defaults vs Fit's settings
+              input-sizes [HxW,...] [batch] [channels] [main,pool]  training step time of the all-k3 child per input size, glibc's malloc defaults vs Fit's settings, on the main thread and/or a pool thread
               block-costs [batch]             measured block costs (BlockCostTable) against the training steps of the all-k3/k5/k7/xc children
               flip-averaging [folder] model.onnx...  test accuracy as is, mirrored and with the two outputs averaged
               hpo [batch] [rounds]            training step cost with hypergradient HPO against without

@@ -25,6 +25,7 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (_cpuReady) return;
+            NativeAllocator.RequestHugePages(); // before libtorch's first allocation, which reads the setting once
             // Hosts that load assemblies by path without the app's deps.json (notebook kernels, plug-ins) leave
             // TorchSharp unable to find its native libraries, and a failed load inside TorchSharp's static constructor
             // cannot be retried. So first load LibTorchSharp from runtimes/<rid>/native beside TorchSharp.dll (the

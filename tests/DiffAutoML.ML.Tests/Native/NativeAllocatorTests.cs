@@ -38,6 +38,40 @@ public sealed class NativeAllocatorTests
         Assert.Equal(Block + (8 << 20), MappedBy(Block + (8 << 20)));
     }
 
+    [Fact]
+    public void Libtorch_puts_large_tensors_on_huge_pages_once_torch_is_loaded_through_the_library()
+    {
+        Assert.SkipUnless(NativeAllocator.IsGlibc && File.Exists("/sys/kernel/mm/transparent_hugepage/enabled"), "Linux with transparent huge pages only");
+        if (!FreshProcess.IsChild(HugePagesChildVariable))
+        {
+            // In a fresh process: libtorch reads the setting at its first allocation, and this one has loaded it already.
+            FreshProcess.RunTest(typeof(NativeAllocatorTests), nameof(Libtorch_puts_large_tensors_on_huge_pages_once_torch_is_loaded_through_the_library),
+                HugePagesChildVariable, TimeSpan.FromMinutes(2));
+            return;
+        }
+        Assert.SkipWhen(Environment.GetEnvironmentVariable(NativeAllocator.HugePagesVariable) is not null, "the environment sets " + NativeAllocator.HugePagesVariable);
+        TorchRuntime.EnsureCpu();
+        Assert.Equal("1", NativeAllocator.NativeVariable(NativeAllocator.HugePagesVariable));
+        long before = HugePageAdvisedBytes();
+        using var tensor = TorchSharp.torch.ones(16L << 20); // 64 MiB of float32
+        // libtorch advises huge pages (madvise) for the block: the kernel marks its mapping "hg" (smaps VmFlags).
+        Assert.True(HugePageAdvisedBytes() - before >= 64L << 20, $"{HugePageAdvisedBytes() - before} bytes advised for huge pages");
+    }
+
+    private const string HugePagesChildVariable = "DIFFAUTOML_HUGE_PAGES_CHILD";
+
+    /// <summary>The size of this process's mappings advised for huge pages (madvise MADV_HUGEPAGE), from /proc/self/smaps.</summary>
+    private static long HugePageAdvisedBytes()
+    {
+        long total = 0, size = 0;
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            if (line.StartsWith("Size:", StringComparison.Ordinal)) size = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+            else if (line.StartsWith("VmFlags:", StringComparison.Ordinal) && line.Split(' ').Contains("hg")) total += size;
+        }
+        return total;
+    }
+
     /// <summary>How many bytes more glibc holds in mmapped regions while a block of <paramref name="size"/> is allocated.</summary>
     private static long MappedBy(int size)
     {

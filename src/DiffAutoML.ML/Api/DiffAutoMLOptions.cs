@@ -85,7 +85,10 @@ public sealed record class DiffAutoMLOptions
     /// glibc's own reach, and the freed memory returned). With glibc's defaults every activation over 32 MiB is page-faulted
     /// in again at each step: a step at 64x64 took 4.3x as long, one at 128x128 11.6x
     /// (docs/benchmarks.md, "Native memory on Linux"), for up to 1.6x the peak memory (freed blocks stay in the process).
-    /// The setting is the process's; false leaves it alone.
+    /// The setting is the process's; false leaves it alone. Separately, and for the whole process, the library asks
+    /// libtorch for transparent huge pages when it loads torch (THP_MEM_ALLOC_ENABLE=1, unless the environment sets that
+    /// variable; 0 turns it off): on threads other than the main one glibc maps blocks over 64 MiB whatever these
+    /// settings say.
     /// </summary>
     public bool TuneNativeAllocator { get; set; } = true;
 

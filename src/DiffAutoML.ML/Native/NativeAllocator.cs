@@ -96,8 +96,8 @@ internal static class NativeAllocator
     /// Why: glibc gives every thread but the main one an arena whose heaps hold 64 MiB at most, and maps a larger block
     /// fresh from the kernel whatever <see cref="DuringFit"/> sets. Fit runs on a pool thread in servers, notebooks and
     /// tests, and from 128x128 at batch 128 its largest activations are over 64 MiB: a step of the all-k3 child took
-    /// 11.1 s there against 1.3 s on the main thread. On huge pages each fault brings in 2 MiB instead of 4 KiB: 2.1 s
-    /// (1.0 s on the main thread). docs/benchmarks.md, "Native memory on Linux".
+    /// 10.4 s there against 0.97 s on the main thread. On huge pages each fault brings in 2 MiB instead of 4 KiB: 1.97 s
+    /// (1.05 s on the main thread). docs/benchmarks.md, "On a pool thread: libtorch's huge pages".
     /// </remarks>
     public static void RequestHugePages()
     {

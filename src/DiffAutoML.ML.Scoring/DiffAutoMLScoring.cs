@@ -39,7 +39,9 @@ public static class DiffAutoMLScoring
             : mlContext;
         try
         {
-            return loading.Model.Load(path, out inputSchema);
+            var model = loading.Model.Load(path, out inputSchema);
+            if (model is IDisposable disposable) DisposeAtExit.Register(disposable); // its network's temporary file
+            return model;
         }
         catch (Exception e) when (MissingAssembly(e) is string assembly)
         {

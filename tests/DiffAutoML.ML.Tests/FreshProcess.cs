@@ -13,12 +13,13 @@ internal static class FreshProcess
     public static bool IsChild(string variable) => Environment.GetEnvironmentVariable(variable) == "1";
 
     /// <summary>Runs <paramref name="type"/>.<paramref name="method"/> in a fresh process with <paramref name="variable"/>
-    /// set to 1 and asserts that it passed there; a skip there skips here.</summary>
-    public static void RunTest(Type type, string method, string variable, TimeSpan limit)
+    /// set to 1 (and <paramref name="environment"/>) and asserts that it passed there; a skip there skips here.</summary>
+    public static void RunTest(Type type, string method, string variable, TimeSpan limit, IReadOnlyDictionary<string, string>? environment = null)
     {
         var assembly = type.Assembly.Location;
+        var variables = new Dictionary<string, string>(environment ?? new Dictionary<string, string>()) { [variable] = "1" };
         var (exitCode, output) = ProcessRunner.Run("dotnet", $"\"{assembly}\" -method \"{type.FullName}.{method}\" -noColor",
-            Path.GetDirectoryName(assembly)!, limit, new Dictionary<string, string> { [variable] = "1" });
+            Path.GetDirectoryName(assembly)!, limit, variables);
         TestContext.Current.TestOutputHelper?.WriteLine(output);
         var summary = Regex.Match(output, @"Total: (\d+), Errors: (\d+), Failed: (\d+), Skipped: (\d+)");
         Assert.True(summary.Success, $"the child process printed no test summary (exit {exitCode}):\n{output}");

@@ -105,7 +105,9 @@ internal static class ScoringChainBuilder
             memory.Position = 0;
             // A context without GpuDeviceId: ONNX Runtime runs on the CPU (see Build).
             var loading = new MLContext { TempFilePath = ml.TempFilePath }.RegisterDiffAutoML();
-            return (TransformerChain<ITransformer>)loading.Model.Load(memory, out _); // a saved chain loads as one
+            var chain = (TransformerChain<ITransformer>)loading.Model.Load(memory, out _); // a saved chain loads as one
+            DisposeAtExit.Register(chain); // deletes the network's temporary file at exit if the model was never disposed
+            return chain;
         }
         finally
         {

@@ -123,6 +123,30 @@ public class ScoringChainTests
         }
     }
 
+    private const string ExitChildVariable = "DIFFAUTOML_EXIT_CHILD", ExitTempVariable = "DIFFAUTOML_EXIT_TEMP";
+    private static readonly List<object> KeptUntilExit = new();
+
+    [Fact]
+    public void Models_never_disposed_delete_their_network_files_when_the_process_exits()
+    {
+        // .NET runs no finalizers at exit: a model nobody disposed (most ML.NET code disposes none) left its file behind.
+        if (!FreshProcess.IsChild(ExitChildVariable))
+        {
+            var temp = TempFolders.Create("diffautoml-exit-temp").FullName;
+            FreshProcess.RunTest(typeof(ScoringChainTests), nameof(Models_never_disposed_delete_their_network_files_when_the_process_exits),
+                ExitChildVariable, TimeSpan.FromMinutes(3), new Dictionary<string, string> { [ExitTempVariable] = temp });
+            Assert.Empty(Directory.GetFileSystemEntries(temp));
+            return;
+        }
+        var ml = new MLContext(seed: 1) { TempFilePath = Environment.GetEnvironmentVariable(ExitTempVariable)! };
+        var (model, data, _, _) = PathModel(ml);
+        var path = Path.Combine(TempFolders.Create("diffautoml-exit-save").FullName, "model.zip");
+        ml.Model.Save(model, data.Schema, path);
+        KeptUntilExit.Add(model); // alive until the process ends, like an application's models
+        KeptUntilExit.Add(ml.LoadDiffAutoMLModel(path, out _));
+        Assert.Equal(2, Directory.GetFiles(ml.TempFilePath).Length);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

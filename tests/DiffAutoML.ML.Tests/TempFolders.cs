@@ -30,6 +30,9 @@ public sealed class TempFolders : IDisposable
 
     private static bool IsOurOnnx(string file)
     {
+        // The runtime's debug pipes and diagnostic sockets live in the temp folder too; opening a pipe would wait for a
+        // writer. They have no length, unlike a network file.
+        if (new FileInfo(file).Length == 0) return false;
         var head = new byte[32];
         using (var stream = File.OpenRead(file)) head = head[..stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)];
         return System.Text.Encoding.ASCII.GetString(head).Contains("DiffAutoML.ML", StringComparison.Ordinal);

@@ -77,6 +77,6 @@ internal static class InputSizeBenchmark
             int n = Steps - WarmUp;
             Console.WriteLine($"  {$"{h}x{w}",-11} {total / n,8:F1} {forward / n,8:F1} {backward / n,9:F1} {total / n * 1000 / ((double)batch * h * w),9:F3}");
         }
-        Console.WriteLine($"  peak resident memory of this process: {SearchStepBenchmark.Rss("VmHWM") * 1024 / 1e9:F2} GB");
+        Console.WriteLine($"  peak resident memory of this process: {Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB");
     }
 }

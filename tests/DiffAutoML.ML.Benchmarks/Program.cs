@@ -88,7 +88,7 @@ switch (command)
               augmentation-paths [cpu|cuda] [batch] [calls]  the policy's augmentation grouped (one host read) against by selection (none)
               weight-step [cpu|cuda] [steps] [width]  the optimizer's step with the parameters in one buffer against each apart
               search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
-              input-sizes [HxW,...] [batch] [channels] [main,pool]  training step time of the all-k3 child per input size, glibc's malloc defaults vs Fit's settings, on the main thread and/or a pool thread
+              input-sizes [HxW,...] [batch] [channels] [main,pool]  training step time of the all-k3 child per input size, glibc's malloc defaults, Fit's mallopt, and that with libtorch's huge pages, on the main thread and/or a pool thread
               block-costs [batch]             measured block costs (BlockCostTable) against the training steps of the all-k3/k5/k7/xc children
               flip-averaging [folder] model.onnx...  test accuracy as is, mirrored and with the two outputs averaged
               hpo [batch] [rounds]            training step cost with hypergradient HPO against without

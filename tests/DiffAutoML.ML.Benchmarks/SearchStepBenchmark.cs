@@ -69,8 +69,7 @@ internal static class SearchStepBenchmark
         Console.WriteLine($"  {mode + (uniformChoice is int u ? $" all-{((BlockChoice)u).ShortName()}" : ""),-15} {total / (Steps - WarmUp),9:F1} ms/step   peak memory above start {(peak - baseline) / 1024.0,8:F0} MiB   (parameters held {weights.Sum(p => p.numel()) / 1e6:F2}M)");
     }
 
-    /// <summary>A field of /proc/self/status in KiB (VmRSS, VmHWM: Linux).</summary>
-    internal static long Rss(string field)
+    private static long Rss(string field)
         => long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith(field + ":")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
 
     /// <summary>The comparison baseline: every candidate of every layer forwarded, outputs mixed by softmax(alpha).</summary>

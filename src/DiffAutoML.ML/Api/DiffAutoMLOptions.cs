@@ -76,7 +76,8 @@ public sealed record class DiffAutoMLOptions
     /// <summary>Where training runs.</summary>
     public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
 
-    /// <summary>CPU threads for TorchSharp while Fit runs (the count is process-wide; Fit puts the previous one back); null = leave it.</summary>
+    /// <summary>CPU threads for TorchSharp while Fit runs (the count is process-wide: Fits running at the same time share it,
+    /// the latest to start sets it, and the count from before the first comes back when the last ends); null = leave it.</summary>
     public int? Threads { get; set; }
 
     /// <summary>

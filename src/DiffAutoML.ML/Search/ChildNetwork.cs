@@ -12,7 +12,7 @@ public sealed class ChildNetwork : nn.Module<Tensor, Tensor>
     private readonly Sequential stem;
     private readonly ModuleList<ChoiceBlock> blocks;
     private readonly Sequential tail;
-    private readonly Dropout dropout;
+    private readonly ClassifierDropout dropout;
     private readonly Linear classifier;
 
     /// <summary>Builds the child of <paramref name="space"/> with <paramref name="path"/> (one choice per layer), on the CPU.</summary>
@@ -27,9 +27,16 @@ public sealed class ChildNetwork : nn.Module<Tensor, Tensor>
         stem = ConvSequence.Build(new[] { space.Stem }, eps);
         blocks = nn.ModuleList(space.Layers.Select(l => new ChoiceBlock(l.Plan((BlockChoice)Path[l.Index]), eps)).ToArray());
         tail = ConvSequence.Build(new[] { space.Tail }, eps);
-        dropout = nn.Dropout(space.Options.Dropout);
+        dropout = new ClassifierDropout(space.Options.Dropout);
         classifier = nn.Linear(space.Tail.OutChannels, space.Classes);
         RegisterComponents();
+    }
+
+    /// <summary>The CPU generator of the dropout masks in training (<see cref="ClassifierDropout.Generator"/>); null: libtorch's global one.</summary>
+    public Generator? DropoutGenerator
+    {
+        get => dropout.Generator;
+        set => dropout.Generator = value;
     }
 
     /// <summary>The search space the child comes from.</summary>

@@ -30,7 +30,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     private readonly ModuleList<Sequential> projections;
     private readonly int[] _projectionIndex; // by layer: its entry in projections, or -1
     private readonly Sequential tail;
-    private readonly Dropout dropout;
+    private readonly ClassifierDropout dropout;
     private readonly Linear classifier;
 
     /// <summary>Builds all candidates on the CPU.</summary>
@@ -48,9 +48,16 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         projections = nn.ModuleList(shared.Select(l => ConvSequence.Build(l.Plan(BlockChoice.Shuffle3).Projection, eps)).ToArray());
         _projectionIndex = space.Layers.Select(l => Array.IndexOf(shared, l)).ToArray();
         tail = ConvSequence.Build(new[] { space.Tail }, eps);
-        dropout = nn.Dropout(space.Options.Dropout);
+        dropout = new ClassifierDropout(space.Options.Dropout);
         classifier = nn.Linear(space.Tail.OutChannels, space.Classes);
         RegisterComponents();
+    }
+
+    /// <summary>The CPU generator of the dropout masks in training (<see cref="ClassifierDropout.Generator"/>); null: libtorch's global one.</summary>
+    public Generator? DropoutGenerator
+    {
+        get => dropout.Generator;
+        set => dropout.Generator = value;
     }
 
     /// <summary>The search space.</summary>

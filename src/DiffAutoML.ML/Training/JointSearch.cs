@@ -41,6 +41,7 @@ internal sealed class JointSearch : IDisposable
     private ChildNetwork? _child;
     private HypergradientSgd _sgd = null!;
     private Generator? _augmentGenerator;
+    private Generator? _dropoutGenerator; // null on CUDA (ClassifierDropout)
     private string _stage = TuningStage;
     private int _plannedEpochs, _searchEpochs, _epochsCompleted;
     private BudgetPlan? _reportedPlan; // the last re-plan logged
@@ -79,8 +80,7 @@ internal sealed class JointSearch : IDisposable
 
     public JointSearchOutcome Run()
     {
-        manual_seed(_o.Seed);
-        BuildComponents();
+        GlobalTorchRandom.Seeded(_o.Seed, BuildComponents); // the initial weights: not interleaved with another Fit's draws
         _resumed = TryResume();
         if (_supernet is not null && _o.Architecture.MaxRelativeCost is not null && _alpha!.MeasuredCosts is null) MeasureBlockCosts();
         // With a time budget the plan is sized to fit it (never beyond Epochs), so that the search stage ends and the
@@ -311,10 +311,14 @@ internal sealed class JointSearch : IDisposable
     private void StartEpoch(int epoch)
     {
         // Every random stream is reseeded from (seed, epoch), so a resumed run repeats the one that was interrupted.
-        manual_seed(_o.Seed * 7919L + epoch);
+        GlobalTorchRandom.Seed(_o.Seed * 7919L + epoch);
         _alpha?.Reseed(_o.Seed * 7919 + epoch);
         _augmentGenerator?.Dispose();
         _augmentGenerator = new Generator((ulong)(_o.Seed * 7919L + epoch + 1)); // a CPU generator: AugmentationPolicy.Sample
+        _dropoutGenerator?.Dispose();
+        _dropoutGenerator = _s.Device.type == DeviceType.CPU ? new Generator(unchecked((ulong)(_o.Seed * 7919L + epoch) ^ 0x9E3779B97F4A7C15UL)) : null;
+        if (_supernet is not null) _supernet.DropoutGenerator = _dropoutGenerator;
+        if (_child is not null) _child.DropoutGenerator = _dropoutGenerator;
         _validationBatches = ValidationBatches(epoch).GetEnumerator();
         _windowStart = Stopwatch.GetTimestamp();
     }
@@ -420,8 +424,10 @@ internal sealed class JointSearch : IDisposable
         var path = _alpha!.Freeze();
         var cost = _alpha.RelativeCost(path) is double relativeCost ? $", measured cost {relativeCost:F2}x the cheapest child's" : "";
         _s.Log($"Architecture fixed after {_epochsCompleted} epoch{(_epochsCompleted == 1 ? "" : "s")}: {DescribeChild(path, cost)}.");
-        _child = _supernet!.ExtractChild(path);
-        _supernet.Dispose();
+        var supernet = _supernet!;
+        _child = GlobalTorchRandom.Exclusive(() => supernet.ExtractChild(path)); // its initial weights are overwritten
+        _child.DropoutGenerator = _dropoutGenerator;
+        supernet.Dispose();
         _supernet = null;
         RecalibrateChild();
         CreateOptimizer(_sgd.Schedule, _sgd.SaveState()); // the child keeps the schedule with its re-fits
@@ -629,7 +635,7 @@ internal sealed class JointSearch : IDisposable
             _supernet.Dispose();
             _supernet = null;
             _alpha!.LoadState(_alpha.SaveState(), header.ChildPath!.Select(c => (int?)c).ToArray());
-            _child = new ChildNetwork(_s.Space, header.ChildPath!);
+            _child = GlobalTorchRandom.Exclusive(() => new ChildNetwork(_s.Space, header.ChildPath!)); // weights loaded below
             _child.to(_s.Device);
         }
         if (header.BlockCosts is not null) _alpha?.UseMeasuredCosts(new BlockCostTable(header.BlockCosts));
@@ -658,6 +664,7 @@ internal sealed class JointSearch : IDisposable
         _child?.Dispose();
         _sgd?.Dispose();
         _augmentGenerator?.Dispose();
+        _dropoutGenerator?.Dispose();
         _validationBatches?.Dispose();
         _train.Dispose();
         if (!ReferenceEquals(_train, _validation)) _validation.Dispose();

@@ -424,13 +424,13 @@ public class FitEndToEndTests
     }
 
     [Fact]
-    public void Same_seed_on_one_cpu_thread_gives_the_same_architecture_and_scores()
+    public async Task Same_seed_on_one_cpu_thread_gives_the_same_architecture_and_scores_also_beside_another_fit()
     {
-        float[] Run()
+        static float[] Run(int seed)
         {
             var ml = new MLContext(seed: 1);
             var options = Small(epochs: 2);
-            options.Threads = 1;
+            (options.Threads, options.Seed) = (1, seed);
             var data = ml.Data.TakeRows(Train(ml), 1500);
             using var model = ml.Auto().DiffAutoML(options).Fit(data);
             return model.Transform(ml.Data.TakeRows(Test(ml), 50)).GetColumn<VBuffer<float>>("Score").SelectMany(v => v.DenseValues())
@@ -443,7 +443,14 @@ public class FitEndToEndTests
         TorchSharp.torch.set_num_threads(outside);
         try
         {
-            Assert.Equal(Run(), Run());
+            var alone = Run(1);
+            Assert.Equal(alone, Run(1));
+            Assert.Equal(outside, TorchSharp.torch.get_num_threads());
+            // Two Fits at once (a server training two models): each draws its own random numbers, and the thread count
+            // they both set is put back when the last one ends.
+            var both = await Task.WhenAll(Task.Run(() => Run(1)), Task.Run(() => Run(2)));
+            Assert.Equal(alone, both[0]);
+            Assert.NotEqual(alone, both[1]);
             Assert.Equal(outside, TorchSharp.torch.get_num_threads());
         }
         finally

@@ -12,6 +12,7 @@ internal static class Help
           diffautoml predict <model.zip> <image or folder>... [--top <n>]
                                                   print the predicted class of each image and its probability
                                                   (--top: the n most probable classes, most probable first)
+          diffautoml --version                    the versions of the tool and of the libraries under it
 
         <data> is a folder with one sub-folder per class (the sub-folder names are the labels), or an
         IDX images file such as train-images-idx3-ubyte.gz (its labels file is found beside it).

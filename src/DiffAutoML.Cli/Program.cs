@@ -11,6 +11,7 @@ try
         "train" => TrainCommand.Run(args.Skip(1).ToArray()),
         "predict" => PredictCommand.Run(args.Skip(1).ToArray()),
         null or "--help" or "-h" or "help" => Help.Print(),
+        "--version" or "version" => VersionInfo.Print(),
         _ => throw new UsageException($"Unknown command '{command}'."),
     };
 }

@@ -43,6 +43,10 @@ public class CliTests
             Assert.True(helpExit == 0, $"{arguments}: exit {helpExit}\n{helpOutput}");
             Assert.Contains("diffautoml train <data>", helpOutput);
         }
+        var (versionExit, versionOutput) = Cli("--version", folder);
+        Assert.True(versionExit == 0, versionOutput);
+        Assert.Matches(@"^diffautoml \d+\.\d+\.\d+", versionOutput);
+        Assert.Contains("TorchSharp 0.107.0", versionOutput);
         var images = Path.Combine(TestPaths.Subset, "test-png");
         // Each mistake is a usage error (exit 2) that names it; the last is a value the library itself rejects (it used
         // to end in an unhandled exception).

@@ -10,11 +10,16 @@ namespace DiffAutoML.ML.Scoring;
 /// </summary>
 public static class DiffAutoMLScoring
 {
+    /// <summary>The chain's ONNX output column (the class probabilities): the name is also in the bytes of every copy of
+    /// the network ML.NET writes to its temp folder, by which <see cref="DisposeAtExit"/> finds the copies.</summary>
+    internal const string ProbabilitiesColumn = "DiffAutoMLProbabilities";
+
     /// <summary>Registers this assembly with <paramref name="mlContext"/>; call it before <c>mlContext.Model.Load</c>.</summary>
     public static MLContext RegisterDiffAutoML(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         mlContext.ComponentCatalog.RegisterAssembly(typeof(DiffAutoMLScoring).Assembly);
+        DisposeAtExit.Hook(); // chains this context loads with Model.Load: their network files are deleted at exit
         // LoadImages declares its column an image of unknown size, a type ML.NET's typed rows, and so a custom mapping,
         // read only once it is registered: RequireImageMapping reads such columns. (Registering the same pair again is allowed.)
         DataViewTypeManager.Register(new ImageDataViewType(), typeof(MLImage), new ImageTypeAttribute());

@@ -1,7 +1,11 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
 namespace DiffAutoML.ML.Scoring;
 
 /// <summary>
-/// Disposes, when the process exits, the scoring chains this library handed out that are still alive and undisposed.
+/// Disposes, when the process exits, the scoring chains this library handed out that are still alive and undisposed,
+/// and on Linux deletes the network files of chains loaded with <c>mlContext.Model.Load</c> that are still open.
 /// </summary>
 /// <remarks>
 /// ML.NET keeps a chain's network in a file under the context's TempFilePath, which only disposing the chain deletes.
@@ -10,7 +14,7 @@ namespace DiffAutoML.ML.Scoring;
 /// ML.NET's chains, so a chain the user disposed is disposed again harmlessly. Held weakly: a chain the garbage
 /// collector reclaims deletes its file through the file handle's finalizer.
 /// </remarks>
-internal static class DisposeAtExit
+internal static partial class DisposeAtExit
 {
     private static readonly object Gate = new();
     private static readonly List<WeakReference<IDisposable>> Chains = new();
@@ -21,14 +25,23 @@ internal static class DisposeAtExit
     {
         lock (Gate)
         {
-            if (!_hooked)
-            {
-                AppDomain.CurrentDomain.ProcessExit += (_, _) => DisposeAll();
-                _hooked = true;
-            }
+            HookLocked();
             Chains.RemoveAll(c => !c.TryGetTarget(out _));
             Chains.Add(new WeakReference<IDisposable>(chain));
         }
+    }
+
+    /// <summary>Makes sure the exit handler runs in this process, for chains this library does not see being loaded.</summary>
+    public static void Hook()
+    {
+        lock (Gate) HookLocked();
+    }
+
+    private static void HookLocked()
+    {
+        if (_hooked) return;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => DisposeAll();
+        _hooked = true;
     }
 
     private static void DisposeAll()
@@ -44,5 +57,57 @@ internal static class DisposeAtExit
             try { chain.Dispose(); }
             catch (Exception) { } // exiting: one chain that cannot be disposed must not stop the others
         }
+        if (OperatingSystem.IsLinux()) DeleteOpenNetworkCopies();
     }
+
+    /// <summary>
+    /// Deletes the copies of this library's networks that this process still holds open. ML.NET writes a loaded ONNX
+    /// network to a file with a random name (<c>Path.GetRandomFileName</c>) and opens it with DeleteOnClose; on Linux .NET
+    /// deletes such a file when the handle is closed, which nothing does at exit. (Windows deletes it when the process
+    /// ends.) A chain loaded with <c>mlContext.Model.Load</c> passes through no code of this library, so its copy is
+    /// recognized by its name and by the chain's output column name in its bytes, which no other file of that name has.
+    /// </summary>
+    internal static int DeleteOpenNetworkCopies()
+    {
+        string[] open;
+        try
+        {
+            open = Directory.GetFileSystemEntries("/proc/self/fd").Select(Target).OfType<string>().Distinct().ToArray();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+        int deleted = 0;
+        foreach (var file in open)
+        {
+            try
+            {
+                if (!RandomFileName().IsMatch(Path.GetFileName(file)) || !File.Exists(file) || !HoldsNetwork(file)) continue;
+                File.Delete(file);
+                deleted++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // exiting: leave that one
+        }
+        return deleted;
+    }
+
+    private static string? Target(string descriptor)
+    {
+        try { return File.ResolveLinkTarget(descriptor, returnFinalTarget: false)?.FullName; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; } // closed meanwhile
+    }
+
+    private static readonly byte[] Marker = Encoding.UTF8.GetBytes(DiffAutoMLScoring.ProbabilitiesColumn);
+
+    private static bool HoldsNetwork(string file)
+    {
+        // The output names are near the end of the graph, after the weights, so the whole file is read (once, at exit).
+        var length = new FileInfo(file).Length;
+        if (length is 0 or > 1L << 31) return false;
+        return File.ReadAllBytes(file).AsSpan().IndexOf(Marker) >= 0;
+    }
+
+    [GeneratedRegex(@"^[a-z0-9]{8}\.[a-z0-9]{3}$")]
+    private static partial Regex RandomFileName();
 }

@@ -17,7 +17,7 @@ internal static class ScoringChainBuilder
     public const string ImageColumn = "DiffAutoMLImage";
     public const string PixelsColumn = "DiffAutoMLPixels";
     public const string LogitsColumn = "DiffAutoMLLogits";
-    public const string ProbabilitiesColumn = "DiffAutoMLProbabilities";
+    public const string ProbabilitiesColumn = DiffAutoMLScoring.ProbabilitiesColumn;
     public const string IndexColumn = "DiffAutoMLPredictedIndex";
     public const string EncodedColumn = "DiffAutoMLEncodedImage";
     public const string PathColumn = "DiffAutoMLImagePath";

@@ -147,6 +147,35 @@ public class ScoringChainTests
         Assert.Equal(2, Directory.GetFiles(ml.TempFilePath).Length);
     }
 
+    private const string LoadChildVariable = "DIFFAUTOML_LOAD_EXIT_CHILD", LoadModelVariable = "DIFFAUTOML_LOAD_EXIT_MODEL";
+
+    [Fact]
+    public void A_model_loaded_with_model_load_and_never_disposed_deletes_its_network_file_when_the_process_exits()
+    {
+        // mlContext.Model.Load passes through no code of this library but the registration, which the model needs anyway.
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "Linux only: Windows deletes such files itself when the process ends");
+        if (!FreshProcess.IsChild(LoadChildVariable))
+        {
+            var ml = new MLContext(seed: 1);
+            var (model, data, _, _) = PathModel(ml);
+            var path = Path.Combine(TempFolders.Create("diffautoml-load-exit-save").FullName, "model.zip");
+            using (model) ml.Model.Save(model, data.Schema, path);
+            var temp = TempFolders.Create("diffautoml-load-exit-temp").FullName;
+            // A file of the same kind of name that holds something else is not touched.
+            var bystander = Path.Combine(temp, "abcd1234.xyz");
+            File.WriteAllText(bystander, "not a network");
+            FreshProcess.RunTest(typeof(ScoringChainTests), nameof(A_model_loaded_with_model_load_and_never_disposed_deletes_its_network_file_when_the_process_exits),
+                LoadChildVariable, TimeSpan.FromMinutes(3), new Dictionary<string, string> { [ExitTempVariable] = temp, [LoadModelVariable] = path });
+            Assert.Equal(new[] { bystander }, Directory.GetFileSystemEntries(temp));
+            return;
+        }
+        var temp2 = Environment.GetEnvironmentVariable(ExitTempVariable)!;
+        var loading = new MLContext { TempFilePath = temp2 }.RegisterDiffAutoML();
+        KeptUntilExit.Add(File.OpenRead(Path.Combine(temp2, "abcd1234.xyz"))); // held open to the end, like the network
+        KeptUntilExit.Add(loading.Model.Load(Environment.GetEnvironmentVariable(LoadModelVariable)!, out _));
+        Assert.Equal(2, Directory.GetFiles(temp2).Length);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

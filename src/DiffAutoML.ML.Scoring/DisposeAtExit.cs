@@ -102,9 +102,10 @@ internal static partial class DisposeAtExit
 
     private static bool HoldsNetwork(string file)
     {
-        // The output names are near the end of the graph, after the weights, so the whole file is read (once, at exit).
-        var length = new FileInfo(file).Length;
-        if (length is 0 or > 1L << 31) return false;
+        // An ONNX model starts with its IR version (protobuf field 1, a varint: tag 0x08); only such a file is read, whole,
+        // because the output names come after the weights.
+        using (var stream = File.OpenRead(file))
+            if (stream.Length is 0 or > 1L << 30 || stream.ReadByte() != 0x08) return false;
         return File.ReadAllBytes(file).AsSpan().IndexOf(Marker) >= 0;
     }
 

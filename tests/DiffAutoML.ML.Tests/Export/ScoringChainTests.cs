@@ -161,9 +161,9 @@ public class ScoringChainTests
             var path = Path.Combine(TempFolders.Create("diffautoml-load-exit-save").FullName, "model.zip");
             using (model) ml.Model.Save(model, data.Schema, path);
             var temp = TempFolders.Create("diffautoml-load-exit-temp").FullName;
-            // A file of the same kind of name that holds something else is not touched.
+            // A file of the same kind of name that holds another ONNX model (the same first bytes) is not touched.
             var bystander = Path.Combine(temp, "abcd1234.xyz");
-            File.WriteAllText(bystander, "not a network");
+            File.WriteAllBytes(bystander, [0x08, 0x08, .. "another network"u8]);
             FreshProcess.RunTest(typeof(ScoringChainTests), nameof(A_model_loaded_with_model_load_and_never_disposed_deletes_its_network_file_when_the_process_exits),
                 LoadChildVariable, TimeSpan.FromMinutes(3), new Dictionary<string, string> { [ExitTempVariable] = temp, [LoadModelVariable] = path });
             Assert.Equal(new[] { bystander }, Directory.GetFileSystemEntries(temp));

@@ -38,7 +38,8 @@ public sealed class SearchSpace
         int halvings = strides.Count(s => s == 2);
         int minSide = 1 << (halvings + (o.StemStride!.Value - 1));
         if (o.Height < minSide || o.Width < minSide || o.Height > 4096 || o.Width > 4096)
-            throw Bad(nameof(o.Height), $"{o.Height}x{o.Width}", $"must be between {minSide} and 4096 pixels for {halvings} stride-2 stages");
+            throw Bad(nameof(o.Height), $"{o.Height}x{o.Width}", $"must be between {minSide} and 4096 pixels for {halvings} stride-2 stages" +
+                (o.Height < minSide || o.Width < minSide ? FewerHalvings(Math.Min(o.Height!.Value, o.Width!.Value), o.StemStride.Value, strides.Count) : ""));
 
         Stem = new ConvSpec(o.InputChannels, o.StemChannels.Value, 3, o.StemStride.Value, false, true);
         int h = Stem.OutputSize(o.Height!.Value), w = Stem.OutputSize(o.Width!.Value), inChannels = Stem.OutChannels;
@@ -55,6 +56,14 @@ public sealed class SearchSpace
         Tail = new ConvSpec(inChannels, o.TailChannels!.Value, 1, 1, false, true);
         FinalHeight = h;
         FinalWidth = w;
+    }
+
+    /// <summary>The remedy for images too small for the stages: the strides that keep one pixel at the end, or a larger size.</summary>
+    private static string FewerHalvings(int side, int stemStride, int stages)
+    {
+        int possible = Math.Clamp((int)Math.Floor(Math.Log2(side)) - (stemStride - 1), 0, stages);
+        var strides = string.Join(",", Enumerable.Range(0, stages).Select(s => s < stages - possible ? 1 : 2));
+        return $"; for {side}-pixel images set StageStrides to {strides} (CLI --stage-strides {strides}), or give images a larger size (Data.Height and Data.Width; a pixel vector cannot be resized)";
     }
 
     private static ArgumentOutOfRangeException Bad(string option, object? value, string problem)

@@ -8,6 +8,20 @@ public class SearchSpaceTests
 {
     public SearchSpaceTests() => TorchRuntime.EnsureCpu();
 
+    [Theory]
+    [InlineData(8, "1,2,2,2")]
+    [InlineData(5, "1,1,2,2")]
+    [InlineData(1, "1,1,1,1")]
+    public void Images_too_small_for_the_stages_are_refused_with_the_strides_that_fit_them(int side, string strides)
+    {
+        var options = new SearchSpaceOptions { Preset = SearchSpacePreset.Compact, InputChannels = 1, Height = side, Width = side + 3, Classes = 2 };
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new SearchSpace(options));
+        Assert.Contains($"between 16 and 4096 pixels for 4 stride-2 stages; for {side}-pixel images set StageStrides to {strides}", error.Message);
+        // The strides it names build a space whose last stage still has a pixel.
+        var space = new SearchSpace(options with { StageStrides = strides.Split(',').Select(int.Parse).ToArray() });
+        Assert.True(space.Layers[^1].InputHeight >= 1);
+    }
+
     [Fact]
     public void Shuffle_block_stride_1_matches_a_hand_count()
     {

@@ -72,8 +72,25 @@ public sealed class DiffAutoMLTransformer : ITransformer, ICanSaveModel, IDispos
                 throw new ArgumentOutOfRangeException(nameof(labelColumnName), $"The label column '{labelColumnName}' must be a key type with {Labels.ClassCount} values, as in training; it is {column.Type}.");
             return WithImageErrorsUnwrapped(() => _mlContext.MulticlassClassification.Evaluate(scored, labelColumnName));
         }
+        ThrowOnUnknownLabels(data, labelColumnName);
         var reader = LabelColumnIndex(scored, labelColumnName, index);
         return WithImageErrorsUnwrapped(() => _mlContext.MulticlassClassification.Evaluate(reader, index));
+    }
+
+    /// <summary>A label the model has no class for would become a missing label, which ML.NET's evaluator skips: the
+    /// metrics would leave those rows out without a word. Missing labels (empty text, NaN) are skipped, as ML.NET does.
+    /// Reads the label column alone (no image is decoded).</summary>
+    private void ThrowOnUnknownLabels(IDataView data, string labelColumnName)
+    {
+        var reader = new LabelColumnReader(data.Schema, labelColumnName);
+        using var cursor = data.GetRowCursor(new[] { reader.Column });
+        var getLabel = reader.CreateGetter(cursor);
+        while (cursor.MoveNext())
+        {
+            if (getLabel() is string label && !Labels.TryGetIndex(label, out _))
+                throw new ImageDataException(labelColumnName, cursor.Position, null,
+                    $"the label '{label}' is not one of the model's classes ({string.Join(", ", Labels.ClassNames.Take(20))}{(Labels.ClassCount > 20 ? ", ..." : "")})");
+        }
     }
 
     /// <summary>ML.NET's parallel cursors wrap every error as "Splitter/consolidator worker encountered exception ...";

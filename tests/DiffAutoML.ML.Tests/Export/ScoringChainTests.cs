@@ -88,6 +88,18 @@ public class ScoringChainTests
         var pairs = model.Labels.ClassNames.Select((name, i) => new KeyValuePair<string, float>(name, i));
         var mapped = ml.Transforms.Conversion.MapValue("LabelIndex", pairs, "Label").Fit(data).Transform(data);
         Assert.Equal(torchAccuracy, ml.MulticlassClassification.Evaluate(model.Transform(mapped), "LabelIndex").MicroAccuracy, 10);
+        // A label the model has no class for would have been left out of the metrics (a missing label to ML.NET).
+        var rows = ml.Data.CreateEnumerable<PathAndLabel>(data, reuseRowObject: false).ToArray();
+        rows[3].Label = "Unicorn";
+        var error = Assert.Throws<ImageDataException>(() => model.Evaluate(ml.Data.LoadFromEnumerable(rows), "Label"));
+        Assert.Equal(3, error.Row);
+        Assert.Contains("the label 'Unicorn' is not one of the model's classes (", error.Message);
+    }
+
+    private sealed class PathAndLabel
+    {
+        public string ImagePath { get; set; } = "";
+        public string Label { get; set; } = "";
     }
 
     [Fact]

@@ -18,7 +18,8 @@ internal static class Help
         IDX images file such as train-images-idx3-ubyte.gz (its labels file is found beside it).
 
         train options:
-          --test <data>            evaluate on this data at the end (same kinds as <data>)
+          --test <data>            evaluate on this data at the end (same kind as <data>, and only its
+                                   classes: checked before training)
           --out <folder>           where to write the results (default: ./diffautoml-output)
           --time-budget <time>     stop after this long, e.g. 90s, 10m, 1.5h (the plan is sized to fit)
           --epochs <n>             training epochs (default 30, or what the time budget allows)

@@ -97,6 +97,13 @@ internal static class TrainCommand
 
         var ml = new MLContext(seed: options.Seed) { GpuDeviceId = options.Device == ComputeDevice.Cpu ? null : 0, FallbackToCpu = options.Device != ComputeDevice.Cuda };
         var (train, imageColumn) = DataSource.Load(ml, line.Positional[0], fashion);
+        IDataView? test = null;
+        if (testPath is not null)
+        {
+            (test, var testColumn) = DataSource.Load(ml, testPath, fashion);
+            if (testColumn != imageColumn) throw new UsageException("--test must be the same kind of data as the training data (both folders or both IDX files).");
+            DataSource.CheckTestClasses(train, test, line.Positional[0], testPath);
+        }
         options.Data.ImageColumnName = imageColumn;
         options.Data.LabelColumnName = "Label";
         Directory.CreateDirectory(outFolder);
@@ -136,10 +143,8 @@ internal static class TrainCommand
         File.WriteAllText(Path.Combine(outFolder, "report.json"), report.ToJson());
         Microsoft.ML.Data.MulticlassClassificationMetrics? metrics = null;
         File.Delete(Path.Combine(outFolder, "test-metrics.json"));
-        if (testPath is not null)
+        if (test is not null)
         {
-            var (test, testColumn) = DataSource.Load(ml, testPath, fashion);
-            if (testColumn != imageColumn) throw new UsageException("--test must be the same kind of data as the training data (both folders or both IDX files).");
             // Scoring a test folder of large photos decodes each at full size: minutes for thousands of them.
             if (!quiet) Console.WriteLine($"Scoring the test data{(test.GetRowCount() is long rows ? $" ({rows:N0} images)" : "")} in {testPath}.");
             metrics = model.Evaluate(test);

@@ -82,6 +82,18 @@ public class CliTests
             Assert.True(badExit == 2, $"{arguments}: exit {badExit}\n{badOutput}");
             Assert.Contains(expected, badOutput);
         }
+        // A test folder with a class the training folder lacks is refused before training, not after it.
+        var test = TempFolders.Create("diffautoml-cli-test-classes").FullName;
+        foreach (var name in new[] { "Bag", "Zebra" })
+        {
+            Directory.CreateDirectory(Path.Combine(test, name));
+            File.Copy(Directory.GetFiles(Path.Combine(images, "Bag"))[0], Path.Combine(test, name, "0.png"));
+        }
+        var (testExit, testOutput) = Cli($"train \"{images}\" --test \"{test}\"", folder);
+        Assert.True(testExit == 2, $"exit {testExit}\n{testOutput}");
+        Assert.Contains("has a class that the training data", testOutput);
+        Assert.Contains("'Zebra'", testOutput);
+        Assert.DoesNotContain("'Bag'", testOutput);
         var (missingExit, missingOutput) = Cli("train /nonexistent/images", folder);
         Assert.Equal(2, missingExit);
         Assert.Contains("/nonexistent/images", missingOutput);

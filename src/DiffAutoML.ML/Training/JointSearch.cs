@@ -489,6 +489,7 @@ internal sealed class JointSearch : IDisposable
         }
         var child = _child;
         _child = null; // ownership passes to the caller
+        child!.DropoutGenerator = null; // the generator is disposed with this search; the child may train on elsewhere
         var subPolicies = _policy is null ? Array.Empty<string>() : Enumerable.Range(0, _policy.SubPolicyCount).Select(_policy.SubPolicyName).ToArray();
         return new JointSearchOutcome(child, _history.ToArray(), Downsample(_sgd.Trajectory, 500), _plannedEpochs, _epochsCompleted,
             _searchEpochs, stoppedBy, returnedEpoch, accuracy, loss, _searchSeconds, _tuningSeconds, _resumed, subPolicies,

@@ -77,6 +77,40 @@ public class ScoringChainTests
     }
 
     [Fact]
+    public async Task Prediction_engines_on_several_threads_score_as_one_engine_does()
+    {
+        // A web server scores on many threads at once, one PredictionEngine each (an engine itself is not thread-safe, as
+        // in ML.NET): the chain's mappings and ONNX Runtime session are shared, so any state kept between rows in them
+        // would mix images up.
+        var ml = new MLContext(seed: 1);
+        var (model, data, _, _) = PathModel(ml);
+        using var disposeModel = model;
+        var paths = data.GetColumn<string>("ImagePath").ToArray();
+        var engine = ml.Model.CreatePredictionEngine<PathInput, Prediction>(model);
+        var alone = paths.Select(p => engine.Predict(new PathInput { ImagePath = p })).Select(r => (r.PredictedLabel, r.Score)).ToArray();
+        var together = await Task.WhenAll(Enumerable.Range(0, 4).Select(t => Task.Run(() =>
+        {
+            var own = ml.Model.CreatePredictionEngine<PathInput, Prediction>(model);
+            // Each thread in its own order, so that at any moment the threads score different images.
+            var order = Enumerable.Range(0, paths.Length).ToArray();
+            new Random(t).Shuffle(order);
+            var results = new (string Label, float[] Score)[paths.Length];
+            foreach (var i in order)
+            {
+                var r = own.Predict(new PathInput { ImagePath = paths[i] });
+                results[i] = (r.PredictedLabel, r.Score);
+            }
+            return results;
+        })));
+        foreach (var results in together)
+            for (int i = 0; i < paths.Length; i++)
+            {
+                Assert.Equal(alone[i].PredictedLabel, results[i].Label);
+                Assert.Equal(alone[i].Score, results[i].Score);
+            }
+    }
+
+    [Fact]
     public void Evaluate_gives_the_accuracy_of_the_torchsharp_evaluation_of_the_same_weights()
     {
         var ml = new MLContext(seed: 1);

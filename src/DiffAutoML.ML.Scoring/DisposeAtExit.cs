@@ -104,9 +104,11 @@ internal static partial class DisposeAtExit
     {
         // An ONNX model starts with its IR version (protobuf field 1, a varint: tag 0x08); only such a file is read, whole,
         // because the output names come after the weights.
-        using (var stream = File.OpenRead(file))
-            if (stream.Length is 0 or > 1L << 30 || stream.ReadByte() != 0x08) return false;
-        return File.ReadAllBytes(file).AsSpan().IndexOf(Marker) >= 0;
+        using var stream = File.OpenRead(file);
+        if (stream.Length is 0 or > 1L << 30 || stream.ReadByte() != 0x08) return false;
+        var bytes = new byte[stream.Length - 1];
+        stream.ReadExactly(bytes);
+        return bytes.AsSpan().IndexOf(Marker) >= 0;
     }
 
     [GeneratedRegex(@"^[a-z0-9]{8}\.[a-z0-9]{3}$")]

@@ -14,12 +14,16 @@ public static class DiffAutoMLScoring
     /// the network ML.NET writes to its temp folder, by which <see cref="DisposeAtExit"/> finds the copies.</summary>
     internal const string ProbabilitiesColumn = "DiffAutoMLProbabilities";
 
-    /// <summary>Registers this assembly with <paramref name="mlContext"/>; call it before <c>mlContext.Model.Load</c>.</summary>
+    /// <summary>Registers this assembly with <paramref name="mlContext"/>; call it before <c>mlContext.Model.Load</c>.
+    /// Unless the context has ONNX session options of its own or asks for a GPU, it also gives the context's ONNX Runtime
+    /// sessions options that stay alive while a session is created (a crash otherwise, rarely: see
+    /// <see cref="KeptOnnxSessionOptions"/>), with ML.NET's default settings.</summary>
     public static MLContext RegisterDiffAutoML(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         mlContext.ComponentCatalog.RegisterAssembly(typeof(DiffAutoMLScoring).Assembly);
         DisposeAtExit.Hook(); // chains this context loads with Model.Load: their network files are deleted at exit
+        KeptOnnxSessionOptions.ApplyTo(mlContext);
         // LoadImages declares its column an image of unknown size, a type ML.NET's typed rows, and so a custom mapping,
         // read only once it is registered: RequireImageMapping reads such columns. (Registering the same pair again is allowed.)
         DataViewTypeManager.Register(new ImageDataViewType(), typeof(MLImage), new ImageTypeAttribute());

@@ -65,6 +65,7 @@ internal static class ScoringChainBuilder
         // ONNX Runtime on the CPU, whatever mlContext.GpuDeviceId says: the packaged ONNX Runtime has no CUDA provider,
         // and asking for it fails with a native entry-point error rather than falling back (seen with GpuDeviceId = 0).
         onnxContext ??= new MLContext();
+        KeptOnnxSessionOptions.ApplyTo(onnxContext); // (a session created with ML.NET's temporary options can crash)
         return chain
             .Append(onnxContext.Transforms.ApplyOnnxModel(new[] { ProbabilitiesColumn }, new[] { PixelsColumn }, new MemoryStream(chainOnnx)))
             .Append(ml.Transforms.CopyColumns("Score", ProbabilitiesColumn))

@@ -1,0 +1,102 @@
+using DiffAutoML.ML.Data;
+using DiffAutoML.ML.Export;
+using DiffAutoML.ML.Native;
+using DiffAutoML.ML.Search;
+using DiffAutoML.ML.Scoring;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Transforms.Onnx;
+
+namespace DiffAutoML.ML.Tests.Export;
+
+public class OnnxSessionOptionsTests
+{
+    private const string ChildVariable = "DIFFAUTOML_SESSION_GC_CHILD", NetworkVariable = "DIFFAUTOML_SESSION_GC_NETWORK";
+
+    private sealed class PixelsRow
+    {
+        [VectorType(28 * 28)]
+        public float[] Pixels { get; set; } = new float[28 * 28];
+    }
+
+    private static ITransformer ApplyNetwork(MLContext ml, byte[] network)
+    {
+        var data = ml.Data.LoadFromEnumerable(new[] { new PixelsRow() });
+        return ml.Transforms.CopyColumns(OnnxExporter.InputName, nameof(PixelsRow.Pixels))
+            .Append(ml.Transforms.ApplyOnnxModel(new[] { OnnxExporter.ProbabilitiesName }, new[] { OnnxExporter.InputName }, new MemoryStream(network)))
+            .Fit(data);
+    }
+
+    /// <summary>A child of the default search space for 28x28 grey images (random weights): about 1 MB of ONNX, which
+    /// takes ONNX Runtime long enough to load that a collection can fall within it.</summary>
+    private static byte[] Network()
+    {
+        TorchRuntime.EnsureCpu();
+        var space = new SearchSpace(new SearchSpaceOptions { InputChannels = 1, Height = 28, Width = 28 });
+        using var child = new ChildNetwork(space, space.Layers.Select(layer => layer.Index % 4).ToArray());
+        return OnnxExporter.Export(child, new ChannelStatistics(new[] { 0.3f }, new[] { 0.3f }));
+    }
+
+    [Fact]
+    public void Sessions_created_while_the_garbage_collector_runs_do_not_crash()
+    {
+        // ONNX Runtime does not keep a session's options object alive while it creates the session, and ML.NET makes that
+        // object as a temporary: a collection meanwhile finalized it and ONNX Runtime read freed memory (a segmentation
+        // fault, which ended the test host about one run in ten). Before the fix this child crashed within 50-100
+        // sessions, 5 runs of 5.
+        if (!FreshProcess.IsChild(ChildVariable))
+        {
+            var path = Path.Combine(TempFolders.Create("diffautoml-session-gc").FullName, "network.onnx");
+            File.WriteAllBytes(path, Network());
+            FreshProcess.RunTest(typeof(OnnxSessionOptionsTests), nameof(Sessions_created_while_the_garbage_collector_runs_do_not_crash),
+                ChildVariable, TimeSpan.FromMinutes(4), new Dictionary<string, string> { [NetworkVariable] = path });
+            return;
+        }
+        var network = File.ReadAllBytes(Environment.GetEnvironmentVariable(NetworkVariable)!);
+        var stop = 0;
+        var collector = new Thread(() =>
+        {
+            while (Volatile.Read(ref stop) == 0)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+        }) { IsBackground = true };
+        collector.Start();
+        try
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                var ml = new MLContext(seed: 1).RegisterDiffAutoML();
+                (ApplyNetwork(ml, network) as IDisposable)?.Dispose();
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref stop, 1);
+            collector.Join();
+        }
+    }
+
+    [Fact]
+    public void Registering_gives_a_context_kept_session_options_unless_it_has_its_own_or_asks_for_a_gpu()
+    {
+        var ml = new MLContext(seed: 1).RegisterDiffAutoML();
+        var kept = ((IHostEnvironment)ml).GetOnnxSessionOption();
+        Assert.NotNull(kept?.CreateSessionOptions);
+        Assert.Same(kept.CreateSessionOptions(), kept.CreateSessionOptions()); // one object, held for the process
+        int before = KeptOnnxSessionOptions.Requests;
+        (ApplyNetwork(ml, Network()) as IDisposable)?.Dispose();
+        Assert.True(KeptOnnxSessionOptions.Requests > before, "ML.NET did not create the session with the kept options");
+
+        var own = new MLContext(seed: 1);
+        var mine = new OnnxSessionOptions { IntraOpNumThreads = 1 };
+        own.SetOnnxSessionOption(mine);
+        Assert.Same(mine, ((IHostEnvironment)own.RegisterDiffAutoML()).GetOnnxSessionOption());
+
+        // ML.NET builds CUDA options for such a context itself; a CreateSessionOptions would bypass that.
+        var gpu = new MLContext(seed: 1) { GpuDeviceId = 0 }.RegisterDiffAutoML();
+        Assert.Null(((IHostEnvironment)gpu).GetOnnxSessionOption());
+    }
+}

@@ -16,8 +16,8 @@ public static class DiffAutoMLScoring
 
     /// <summary>Registers this assembly with <paramref name="mlContext"/>; call it before <c>mlContext.Model.Load</c>.
     /// Unless the context has ONNX session options of its own or asks for a GPU, it also gives the context's ONNX Runtime
-    /// sessions options that stay alive while a session is created (a crash otherwise, rarely: see
-    /// <see cref="KeptOnnxSessionOptions"/>), with ML.NET's default settings.</summary>
+    /// sessions options that stay alive while a session is created, with ML.NET's default settings (without them ONNX
+    /// Runtime can crash, rarely: docs/deployment.md, "ONNX Runtime's session options").</summary>
     public static MLContext RegisterDiffAutoML(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);

@@ -14,7 +14,7 @@ namespace DiffAutoML.ML.Scoring;
 /// and does not keep the options object alive meanwhile, and ML.NET's <c>OnnxModel</c> creates that object as a
 /// temporary. A garbage collection while the session is being created (it loads and optimizes the network, which takes
 /// long enough) finalizes the options and frees their native memory while ONNX Runtime still reads it: a segmentation
-/// fault in libonnxruntime.so, about one test run in ten here, and within 50-100 session creations with a thread forcing
+/// fault in libonnxruntime.so, in 2 of 17 full test runs here, and within 50-100 session creations with a thread forcing
 /// collections (docs/troubleshooting.md). ML.NET uses <see cref="OnnxSessionOptions.CreateSessionOptions"/> when a context
 /// sets it, and the object returned here is held by a static field, so it is never finalized. Its settings are ML.NET's
 /// defaults, so sessions behave as before; one options object may serve any number of sessions (ONNX Runtime copies it).

@@ -15,9 +15,10 @@ public static class DiffAutoMLScoring
     internal const string ProbabilitiesColumn = "DiffAutoMLProbabilities";
 
     /// <summary>Registers this assembly with <paramref name="mlContext"/>; call it before <c>mlContext.Model.Load</c>.
-    /// Unless the context has ONNX session options of its own or asks for a GPU, it also gives the context's ONNX Runtime
-    /// sessions options that stay alive while a session is created, with ML.NET's default settings (without them ONNX
-    /// Runtime can crash, rarely: docs/deployment.md, "ONNX Runtime's session options").</summary>
+    /// Unless the context asks for a GPU, it also makes the context's ONNX Runtime sessions use options that stay alive while
+    /// a session is created (without them ONNX Runtime can crash, rarely), with ML.NET's default settings or those of the
+    /// context's own ONNX session options; then ML.NET takes the session options from their CreateSessionOptions alone
+    /// (docs/deployment.md, "ONNX Runtime's session options").</summary>
     public static MLContext RegisterDiffAutoML(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);

@@ -6,8 +6,8 @@ using Microsoft.ML.Transforms.Onnx;
 namespace DiffAutoML.ML.Scoring;
 
 /// <summary>
-/// Gives the ONNX Runtime sessions ML.NET creates in a context one <see cref="SessionOptions"/> object that lives as long
-/// as the process, instead of the temporary one ML.NET makes for each session.
+/// Gives the ONNX Runtime sessions ML.NET creates in a context <see cref="SessionOptions"/> objects that live as long as
+/// the process, instead of the temporary one ML.NET makes for each session.
 /// </summary>
 /// <remarks>
 /// Why: ONNX Runtime's <c>InferenceSession</c> constructor hands the options' native handle to <c>OrtCreateSession</c>
@@ -16,22 +16,40 @@ namespace DiffAutoML.ML.Scoring;
 /// long enough) finalizes the options and frees their native memory while ONNX Runtime still reads it: a segmentation
 /// fault in libonnxruntime.so, in 2 of 17 full test runs here, and within 50-100 session creations with a thread forcing
 /// collections (docs/troubleshooting.md). ML.NET uses <see cref="OnnxSessionOptions.CreateSessionOptions"/> when a context
-/// sets it, and the object returned here is held by a static field, so it is never finalized. Its settings are ML.NET's
-/// defaults, so sessions behave as before; one options object may serve any number of sessions (ONNX Runtime copies it).
+/// sets it, and the objects returned here are held by a static table, so they are never finalized. Each is built from an
+/// <see cref="OnnxSessionOptions"/>'s settings exactly as ML.NET builds its temporary one, so sessions behave as before;
+/// one options object may serve any number of sessions (ONNX Runtime copies it).
 /// </remarks>
 internal static class KeptOnnxSessionOptions
 {
     private static readonly object Gate = new();
-    private static readonly SessionOptions Shared = Create();
+    // One entry per distinct combination of settings a process uses: a handful at most.
+    private static readonly Dictionary<Settings, SessionOptions> Kept = new();
     private static int _requests;
 
-    /// <summary>How many sessions have asked for the kept options (tests read it).</summary>
+    /// <summary>The settings ML.NET copies from an <see cref="OnnxSessionOptions"/> into a session's options
+    /// (<c>OnnxSessionOptions.CopyTo</c> in ML.NET 5.0.1).</summary>
+    private readonly record struct Settings(
+        bool EnableMemoryPattern, string ProfileOutputPathPrefix, bool EnableProfiling, string OptimizedModelFilePath,
+        bool EnableCpuMemArena, bool PerSessionThreads, string LogId, OrtLoggingLevel LogSeverityLevel, int LogVerbosityLevel,
+        int InterOpNumThreads, int IntraOpNumThreads, GraphOptimizationLevel GraphOptimizationLevel, ExecutionMode ExecutionMode)
+    {
+        public static Settings Of(OnnxSessionOptions o) => new(
+            o.EnableMemoryPattern, o.ProfileOutputPathPrefix, o.EnableProfiling, o.OptimizedModelFilePath, o.EnableCpuMemArena,
+            o.PerSessionThreads, o.LogId, o.LogSeverityLevel, o.LogVerbosityLevel, o.InterOpNumThreads, o.IntraOpNumThreads,
+            o.GraphOptimizationLevel, o.ExecutionMode);
+    }
+
+    /// <summary>How many sessions have asked for kept options (tests read it).</summary>
     internal static int Requests => Volatile.Read(ref _requests);
 
     /// <summary>
-    /// Sets the kept options on <paramref name="mlContext"/>, unless the context already has ONNX session options of its
-    /// own (the user's settings win) or asks for a GPU (ML.NET then builds CUDA options itself, which a
-    /// <see cref="OnnxSessionOptions.CreateSessionOptions"/> would bypass).
+    /// Makes the sessions of <paramref name="mlContext"/> use kept options. A context without ONNX session options gets
+    /// options with ML.NET's default settings. A context with options of its own but no
+    /// <see cref="OnnxSessionOptions.CreateSessionOptions"/> gets one filled in, which returns kept options built from
+    /// that object's settings as they are when a session is created, so later changes to it still apply. Left alone: a
+    /// context whose options already have a <see cref="OnnxSessionOptions.CreateSessionOptions"/> (the user's own), and a
+    /// context that asks for a GPU (ML.NET then builds CUDA options itself, which a CreateSessionOptions would bypass).
     /// </summary>
     public static void ApplyTo(MLContext mlContext)
     {
@@ -39,37 +57,48 @@ internal static class KeptOnnxSessionOptions
         lock (Gate)
         {
             IHostEnvironment environment = mlContext;
-            if (environment.GetOnnxSessionOption() is not null) return;
-            environment.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = Request });
+            var options = environment.GetOnnxSessionOption();
+            if (options is null)
+            {
+                options = new OnnxSessionOptions();
+                environment.SetOnnxSessionOption(options);
+            }
+            if (options.CreateSessionOptions is not null) return;
+            var settings = options;
+            options.CreateSessionOptions = () => For(settings);
         }
     }
 
-    private static SessionOptions Request()
+    /// <summary>The kept options for <paramref name="settings"/>' current values (the same object for the same values).</summary>
+    internal static SessionOptions For(OnnxSessionOptions settings)
     {
         Interlocked.Increment(ref _requests);
-        return Shared;
+        var key = Settings.Of(settings);
+        lock (Gate)
+        {
+            if (!Kept.TryGetValue(key, out var kept)) Kept.Add(key, kept = Create(key));
+            return kept;
+        }
     }
 
-    private static SessionOptions Create()
+    private static SessionOptions Create(Settings s)
     {
-        // The values ML.NET copies from a default OnnxSessionOptions into the options it creates itself.
-        var defaults = new OnnxSessionOptions();
         var options = new SessionOptions
         {
-            EnableMemoryPattern = defaults.EnableMemoryPattern,
-            ProfileOutputPathPrefix = defaults.ProfileOutputPathPrefix,
-            EnableProfiling = defaults.EnableProfiling,
-            OptimizedModelFilePath = defaults.OptimizedModelFilePath,
-            EnableCpuMemArena = defaults.EnableCpuMemArena,
-            LogId = defaults.LogId,
-            LogSeverityLevel = defaults.LogSeverityLevel,
-            LogVerbosityLevel = defaults.LogVerbosityLevel,
-            InterOpNumThreads = defaults.InterOpNumThreads,
-            IntraOpNumThreads = defaults.IntraOpNumThreads,
-            GraphOptimizationLevel = defaults.GraphOptimizationLevel,
-            ExecutionMode = defaults.ExecutionMode,
+            EnableMemoryPattern = s.EnableMemoryPattern,
+            ProfileOutputPathPrefix = s.ProfileOutputPathPrefix,
+            EnableProfiling = s.EnableProfiling,
+            OptimizedModelFilePath = s.OptimizedModelFilePath,
+            EnableCpuMemArena = s.EnableCpuMemArena,
+            LogId = s.LogId,
+            LogSeverityLevel = s.LogSeverityLevel,
+            LogVerbosityLevel = s.LogVerbosityLevel,
+            InterOpNumThreads = s.InterOpNumThreads,
+            IntraOpNumThreads = s.IntraOpNumThreads,
+            GraphOptimizationLevel = s.GraphOptimizationLevel,
+            ExecutionMode = s.ExecutionMode,
         };
-        if (!defaults.PerSessionThreads) options.DisablePerSessionThreads();
+        if (!s.PerSessionThreads) options.DisablePerSessionThreads();
         return options;
     }
 }

@@ -5,6 +5,7 @@ using DiffAutoML.ML.Search;
 using DiffAutoML.ML.Scoring;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Transforms.Onnx;
 
@@ -67,8 +68,10 @@ public class OnnxSessionOptionsTests
         {
             for (int i = 0; i < 300; i++)
             {
-                var ml = new MLContext(seed: 1).RegisterDiffAutoML();
-                (ApplyNetwork(ml, network) as IDisposable)?.Dispose();
+                // Every other context has ONNX session options of its own, which registering also makes safe.
+                var ml = new MLContext(seed: 1);
+                if (i % 2 == 1) ml.SetOnnxSessionOption(new OnnxSessionOptions { IntraOpNumThreads = 1 });
+                (ApplyNetwork(ml.RegisterDiffAutoML(), network) as IDisposable)?.Dispose();
             }
         }
         finally
@@ -79,7 +82,7 @@ public class OnnxSessionOptionsTests
     }
 
     [Fact]
-    public void Registering_gives_a_context_kept_session_options_unless_it_has_its_own_or_asks_for_a_gpu()
+    public void Registering_gives_a_context_kept_session_options_unless_it_creates_its_own_or_asks_for_a_gpu()
     {
         var ml = new MLContext(seed: 1).RegisterDiffAutoML();
         var kept = ((IHostEnvironment)ml).GetOnnxSessionOption();
@@ -89,10 +92,31 @@ public class OnnxSessionOptionsTests
         (ApplyNetwork(ml, Network()) as IDisposable)?.Dispose();
         Assert.True(KeptOnnxSessionOptions.Requests > before, "ML.NET did not create the session with the kept options");
 
+        // Options of the context's own: they stay the context's, and their settings reach the kept options, also when
+        // they change after registering.
         var own = new MLContext(seed: 1);
-        var mine = new OnnxSessionOptions { IntraOpNumThreads = 1 };
+        var mine = new OnnxSessionOptions { IntraOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC };
         own.SetOnnxSessionOption(mine);
         Assert.Same(mine, ((IHostEnvironment)own.RegisterDiffAutoML()).GetOnnxSessionOption());
+        Assert.NotNull(mine.CreateSessionOptions);
+        var first = mine.CreateSessionOptions();
+        Assert.Equal(1, first.IntraOpNumThreads);
+        Assert.Equal(GraphOptimizationLevel.ORT_ENABLE_BASIC, first.GraphOptimizationLevel);
+        Assert.Same(first, mine.CreateSessionOptions());
+        Assert.NotSame(first, kept.CreateSessionOptions()); // other settings, other options
+        mine.IntraOpNumThreads = 2;
+        Assert.Equal(2, mine.CreateSessionOptions().IntraOpNumThreads);
+        Assert.Equal(1, first.IntraOpNumThreads); // a kept object never changes: sessions may still be created with it
+        before = KeptOnnxSessionOptions.Requests;
+        (ApplyNetwork(own, Network()) as IDisposable)?.Dispose();
+        Assert.True(KeptOnnxSessionOptions.Requests > before, "ML.NET did not create the session with kept options for the context's own settings");
+
+        // A context's own CreateSessionOptions wins.
+        using var theirs = new SessionOptions();
+        var creating = new MLContext(seed: 1);
+        OnnxSessionOptions.CreateOnnxSessionOptions create = () => theirs;
+        creating.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = create });
+        Assert.Same(create, ((IHostEnvironment)creating.RegisterDiffAutoML()).GetOnnxSessionOption()!.CreateSessionOptions);
 
         // ML.NET builds CUDA options for such a context itself; a CreateSessionOptions would bypass that.
         var gpu = new MLContext(seed: 1) { GpuDeviceId = 0 }.RegisterDiffAutoML();

@@ -38,6 +38,8 @@ internal static class Help
           --channels <1|3>         grey or colour (default: grey when every image is grey)
           --batch <n>              mini-batch size (default 128)
           --learning-rate <x>      peak learning rate of the cosine schedule (default 0.1)
+          --weight-decay <x>       weight decay to start from (default 4e-5, as DSNAS); learned from there
+                                   when HyperParameters is searched
           --width <x>              multiply every channel count of the search space by x (default 1)
           --stage-strides <list>   stride of the first layer of each stage, e.g. 1,2,2,2: a stride of 1
                                    keeps the resolution (28x28 images end at 4x4 instead of 2x2, for

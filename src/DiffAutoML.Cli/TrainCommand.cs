@@ -55,6 +55,8 @@ internal static class TrainCommand
         });
         if (line.Parse("learning-rate", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture)) is double rate)
             options.HyperParameters = options.HyperParameters with { LearningRate = rate };
+        if (line.Parse("weight-decay", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture)) is double decay)
+            options.HyperParameters = options.HyperParameters with { WeightDecay = decay };
         _ = line.Parse("search-fraction", s => // inside Parse, so that a value outside (0, 1] is reported as a usage error
         {
             double fraction = double.Parse(s, System.Globalization.CultureInfo.InvariantCulture);

@@ -63,6 +63,8 @@ public class CliTests
             ("--stage-strides 1,x,2,2", "--stage-strides '1,x,2,2' is not valid"),
             ("--sample-within-budget on", "--sample-within-budget 'on' is not valid"),
             ("--hpo-every 0", "UpdateEvery must be at least 1"),
+            ("--weight-decay 0", "WeightDecay must be within"),
+            ("--weight-decay 5e-4x", "--weight-decay '5e-4x' is not valid"),
             ("--threads 0", "Threads must be at least 1"),
             ("--hpo-every ten", "--hpo-every 'ten' is not valid"),
             ("--flip yes", "--flip 'yes' is not valid"),

@@ -28,16 +28,31 @@ internal static class KeptOnnxSessionOptions
     private static int _requests;
 
     /// <summary>The settings ML.NET copies from an <see cref="OnnxSessionOptions"/> into a session's options
-    /// (<c>OnnxSessionOptions.CopyTo</c> in ML.NET 5.0.1).</summary>
+    /// (<c>OnnxSessionOptions.CopyTo</c> in ML.NET 5.0.1); the three ONNX Runtime enums as their numbers.</summary>
     private readonly record struct Settings(
         bool EnableMemoryPattern, string ProfileOutputPathPrefix, bool EnableProfiling, string OptimizedModelFilePath,
-        bool EnableCpuMemArena, bool PerSessionThreads, string LogId, OrtLoggingLevel LogSeverityLevel, int LogVerbosityLevel,
-        int InterOpNumThreads, int IntraOpNumThreads, GraphOptimizationLevel GraphOptimizationLevel, ExecutionMode ExecutionMode)
+        bool EnableCpuMemArena, bool PerSessionThreads, string LogId, int LogSeverityLevel, int LogVerbosityLevel,
+        int InterOpNumThreads, int IntraOpNumThreads, int GraphOptimizationLevel, int ExecutionMode)
     {
         public static Settings Of(OnnxSessionOptions o) => new(
             o.EnableMemoryPattern, o.ProfileOutputPathPrefix, o.EnableProfiling, o.OptimizedModelFilePath, o.EnableCpuMemArena,
-            o.PerSessionThreads, o.LogId, o.LogSeverityLevel, o.LogVerbosityLevel, o.InterOpNumThreads, o.IntraOpNumThreads,
-            o.GraphOptimizationLevel, o.ExecutionMode);
+            o.PerSessionThreads, o.LogId, EnumMember(o, nameof(OnnxSessionOptions.LogSeverityLevel)), o.LogVerbosityLevel,
+            o.InterOpNumThreads, o.IntraOpNumThreads, EnumMember(o, nameof(OnnxSessionOptions.GraphOptimizationLevel)),
+            EnumMember(o, nameof(OnnxSessionOptions.ExecutionMode)));
+
+        /// <summary>
+        /// Reads an ONNX Runtime enum member of ML.NET's options by reflection. Why: a host that loads assemblies by path
+        /// (a .NET Interactive notebook) can load ONNX Runtime's assembly twice, and then this assembly's enum types are
+        /// not those of ML.NET's members: reading them directly failed with "Field not found: ...LogSeverityLevel"
+        /// (NotebookTests). Their numbers are the same in both copies.
+        /// </summary>
+        private static int EnumMember(OnnxSessionOptions o, string name)
+        {
+            var type = typeof(OnnxSessionOptions);
+            object? value = type.GetField(name)?.GetValue(o) ?? type.GetProperty(name)?.GetValue(o)
+                ?? throw new MissingMemberException(type.FullName, name);
+            return Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture);
+        }
     }
 
     /// <summary>How many sessions have asked for kept options (tests read it).</summary>
@@ -91,12 +106,12 @@ internal static class KeptOnnxSessionOptions
             OptimizedModelFilePath = s.OptimizedModelFilePath,
             EnableCpuMemArena = s.EnableCpuMemArena,
             LogId = s.LogId,
-            LogSeverityLevel = s.LogSeverityLevel,
+            LogSeverityLevel = (OrtLoggingLevel)s.LogSeverityLevel,
             LogVerbosityLevel = s.LogVerbosityLevel,
             InterOpNumThreads = s.InterOpNumThreads,
             IntraOpNumThreads = s.IntraOpNumThreads,
-            GraphOptimizationLevel = s.GraphOptimizationLevel,
-            ExecutionMode = s.ExecutionMode,
+            GraphOptimizationLevel = (GraphOptimizationLevel)s.GraphOptimizationLevel,
+            ExecutionMode = (ExecutionMode)s.ExecutionMode,
         };
         if (!s.PerSessionThreads) options.DisablePerSessionThreads();
         return options;

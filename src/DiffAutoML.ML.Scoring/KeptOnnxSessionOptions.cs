@@ -79,8 +79,7 @@ internal static class KeptOnnxSessionOptions
                 environment.SetOnnxSessionOption(options);
             }
             if (options.CreateSessionOptions is not null) return;
-            var settings = options;
-            options.CreateSessionOptions = () => For(settings);
+            options.CreateSessionOptions = () => For(options);
         }
     }
 

@@ -2,6 +2,7 @@
 # The GPU checks of issue 8, on the GPU machine, in two back-to-back device calls (docs/gpu.md says how to prepare them;
 # the .NET runtime, the apps and the full Fashion-MNIST do not fit in one call's 64 MiB):
 #   gpu-checks.sh steps   (carry .gpu: runtime and apps) unpacks them to /tmp, then
+#     - the CUDA tests (cuda-tests.txt), first, so that a call cut short loses benchmarks rather than them;
 #     - the joint search step, TorchSharp against its PyTorch twin (scripts/step_comparison.py), Compact at 32x32 and
 #       Paper at 224x224, one process per measurement, each framework twice per row (ABBA order), peak GPU memory
 #       sampled with nvidia-smi; GPU_COMPARE_ROWS ("preset batch steps|...") sets the rows, GPU_SKIP_COMPARE=1 skips them;
@@ -10,7 +11,6 @@
 #       buffer against each apart (WeightStepBenchmark, weight-step.txt);
 #     - the joint step against the plain step through the library's loop on CUDA (JointStepBenchmark; GPU_SKIP_JOINT=1
 #       skips it);
-#     - the CUDA tests (cuda-tests.txt);
 #   gpu-checks.sh search  (carry .gpu-data: the data; the machine still warm from the first call, so /tmp has the apps)
 #     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
 #       the GPU, so each is a lower bound of what it would reach alone; one variant has the GPU to itself); then every
@@ -54,11 +54,19 @@ measure() {
 }
 
 if [ "$stage" = steps ]; then
+# The CUDA tests come first: they check the code's correctness on the device, and a call cut short by its time limit
+# should lose benchmarks, not them. They run in this call, not beside the searches, so that a single search has the
+# GPU to itself. The published tests run in xunit's in-process runner (its filter option is -class) and find the
+# shipped subset through DIFFAUTOML_REPO_ROOT.
+stamp "CUDA tests"
+DIFFAUTOML_REPO_ROOT="$root" timeout 300 dotnet /tmp/app/DiffAutoML.ML.Tests.dll -class DiffAutoML.ML.Tests.Gpu.CudaTests -showLiveOutput -noColor > "$out/cuda-tests.txt" 2>&1
+echo "exit $?" >> "$out/cuda-tests.txt"
 stamp "step comparison"
 py="$root/tests/DiffAutoML.ML.Benchmarks/scripts/step_comparison.py"
 rm -f /tmp/augment-ok
 measure dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll step-compare compact 256 100 cuda augment
 grep -q '"augment": true' "$out/steps.jsonl" 2> /dev/null && touch /tmp/augment-ok
+stamp "augmentation paths and weight step"
 # The policy's augmentation grouped (one host read per call) against by selection (none; what CUDA now uses).
 timeout 120 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll augmentation-paths cuda 1024 50 > "$out/augmentation-paths.txt" 2>&1
 # The optimizer's step with the parameters in one buffer (now the default) against each apart, widths 1 and 2.
@@ -80,12 +88,6 @@ if [ -z "${GPU_SKIP_JOINT:-}" ]; then
 stamp "joint step vs plain step on CUDA"
 timeout 120 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll joint-step "$root/samples/data/fashion-mnist-subset" 1 cuda > "$out/joint-step.txt" 2>&1
 fi
-# The CUDA tests run here, not beside the searches, so that a single search has the GPU to itself. The published
-# tests run in xunit's in-process runner (its filter option is -class) and find the shipped subset through
-# DIFFAUTOML_REPO_ROOT.
-stamp "CUDA tests"
-DIFFAUTOML_REPO_ROOT="$root" timeout 300 dotnet /tmp/app/DiffAutoML.ML.Tests.dll -class DiffAutoML.ML.Tests.Gpu.CudaTests -showLiveOutput -noColor > "$out/cuda-tests.txt" 2>&1
-echo "exit $?" >> "$out/cuda-tests.txt"
 stamp "done"
 exit 0
 fi

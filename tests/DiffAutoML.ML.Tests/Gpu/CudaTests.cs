@@ -113,18 +113,7 @@ public class CudaTests
         // The comparison is made in full float32 (measured on an H200: differences of at most 3.3e-7 of the largest value,
         // against 3.5e-4 for the logits and 2.7e-2 for the gradients with TF32); the TF32 deviation is only reported.
         var (cudnnTf32, cublasTf32) = (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32);
-        (float[] Logits, float[] Gradients, double LearningRate) gpu;
-        try
-        {
-            backends.cudnn.allow_tf32 = false;
-            backends.cuda.matmul.allow_tf32 = false;
-            gpu = Step(gpuNet, CUDA);
-        }
-        finally
-        {
-            backends.cudnn.allow_tf32 = cudnnTf32;
-            backends.cuda.matmul.allow_tf32 = cublasTf32;
-        }
+        var gpu = InFullFloat32(() => Step(gpuNet, CUDA));
         var tf32 = Step(gpuTf32Net, CUDA);
 
         // The largest difference as a share of the largest CPU value.
@@ -152,35 +141,68 @@ public class CudaTests
     {
         // The tuning stage's optimizer on CUDA: parameters moved into one buffer (the default there) against each apart,
         // with eta tuned on the device; both must train the child alike.
+        // The comparison is made in full float32: under libtorch's default cuDNN TF32 the two runs differed by 1.5e-3 of
+        // the largest value after 5 steps (measured on an H200, 2026-12-04). The update itself is the same elementwise
+        // arithmetic either way; the convolutions are not, as the parameters' storage (alignment) can change cuDNN's
+        // choice of algorithm, whose TF32 rounding then differs. The TF32 difference is only reported.
         RequireCuda();
         using var scope = NewDisposeScope();
         var space = new SearchSpace(new SearchSpaceOptions { Preset = SearchSpacePreset.Tiny, InputChannels = 1, Height = 16, Dropout = 0 });
         var x = randn(32, 1, 16, 16).cuda();
         var y = randint(0, 10, new long[] { 32 }).cuda();
-        var results = new List<float[]>();
-        foreach (bool? flatten in new bool?[] { null, false })
+        var float32 = InFullFloat32(Train);
+        var tf32 = Train();
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"one buffer vs per parameter after 5 steps, largest difference / largest value: float32 {float32.Difference / float32.Largest:E2}, "
+            + $"libtorch's default TF32 {tf32.Difference / tf32.Largest:E2}");
+        Assert.True(float32.Difference <= 1e-4 * float32.Largest,
+            $"one buffer and per-parameter storage differ by {float32.Difference} (largest value {float32.Largest})");
+
+        // Trains the child from one seed with the parameters in one buffer, then apart: the largest difference between
+        // the two runs' parameters, and the largest parameter.
+        (double Difference, double Largest) Train()
         {
-            manual_seed(3);
-            var child = new ChildNetwork(space, new[] { 0, 1 });
-            child.to(CUDA);
-            using var sgd = new HypergradientSgd(child.parameters(), new HyperparameterOptions { TuneLearningRate = true }, new LearningRateSchedule(0.1, 0, 100), flatten);
-            Assert.Equal(flatten ?? true, sgd.UsesOneBuffer);
-            for (int step = 0; step < 5; step++)
+            var results = new List<float[]>();
+            foreach (bool? flatten in new bool?[] { null, false })
             {
-                child.train();
-                child.zero_grad();
-                nn.functional.cross_entropy(child.forward(x), y).backward();
-                sgd.Step();
-                child.zero_grad();
-                nn.functional.cross_entropy(child.forward(x.flip(3)), y).backward();
-                sgd.HyperStep();
+                manual_seed(3);
+                var child = new ChildNetwork(space, new[] { 0, 1 });
+                child.to(CUDA);
+                using var sgd = new HypergradientSgd(child.parameters(), new HyperparameterOptions { TuneLearningRate = true }, new LearningRateSchedule(0.1, 0, 100), flatten);
+                Assert.Equal(flatten ?? true, sgd.UsesOneBuffer);
+                for (int step = 0; step < 5; step++)
+                {
+                    child.train();
+                    child.zero_grad();
+                    nn.functional.cross_entropy(child.forward(x), y).backward();
+                    sgd.Step();
+                    child.zero_grad();
+                    nn.functional.cross_entropy(child.forward(x.flip(3)), y).backward();
+                    sgd.HyperStep();
+                }
+                Assert.Equal(5, sgd.Trajectory.Count);
+                results.Add(cat(child.parameters().Select(p => p.detach().flatten().cpu()).ToArray()).data<float>().ToArray());
             }
-            Assert.Equal(5, sgd.Trajectory.Count);
-            results.Add(cat(child.parameters().Select(p => p.detach().flatten().cpu()).ToArray()).data<float>().ToArray());
+            return (results[0].Zip(results[1]).Max(p => Math.Abs(p.First - p.Second)), results[1].Max(v => Math.Abs(v)));
         }
-        double largest = results[1].Max(v => Math.Abs(v));
-        double difference = results[0].Zip(results[1]).Max(p => Math.Abs(p.First - p.Second));
-        Assert.True(difference <= 1e-4 * largest, $"one buffer and per-parameter storage differ by {difference} (largest value {largest})");
+    }
+
+    /// <summary>Runs <paramref name="compute"/> with TF32 off for cuDNN and cuBLAS (libtorch allows it in cuDNN by
+    /// default), restoring the settings after.</summary>
+    private static T InFullFloat32<T>(Func<T> compute)
+    {
+        var (cudnnTf32, cublasTf32) = (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32);
+        try
+        {
+            backends.cudnn.allow_tf32 = false;
+            backends.cuda.matmul.allow_tf32 = false;
+            return compute();
+        }
+        finally
+        {
+            backends.cudnn.allow_tf32 = cudnnTf32;
+            backends.cuda.matmul.allow_tf32 = cublasTf32;
+        }
     }
 
     [Fact]

@@ -65,6 +65,9 @@ internal static class Help
           --tune-allocator <true|false>  on Linux, keep the memory libtorch frees for reuse while training
                                    (default true: steps on images of 64x64 and up run 4-12x faster, for up to
                                    1.6x the peak memory); false leaves glibc's malloc as it is
+          --cudnn-benchmark <true|false>  on CUDA, let cuDNN time its convolution algorithms for each
+                                   shape and keep the fastest (PyTorch's cudnn.benchmark; default: leave
+                                   libtorch's setting, off)
           --max-mflops <x>         keep the model under x million multiply-adds per image
           --max-relative-cost <x>  keep the model's measured training cost within x times the cheapest
                                    model's (e.g. 1.2; every candidate block is timed on this machine)

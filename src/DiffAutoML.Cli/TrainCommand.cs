@@ -30,6 +30,7 @@ internal static class TrainCommand
         options.Seed = line.Parse("seed", int.Parse) ?? 1;
         options.Threads = line.Parse("threads", int.Parse);
         if (line.Parse("tune-allocator", bool.Parse) is bool tuneAllocator) options.TuneNativeAllocator = tuneAllocator;
+        options.CudnnBenchmark = line.Parse("cudnn-benchmark", bool.Parse);
         options.CheckpointFolder = Path.Combine(outFolder, "checkpoints");
         options.ProgressEverySteps = 10;
         options.FixedArchitecture = line.Text("architecture");

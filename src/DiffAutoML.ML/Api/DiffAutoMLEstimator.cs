@@ -119,6 +119,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         using var threads = TorchThreadCount.Set(options.Threads);
         using var allocator = NativeAllocator.DuringFit(options.TuneNativeAllocator);
         var device = DeviceSelector.Select(options.Device, _mlContext, Log);
+        using var cudnnBenchmark = CudnnBenchmarkMode.Set(device.type == TorchSharp.DeviceType.CUDA ? options.CudnnBenchmark : null, Log);
         Log($"Loading images from column '{options.Data.ImageColumnName}' ({scoringKind}) and labels from '{options.Data.LabelColumnName}'.");
         var automaticMaxSide = options.Data.AutomaticMaxSide ?? options.SearchSpace.AutomaticInputSide;
         using var trainCache = ImageDataLoader.Load(input, options.Data with { AutomaticMaxSide = automaticMaxSide }, null, options.CancellationToken,
@@ -206,7 +207,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
                 Resumed = outcome.Resumed,
                 History = outcome.History,
                 HyperParameters = outcome.HyperParameters,
-                Options = OptionSummary(options, space),
+                Options = OptionSummary(options, space, device.type == TorchSharp.DeviceType.CUDA),
             };
             Log($"Done in {clock.Elapsed:hh\\:mm\\:ss}: {report.Architecture} ({report.MFlops:F2} MFLOPs, {report.Parameters} parameters), " +
                 $"validation accuracy {report.ValidationAccuracy:P2}{(report.TestTimeFlipValidationAccuracy is double flip ? $", {flip:P2} with test-time flip" : "")} ({report.StoppedBy}).");
@@ -243,7 +244,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 
-    private static IReadOnlyDictionary<string, string> OptionSummary(DiffAutoMLOptions o, SearchSpace space)
+    private static IReadOnlyDictionary<string, string> OptionSummary(DiffAutoMLOptions o, SearchSpace space, bool onCuda)
     {
         var so = space.Options;
         return new SortedDictionary<string, string>
@@ -262,6 +263,8 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             ["Device"] = o.Device.ToString(),
             // The count the CPU work ran with (TorchSharp's own default unless Threads was set).
             ["Threads"] = TorchSharp.torch.get_num_threads().ToString(),
+            // The mode cuDNN ran with (libtorch's own unless CudnnBenchmark was set); the CPU has no cuDNN.
+            ["CudnnBenchmark"] = onCuda ? LibtorchContextFlag.CudnnBenchmark.Get()?.ToString() ?? "unknown" : "not used (CPU)",
             ["SearchSpace"] = $"{so.Preset}: stem {so.StemChannels}/{so.StemStride}, repeats [{string.Join(",", so.StageRepeats!)}], channels [{string.Join(",", so.StageChannels!)}], tail {so.TailChannels}, shared projections {so.SharedProjections}, shared kernels {so.SharedKernels}, stage strides [{string.Join(",", so.StageStrides!)}]",
             ["Augmentation"] = $"{o.Augmentation.ResolveOperations().Count} operations, lr {o.Augmentation.LearningRate:G3}, momentum {o.Augmentation.Momentum:G3}, decay {o.Augmentation.WeightDecay:G3}; fixed: crop padding {o.Augmentation.RandomCropPadding}, flip {o.Augmentation.RandomFlip}, cutout {o.Augmentation.CutoutSize}; test-time flip {o.Augmentation.TestTimeFlip}",
             ["Architecture"] = $"{o.Architecture.Optimizer} lr {o.Architecture.LearningRate:G3}, early fix {o.Architecture.EarlyFixMargin:G3}, MaxMFlops {o.Architecture.MaxMFlops?.ToString("G4") ?? "none"}, MaxParameters {o.Architecture.MaxParameters?.ToString() ?? "none"}, MaxRelativeCost {o.Architecture.MaxRelativeCost?.ToString("G4") ?? "none"}, sample within budget {o.Architecture.SampleWithinBudget}, candidates {(o.Architecture.Candidates is { } candidates ? string.Join(" ", candidates.Select(c => c.ShortName())) : "all")}",

@@ -81,6 +81,16 @@ public sealed record class DiffAutoMLOptions
     public int? Threads { get; set; }
 
     /// <summary>
+    /// On CUDA, cuDNN's benchmark mode for the Fit (PyTorch's <c>torch.backends.cudnn.benchmark</c>): the first
+    /// convolution of each new shape times cuDNN's algorithms and the later ones use the fastest, which suits a Fit (one
+    /// image size; the search's few block shapes) at the cost of a slower first pass over the shapes, and runs that may
+    /// differ in their last digits. The flag is the process's and is put back after the Fit as <see cref="Threads"/> is;
+    /// null = leave libtorch's setting (off unless the process turned it on). Reached on Linux x64 only; elsewhere Fit
+    /// logs that it was not applied. Nothing changes on the CPU.
+    /// </summary>
+    public bool? CudnnBenchmark { get; set; }
+
+    /// <summary>
     /// On Linux (glibc), keep the memory libtorch frees for reuse while Fit runs instead of returning it to the kernel
     /// (malloc settings M_MMAP_MAX 0 and M_TRIM_THRESHOLD 1 GiB; afterwards fixed thresholds of 32 and 64 MiB, the values
     /// glibc's own reach, and the freed memory returned). With glibc's defaults every activation over 32 MiB is page-faulted

@@ -40,7 +40,7 @@ public static class TorchRuntime
             {
                 throw new InvalidOperationException(DescribeLoadFailure(e), e);
             }
-            NnpackSwitch.TryDisable(); // NnpackSwitch: libtorch's per-convolution warnings on CPUs without NNPACK
+            LibtorchContextFlag.Nnpack.TrySet(false); // why: LibtorchContextFlag.Nnpack
             _cpuReady = true;
         }
     }

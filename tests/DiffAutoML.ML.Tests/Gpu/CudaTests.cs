@@ -245,8 +245,13 @@ public class CudaTests
         var ml = new MLContext(seed: 1) { GpuDeviceId = 0 };
         var options = FitEndToEndTests.Small(epochs: 3);
         options.Device = ComputeDevice.Cuda;
+        options.CudnnBenchmark = true;
+        bool? before = LibtorchContextFlag.CudnnBenchmark.Get();
         using var model = ml.Auto().DiffAutoML(options).Fit(FitEndToEndTests.Train(ml));
         Assert.StartsWith("cuda", model.Report.Device);
+        // cuDNN's benchmark mode held during the Fit and put back after it.
+        Assert.Equal("True", model.Report.Options["CudnnBenchmark"]);
+        Assert.Equal(before, LibtorchContextFlag.CudnnBenchmark.Get());
         Assert.True(model.Evaluate(FitEndToEndTests.Test(ml)).MicroAccuracy > 0.5);
     }
 
@@ -281,5 +286,6 @@ public class CudaTests
         ml.FallbackToCpu = true;
         using var fallback = ml.Auto().DiffAutoML(options).Fit(data);
         Assert.Equal("cpu", fallback.Report.Device);
+        Assert.Equal("not used (CPU)", fallback.Report.Options["CudnnBenchmark"]);
     }
 }

@@ -22,7 +22,7 @@ public class TorchRuntimeTests
         Assert.SkipUnless(OperatingSystem.IsLinux() && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64,
             "the flag is reached through libtorch's Linux x64 symbols");
         TorchRuntime.EnsureCpu();
-        Assert.False(NnpackSwitch.IsEnabled());
+        Assert.False(LibtorchContextFlag.Nnpack.Get());
         // One thread and a batch under 16 is where libtorch asked for NNPACK on every convolution: the convolution
         // still computes (here a 1x1 kernel of weight 2 doubles the input).
         int threads = get_num_threads();

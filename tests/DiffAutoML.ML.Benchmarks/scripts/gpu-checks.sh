@@ -3,6 +3,7 @@
 # the .NET runtime, the apps and the full Fashion-MNIST do not fit in one call's 64 MiB):
 #   gpu-checks.sh steps   (carry .gpu: runtime and apps) unpacks them to /tmp, then
 #     - the CUDA tests (cuda-tests.txt), first, so that a call cut short loses benchmarks rather than them;
+#     - a plain training step with cuDNN's benchmark mode off and on (CudnnBenchmarkModeBenchmark, cudnn-benchmark.txt);
 #     - the joint search step, TorchSharp against its PyTorch twin (scripts/step_comparison.py), Compact at 32x32 and
 #       Paper at 224x224, one process per measurement, each framework twice per row (ABBA order), peak GPU memory
 #       sampled with nvidia-smi; GPU_COMPARE_ROWS ("preset batch steps|...") sets the rows, GPU_SKIP_COMPARE=1 skips them;
@@ -15,8 +16,9 @@
 #     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
 #       the GPU, so each is a lower bound of what it would reach alone; one variant has the GPU to itself); then every
 #       saved model's test accuracy as is, on mirrored images and with test-time flip (flip-averaging, progress.txt).
-# Results go to $OUT (default ./gpu-results): steps.jsonl, augmentation-paths.txt, weight-step.txt, joint-step.txt, fmnist-*.txt (arguments first) and .json (in
-# fmnist-runs.tar.gz with more than three variants), cuda-tests.txt.
+# Results go to $OUT (default ./gpu-results): progress.txt (the set-up's output first), cuda-tests.txt, cudnn-benchmark.txt,
+# steps.jsonl, augmentation-paths.txt, weight-step.txt, joint-step.txt; fmnist-*.txt (arguments first) and .json (in
+# fmnist-runs.tar.gz with more than three variants). A call brings back at most 8 files.
 set -uo pipefail
 stage=${1:?usage: gpu-checks.sh steps|search}
 root=$(pwd)
@@ -25,7 +27,7 @@ mkdir -p "$out"
 budget=${GPU_SEARCH_BUDGET:-5m}
 if [ "$stage" = steps ]; then
   # run.sh unpacks the .NET runtime and the apps and prints the GPU; the later commands reuse what it unpacked.
-  bash .gpu/run.sh DiffAutoML.ML.Benchmarks.dll help > "$out/setup.txt" 2>&1
+  bash .gpu/run.sh DiffAutoML.ML.Benchmarks.dll help > "$out/progress.txt" 2>&1
 elif [ ! -x /tmp/dotnet/dotnet ] || [ ! -f /tmp/app/diffautoml.dll ]; then
   echo "no unpacked runtime and apps in /tmp: run 'gpu-checks.sh steps' first, on the same warm machine" | tee "$out/progress.txt"
   exit 3
@@ -61,6 +63,10 @@ if [ "$stage" = steps ]; then
 stamp "CUDA tests"
 DIFFAUTOML_REPO_ROOT="$root" timeout 300 dotnet /tmp/app/DiffAutoML.ML.Tests.dll -class DiffAutoML.ML.Tests.Gpu.CudaTests -showLiveOutput -noColor > "$out/cuda-tests.txt" 2>&1
 echo "exit $?" >> "$out/cuda-tests.txt"
+stamp "cuDNN benchmark mode"
+# A plain step of the GPU's best network (all-k3, stage strides 1,2,2,2) at batch 1024, benchmark mode off and on,
+# at widths 2 and 3: whether CudnnBenchmark (off unless set) should be on for the searches.
+for width in 2 3; do timeout 90 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll cudnn-benchmark cuda 1024 50 $width >> "$out/cudnn-benchmark.txt" 2>&1; done
 stamp "step comparison"
 py="$root/tests/DiffAutoML.ML.Benchmarks/scripts/step_comparison.py"
 rm -f /tmp/augment-ok

@@ -3,6 +3,8 @@ using DiffAutoML.ML.Native;
 
 namespace DiffAutoML.ML.Tests.Native;
 
+// In the heavy collection, so that it never flips the process's flag while a CUDA Fit checks that Fit put it back.
+[Collection(HeavyTestsCollection.Name)]
 public class LibtorchContextFlagTests
 {
     [Fact]

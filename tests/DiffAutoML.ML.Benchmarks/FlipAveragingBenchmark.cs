@@ -54,10 +54,10 @@ internal static class FlipAveragingBenchmark
     }
 
     /// <summary>The gzip-compressed file as Debian ships it, or the uncompressed one (the GPU machine's copy).</summary>
-    private static string IdxFile(string folder, string name)
+    internal static string IdxFile(string folder, string name)
         => File.Exists(Path.Combine(folder, name + ".gz")) ? Path.Combine(folder, name + ".gz") : Path.Combine(folder, name);
 
-    private static float[] Probabilities(InferenceSession session, float[] pixels, int n, int size)
+    internal static float[] Probabilities(InferenceSession session, float[] pixels, int n, int size)
     {
         var all = new List<float>();
         const int batch = 500;
@@ -71,7 +71,7 @@ internal static class FlipAveragingBenchmark
         return all.ToArray();
     }
 
-    private static int ArgMax(ReadOnlySpan<float> values)
+    internal static int ArgMax(ReadOnlySpan<float> values)
     {
         int best = 0;
         for (int k = 1; k < values.Length; k++) if (values[k] > values[best]) best = k;

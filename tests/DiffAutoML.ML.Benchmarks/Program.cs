@@ -69,6 +69,9 @@ switch (command)
     case "flip-averaging":
         FlipAveragingBenchmark.Run(Arg(1, "artifacts/data/fashion-mnist"), args.Skip(2));
         break;
+    case "view-averaging":
+        ViewAveragingBenchmark.Run(Arg(1, "artifacts/data/fashion-mnist"), args.Skip(2));
+        break;
     case "input-sizes":
         InputSizeBenchmark.Run(Arg(1, "28x28,48x64,60x60,64x64,66x66,96x96,128x128"), int.Parse(Arg(2, "128")), int.Parse(Arg(3, "3")), Arg(4, "main"));
         break;
@@ -95,6 +98,7 @@ switch (command)
               input-sizes [HxW,...] [batch] [channels] [main,pool]  training step time of the all-k3 child per input size, glibc's malloc defaults, Fit's mallopt, and that with libtorch's huge pages, on the main thread and/or a pool thread
               block-costs [batch]             measured block costs (BlockCostTable) against the training steps of the all-k3/k5/k7/xc children
               flip-averaging [folder] model.onnx...  test accuracy as is, mirrored and with the two outputs averaged
+              view-averaging [folder] model.onnx...  test accuracy with the outputs of flips and one-pixel shifts averaged
               hpo [batch] [rounds]            training step cost with hypergradient HPO against without
               subset-evidence [subset] [budget s]  All and the three ablations, same seed and time budget, tested on the subset's test set
               profiles [subset] [epochs] [seeds]  the Paper and Efficient profiles, full search, same epochs, per seed (default 40 epochs, 3 seeds)

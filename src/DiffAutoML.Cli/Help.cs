@@ -57,6 +57,9 @@ internal static class Help
                                    false; leave it off for digits and text)
           --test-time-flip <true|false>  score each image as the average over it and its mirror image
                                    (default false; needs --flip true)
+          --test-time-shift <true|false>  score each image as the average over it and its four
+                                   one-pixel shifts (with --test-time-flip, their mirror images too;
+                                   default false; needs --crop-padding 1 or more)
           --cutout <pixels>        fixed augmentation: one square of this side blanked per image
                                    (default 0: off); the three apply whatever --components says
           --seed <n>               random seed (default 1)

@@ -77,6 +77,8 @@ internal static class TrainCommand
             options.Augmentation = options.Augmentation with { RandomFlip = flip };
         if (line.Parse("test-time-flip", bool.Parse) is bool testTimeFlip)
             options.Augmentation = options.Augmentation with { TestTimeFlip = testTimeFlip };
+        if (line.Parse("test-time-shift", bool.Parse) is bool testTimeShift)
+            options.Augmentation = options.Augmentation with { TestTimeShift = testTimeShift };
         if (line.Parse("cutout", int.Parse) is int cutout)
             options.Augmentation = options.Augmentation with { CutoutSize = cutout };
         if (line.Parse("max-mflops", s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture)) is double maxMFlops)
@@ -160,7 +162,7 @@ internal static class TrainCommand
         table.AddRow("architecture", report.Architecture);
         table.AddRow("size", $"{report.MFlops:F2} MFLOPs, {report.Parameters:N0} parameters");
         table.AddRow("validation accuracy", $"{report.ValidationAccuracy:P2} (epoch {report.ReturnedEpoch}, {report.StoppedBy})" +
-            (report.TestTimeFlipValidationAccuracy is double mirrored ? $"; {mirrored:P2} with test-time flip" : ""));
+            (report.TestTimeViewsValidationAccuracy is double averaged ? $"; {averaged:P2} with test-time views" : ""));
         if (metrics is not null) table.AddRow("test accuracy", $"{metrics.MicroAccuracy:P2} (macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3})");
         table.AddRow("time", $"{clock.Elapsed:hh\\:mm\\:ss} on {report.Device}");
         table.AddRow("written", $"{modelPath}\n{Path.Combine(outFolder, "model.onnx")}\n{Path.Combine(outFolder, "report.json")}\n{html ?? "(report.html not written: see above)"}");

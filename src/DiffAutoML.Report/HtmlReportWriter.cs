@@ -36,7 +36,7 @@ internal static class HtmlReportWriter
         Row(html, "Input", report.InputShape);
         Row(html, "Classes", string.Join(", ", report.Classes));
         Row(html, "Validation accuracy", $"{report.ValidationAccuracy:P2} (epoch {report.ReturnedEpoch} of {report.EpochsCompleted}; {report.StoppedBy})" +
-            (report.TestTimeFlipValidationAccuracy is double flip ? $"; {flip:P2} with test-time flip (how the model scores)" : ""));
+            (report.TestTimeViewsValidationAccuracy is double averaged ? $"; {averaged:P2} with test-time views (how the model scores)" : ""));
         if (metrics is not null) Row(html, "Test accuracy", $"{metrics.Accuracy:P2} (macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3})");
         Row(html, "Components", report.Components);
         Row(html, "Data", $"{report.TrainImages} training, {report.ValidationImages} validation images; {report.SkippedRows} rows skipped");

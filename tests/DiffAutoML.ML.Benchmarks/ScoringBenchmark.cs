@@ -70,7 +70,7 @@ internal static class ScoringBenchmark
         }
 
         var input0 = new ScoringInput("Image", ImageColumnKind.PixelVector, null, 1, 28, 28, PixelLayout.Chw, PixelsAreBytes: true);
-        var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false);
+        var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, views: null);
         var chain = ScoringChainBuilder.Build(ml, input0, chainOnnx, cache.LabelMapping).Fit(data);
         double pipelineSeconds = Time(() => _ = chain.Transform(data).GetColumn<VBuffer<float>>("Score").Count());
         var engine = ml.Model.CreatePredictionEngine<PixelRow, ScoreRow>(chain);
@@ -100,7 +100,7 @@ internal static class ScoringBenchmark
         bytes = ml.Data.Cache(bytes);
         var input = new ScoringInput("Image", ImageColumnKind.PixelVector, null, 1, 28, 28, PixelLayout.Chw, PixelsAreBytes: false);
         var onnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn,
-            averageMirrored: false, anyInputLength: ScoringChainBuilder.ChecksPixelValues(input));
+            views: null, anyInputLength: ScoringChainBuilder.ChecksPixelValues(input));
         var checkedChain = ScoringChainBuilder.Build(ml, input, onnx, labels).Fit(floats);
         var plainChain = bytesChain.Fit(bytes);
         const int passes = 3;

@@ -47,7 +47,7 @@ internal static class ScoringMemoryBenchmark
             using var child = new ChildNetwork(space, new int[space.Layers.Count]);
             child.eval();
             var statistics = new ChannelStatistics(new[] { 0.5f }, new[] { 0.25f });
-            var chainOnnx = OnnxExporter.Export(child, statistics, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false);
+            var chainOnnx = OnnxExporter.Export(child, statistics, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, views: null);
             var labels = LabelMapping.FromValues(LabelKind.Text, TextDataViewType.Instance, Enumerable.Range(0, 10).Select(c => $"class {c}"));
             Console.WriteLine($"{rows} rows of {side}x{side} PNG files ({new FileInfo(Path.Combine(folder, "0.png")).Length >> 10} KiB each, {files} files in turn), scored at 28x28 grey; " +
                 $"{Environment.ProcessorCount} CPU threads");

@@ -173,11 +173,11 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
 
             var input0 = new ScoringInput(reader.Column.Name, scoringKind, options.Data.ImageFolder, trainCache.Channels, trainCache.Height, trainCache.Width,
                 options.Data.PixelVectorLayout, (reader.Column.Type as VectorDataViewType)?.ItemType == NumberDataViewType.Byte);
-            bool mirror = options.Augmentation.TestTimeFlip;
+            var views = Augmentation.TestTimeViews.From(options.Augmentation);
             // The class names travel inside the ONNX model as the Score column's slot names (GetSlotNames after Load).
-            var chainOnnx = OnnxExporter.Export(child, statistics, input0.PixelLayout, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, mirror,
+            var chainOnnx = OnnxExporter.Export(child, statistics, input0.PixelLayout, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, views,
                 trainCache.LabelMapping.ClassNames, anyInputLength: ScoringChainBuilder.ChecksPixelValues(input0));
-            var standalone = OnnxExporter.Export(child, statistics, input0.PixelLayout, mirror, trainCache.LabelMapping.ClassNames);
+            var standalone = OnnxExporter.Export(child, statistics, input0.PixelLayout, views, trainCache.LabelMapping.ClassNames);
             var chain = ScoringChainBuilder.Fit(_mlContext, input0, chainOnnx, trainCache.LabelMapping, reader.Column.Type, input);
             var report = new DiffAutoMLReport
             {
@@ -200,7 +200,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
                 ReturnedEpoch = outcome.ReturnedEpoch,
                 ValidationAccuracy = outcome.ValidationAccuracy,
                 ValidationLoss = outcome.ValidationLoss,
-                TestTimeFlipValidationAccuracy = outcome.TestTimeFlipValidationAccuracy,
+                TestTimeViewsValidationAccuracy = outcome.TestTimeViewsValidationAccuracy,
                 SearchSeconds = outcome.SearchSeconds,
                 TuningSeconds = outcome.TuningSeconds,
                 TotalSeconds = clock.Elapsed.TotalSeconds,
@@ -210,7 +210,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
                 Options = OptionSummary(options, space, device.type == TorchSharp.DeviceType.CUDA),
             };
             Log($"Done in {clock.Elapsed:hh\\:mm\\:ss}: {report.Architecture} ({report.MFlops:F2} MFLOPs, {report.Parameters} parameters), " +
-                $"validation accuracy {report.ValidationAccuracy:P2}{(report.TestTimeFlipValidationAccuracy is double flip ? $", {flip:P2} with test-time flip" : "")} ({report.StoppedBy}).");
+                $"validation accuracy {report.ValidationAccuracy:P2}{(report.TestTimeViewsValidationAccuracy is double averaged ? $", {averaged:P2} with test-time views" : "")} ({report.StoppedBy}).");
             return new DiffAutoMLTransformer(_mlContext, chain, standalone, trainCache.LabelMapping, input0, report);
         }
         finally
@@ -266,7 +266,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             // The mode cuDNN ran with (libtorch's own unless CudnnBenchmark was set); the CPU has no cuDNN.
             ["CudnnBenchmark"] = onCuda ? LibtorchContextFlag.CudnnBenchmark.Get()?.ToString() ?? "unknown" : "not used (CPU)",
             ["SearchSpace"] = $"{so.Preset}: stem {so.StemChannels}/{so.StemStride}, repeats [{string.Join(",", so.StageRepeats!)}], channels [{string.Join(",", so.StageChannels!)}], tail {so.TailChannels}, shared projections {so.SharedProjections}, shared kernels {so.SharedKernels}, stage strides [{string.Join(",", so.StageStrides!)}]",
-            ["Augmentation"] = $"{o.Augmentation.ResolveOperations().Count} operations, lr {o.Augmentation.LearningRate:G3}, momentum {o.Augmentation.Momentum:G3}, decay {o.Augmentation.WeightDecay:G3}; fixed: crop padding {o.Augmentation.RandomCropPadding}, flip {o.Augmentation.RandomFlip}, cutout {o.Augmentation.CutoutSize}; test-time flip {o.Augmentation.TestTimeFlip}",
+            ["Augmentation"] = $"{o.Augmentation.ResolveOperations().Count} operations, lr {o.Augmentation.LearningRate:G3}, momentum {o.Augmentation.Momentum:G3}, decay {o.Augmentation.WeightDecay:G3}; fixed: crop padding {o.Augmentation.RandomCropPadding}, flip {o.Augmentation.RandomFlip}, cutout {o.Augmentation.CutoutSize}; test-time flip {o.Augmentation.TestTimeFlip}, test-time shift {o.Augmentation.TestTimeShift}",
             ["Architecture"] = $"{o.Architecture.Optimizer} lr {o.Architecture.LearningRate:G3}, early fix {o.Architecture.EarlyFixMargin:G3}, MaxMFlops {o.Architecture.MaxMFlops?.ToString("G4") ?? "none"}, MaxParameters {o.Architecture.MaxParameters?.ToString() ?? "none"}, MaxRelativeCost {o.Architecture.MaxRelativeCost?.ToString("G4") ?? "none"}, sample within budget {o.Architecture.SampleWithinBudget}, candidates {(o.Architecture.Candidates is { } candidates ? string.Join(" ", candidates.Select(c => c.ShortName())) : "all")}",
             ["HyperParameters"] = $"lr {o.HyperParameters.LearningRate:G3}, momentum {o.HyperParameters.Momentum:G3}, weight decay {o.HyperParameters.WeightDecay:G3}, tune decay {o.HyperParameters.TuneWeightDecay}, tune lr {o.HyperParameters.TuneLearningRate}, every {o.HyperParameters.UpdateEvery}, during search {o.HyperParameters.TuneDuringSearch}",
         };

@@ -37,6 +37,13 @@ public sealed record class AugmentationOptions
     /// "Test-time flip"). Validation during Fit, which picks the returned epoch, scores the images as they are.</summary>
     public bool TestTimeFlip { get; set; }
 
+    /// <summary>Score each image as the average of the network's softmax outputs on it and on its four one-pixel shifts
+    /// (left, right, up, down; <see cref="FillValue"/> moves in), with <see cref="TestTimeFlip"/> on their mirror images
+    /// too (<see cref="TestTimeViews"/>: 5 views, 10 with the flip; the returned model scores a batch that many times the
+    /// size). Needs <see cref="RandomCropPadding"/>: a network trained without shifts can score shifted images worse
+    /// (docs/benchmarks.md, "Test-time shifts").</summary>
+    public bool TestTimeShift { get; set; }
+
     /// <summary>Side in pixels of one Cutout square per training image, set to <see cref="FillValue"/> after the policy
     /// (0 = off; CIFAR's usual 16 for 32x32). Part of the fixed pre-processing, applied whichever components run.</summary>
     public int CutoutSize { get; set; }
@@ -57,6 +64,8 @@ public sealed record class AugmentationOptions
         if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum must be in [0, 1).");
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "Weight decay must be a finite number >= 0.");
         if (RandomCropPadding < 0) throw new ArgumentOutOfRangeException(nameof(RandomCropPadding), RandomCropPadding, "The crop padding must be >= 0 pixels.");
+        if (TestTimeShift && RandomCropPadding < 1)
+            throw new ArgumentOutOfRangeException(nameof(TestTimeShift), TestTimeShift, "TestTimeShift averages each image's scores with those of its one-pixel shifts, which helps a network trained on shifted images: set RandomCropPadding to 1 or more too.");
         if (TestTimeFlip && !RandomFlip)
             throw new ArgumentOutOfRangeException(nameof(TestTimeFlip), TestTimeFlip, "TestTimeFlip averages each image's scores with those of its mirror image, which only helps a network trained on mirrored images: set RandomFlip too.");
         if (CutoutSize < 0) throw new ArgumentOutOfRangeException(nameof(CutoutSize), CutoutSize, "The Cutout size must be >= 0 pixels.");

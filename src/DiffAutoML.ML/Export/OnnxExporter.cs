@@ -1,3 +1,4 @@
+using DiffAutoML.ML.Augmentation;
 using DiffAutoML.ML.Data;
 using DiffAutoML.ML.Search;
 using static TorchSharp.torch;
@@ -13,11 +14,11 @@ namespace DiffAutoML.ML.Export;
 /// normalization ((x / 255 - mean) / std, as one Mul and one Add) -> stem -> blocks -> tail -> global average pool ->
 /// Gemm -> outputs "logits" and "probabilities" (softmax), both [N, classes]. Batch norm is folded into the preceding
 /// convolution (eval mode). The stride-1 channel split is two Slice nodes with step 2 (even and odd channels);
-/// dropout is the identity at inference and is left out. With mirror averaging (test-time flip,
-/// <see cref="Augmentation.AugmentationOptions.TestTimeFlip"/>) the normalized batch is stacked on its left-right mirror
-/// image, both halves go through the network as one batch of 2N, and the outputs are the average of the two softmax
-/// outputs ("probabilities", <see cref="Augmentation.MirrorAveraging"/>) and its logarithm ("logits", computed as log-sum-exp of the two log-softmax outputs
-/// minus log 2, which cannot underflow to log 0).
+/// dropout is the identity at inference and is left out. With test-time views (<see cref="TestTimeViews"/>: the flip,
+/// one-pixel shifts or both) the pixel batch is stacked into its V views before normalization (a shift is a Pad with
+/// the fill value and a Slice, a mirror a Slice with step -1), all go through the network as one batch of V N, and the
+/// outputs are the mean of the V softmax outputs ("probabilities") and its logarithm ("logits", computed as log-sum-exp
+/// of the V log-softmax outputs minus log V, which cannot underflow to log 0).
 /// </remarks>
 public static class OnnxExporter
 {
@@ -43,12 +44,12 @@ public static class OnnxExporter
     public const string ArchitectureKey = "architecture";
 
     /// <summary>The model as ONNX bytes, with the standalone names (pixels -> logits, probabilities);
-    /// <paramref name="averageMirrored"/> averages each image's outputs with those of its left-right mirror image;
+    /// <paramref name="views"/> (null: the image alone) averages each image's outputs over its test-time views;
     /// <paramref name="classNames"/>, when given, are stored in the model's metadata under <see cref="ClassesKey"/>.</summary>
-    public static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout = PixelLayout.Chw, bool averageMirrored = false,
+    public static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout = PixelLayout.Chw, TestTimeViews? views = null,
         IReadOnlyList<string>? classNames = null)
         // No slot-name node: it is for ML.NET, and it would need the ai.onnx.ml domain from every other runtime.
-        => Export(child, statistics, inputLayout, InputName, LogitsName, ProbabilitiesName, averageMirrored, classNames, slotNames: false);
+        => Export(child, statistics, inputLayout, InputName, LogitsName, ProbabilitiesName, views, classNames, slotNames: false);
 
     /// <summary>The model as ONNX bytes with chosen input and output names (the ML.NET chain uses names that cannot
     /// collide with the user's columns); <paramref name="classNames"/>, when given, become the slot names of the
@@ -57,14 +58,16 @@ public static class OnnxExporter
     /// C x H x W), so that ML.NET's ApplyOnnxModel accepts a vector column of unknown size, which is what a custom
     /// mapping's output is once a model is loaded (<see cref="ScoringChainBuilder"/>, pixel vectors).</summary>
     internal static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout, string inputName, string logitsName, string probabilitiesName,
-        bool averageMirrored, IReadOnlyList<string>? classNames = null, bool anyInputLength = false)
-        => Export(child, statistics, inputLayout, inputName, logitsName, probabilitiesName, averageMirrored, classNames, slotNames: true, anyInputLength);
+        TestTimeViews? views, IReadOnlyList<string>? classNames = null, bool anyInputLength = false)
+        => Export(child, statistics, inputLayout, inputName, logitsName, probabilitiesName, views, classNames, slotNames: true, anyInputLength);
 
     private static byte[] Export(ChildNetwork child, ChannelStatistics statistics, PixelLayout inputLayout, string inputName, string logitsName, string probabilitiesName,
-        bool averageMirrored, IReadOnlyList<string>? classNames, bool slotNames, bool anyInputLength = false)
+        TestTimeViews? views, IReadOnlyList<string>? classNames, bool slotNames, bool anyInputLength = false)
     {
         ArgumentNullException.ThrowIfNull(child);
         ArgumentNullException.ThrowIfNull(statistics);
+        views ??= TestTimeViews.None;
+        int viewCount = views.Count;
         var space = child.Space;
         int c = space.Options.InputChannels, h = space.Options.Height!.Value, w = space.Options.Width!.Value;
         if (statistics.Mean.Length != c) throw new ArgumentException($"Statistics for {statistics.Mean.Length} channels; the network takes {c}.", nameof(statistics));
@@ -76,16 +79,10 @@ public static class OnnxExporter
         string x = inputLayout == PixelLayout.Chw
             ? g.Node("Reshape", new[] { inputName, g.Constant("shape", new long[] { -1, c, h, w }, 4) })
             : g.Node("Transpose", new[] { g.Node("Reshape", new[] { inputName, g.Constant("shape", new long[] { -1, h, w, c }, 4) }) }, ("perm", new long[] { 0, 3, 1, 2 }));
+        if (viewCount > 1) x = StackViews(g, x, views, h, w);
         var scale = statistics.Std.Select(s => 1f / (255f * s)).ToArray();
         var shift = statistics.Mean.Zip(statistics.Std, (m, s) => -m / s).ToArray();
         x = g.Node("Add", new[] { g.Node("Mul", new[] { x, g.Constant("scale", scale, 1, c, 1, 1) }), g.Constant("shift", shift, 1, c, 1, 1) });
-        if (averageMirrored)
-        {
-            // Width reversed by a Slice with step -1 (from the last column to before the first), stacked under the batch.
-            var mirrored = g.Node("Slice", new[] { x, g.Constant("starts", new long[] { -1 }, 1), g.Constant("ends", new[] { long.MinValue }, 1),
-                g.Constant("axes", new long[] { 3 }, 1), g.Constant("steps", new long[] { -1 }, 1) });
-            x = g.Node("Concat", new[] { x, mirrored }, ("axis", 0L));
-        }
 
         x = Convolutions(g, x, new[] { space.Stem }, "stem", weights, eps);
         foreach (var layer in space.Layers)
@@ -113,14 +110,14 @@ public static class OnnxExporter
         long classes = space.Classes, features = space.Tail.OutChannels;
         var classifier = new[] { x, g.Constant("classifier_weight", ToFloat(weights["classifier.weight"]), classes, features),
             g.Constant("classifier_bias", ToFloat(weights["classifier.bias"]), classes) };
-        if (averageMirrored)
+        if (viewCount > 1)
         {
-            // Rows 0..N-1 are the images, N..2N-1 their mirrors: [2N, K] -> [2, N, K], then
-            // log(0.5 (p + p')) = logsumexp(log p, log p') - log 2 over the first axis.
+            // Rows v N .. v N + N - 1 hold view v: [V N, K] -> [V, N, K], then
+            // log((1/V) sum_v p_v) = logsumexp_v(log p_v) - log V over the first axis.
             var logSoftmax = g.Node("LogSoftmax", new[] { g.Node("Gemm", classifier, ("transB", 1L)) }, ("axis", 1L));
-            var pairs = g.Node("Reshape", new[] { logSoftmax, g.Constant("shape", new long[] { 2, -1, classes }, 3) });
-            g.NodeTo(logitsName, "Sub", new[] { g.Node("ReduceLogSumExp", new[] { pairs }, ("axes", new long[] { 0 }), ("keepdims", 0L)),
-                g.Constant("log_two", new[] { MathF.Log(2) }, 1) });
+            var perView = g.Node("Reshape", new[] { logSoftmax, g.Constant("shape", new long[] { viewCount, -1, classes }, 3) });
+            g.NodeTo(logitsName, "Sub", new[] { g.Node("ReduceLogSumExp", new[] { perView }, ("axes", new long[] { 0 }), ("keepdims", 0L)),
+                g.Constant("log_views", new[] { MathF.Log(viewCount) }, 1) });
         }
         else
         {
@@ -135,7 +132,7 @@ public static class OnnxExporter
             if (slotNames) g.SlotNames(probabilitiesName, classNames);
         }
         var version = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0";
-        var averaging = averageMirrored ? "; outputs averaged over each image and its left-right mirror image" : "";
+        var averaging = viewCount > 1 ? $"; outputs averaged over {viewCount} views of each image ({Describe(views)})" : "";
         // What a program outside .NET needs to feed the model and name its outputs, in a form it can parse.
         var metadata = new List<KeyValuePair<string, string>>
         {
@@ -148,10 +145,35 @@ public static class OnnxExporter
     }
 
     /// <summary>Writes the model to <paramref name="path"/> atomically (written aside, then renamed).</summary>
-    public static void Save(ChildNetwork child, ChannelStatistics statistics, string path, PixelLayout inputLayout = PixelLayout.Chw, bool averageMirrored = false)
+    public static void Save(ChildNetwork child, ChannelStatistics statistics, string path, PixelLayout inputLayout = PixelLayout.Chw, TestTimeViews? views = null)
     {
-        IO.AtomicFile.WriteAllBytes(path, Export(child, statistics, inputLayout, averageMirrored));
+        IO.AtomicFile.WriteAllBytes(path, Export(child, statistics, inputLayout, views));
     }
+
+    /// <summary>The views of <see cref="TestTimeViews.Stack"/> as graph nodes, on the pixels before normalization (so
+    /// that the fill is a pixel value): [N, C, H, W] -> [V N, C, H, W], view-major, mirrors after the shifted views.</summary>
+    private static string StackViews(OnnxGraph g, string x, TestTimeViews views, long h, long w)
+    {
+        var stacked = new List<string>();
+        if (views.Shift)
+        {
+            // One pixel of the fill on each side of H and W; the view shifted by (dx, dy) is the window at (1 + dy, 1 + dx).
+            var padded = g.Node("Pad", new[] { x, g.Constant("view_pads", new long[] { 0, 0, 1, 1, 0, 0, 1, 1 }, 8), g.Constant("view_fill", new[] { (float)views.FillValue }) });
+            foreach (var (dx, dy) in views.Shifts)
+                stacked.Add(g.Node("Slice", new[] { padded, g.Constant("starts", new long[] { 1 + dy, 1 + dx }, 2), g.Constant("ends", new long[] { 1 + dy + h, 1 + dx + w }, 2),
+                    g.Constant("axes", new long[] { 2, 3 }, 2) }));
+        }
+        else stacked.Add(x);
+        var shifted = stacked.Count == 1 ? stacked[0] : g.Node("Concat", stacked.ToArray(), ("axis", 0L));
+        if (!views.Flip) return shifted;
+        // Width reversed by a Slice with step -1 (from the last column to before the first), stacked under the batch.
+        var mirrored = g.Node("Slice", new[] { shifted, g.Constant("starts", new long[] { -1 }, 1), g.Constant("ends", new[] { long.MinValue }, 1),
+            g.Constant("axes", new long[] { 3 }, 1), g.Constant("steps", new long[] { -1 }, 1) });
+        return g.Node("Concat", new[] { shifted, mirrored }, ("axis", 0L));
+    }
+
+    private static string Describe(TestTimeViews views)
+        => string.Join(" and ", new[] { views.Shift ? "its four one-pixel shifts" : null, views.Flip ? "left-right mirror images" : null }.OfType<string>());
 
     private static string Convolutions(OnnxGraph g, string x, IReadOnlyList<ConvSpec> specs, string prefix, Dictionary<string, double[]> weights, double eps)
     {

@@ -66,10 +66,11 @@ public sealed record DiffAutoMLReport
     /// <summary>Validation loss of the returned model.</summary>
     public double ValidationLoss { get; init; }
 
-    /// <summary>Validation accuracy of the returned model as it scores with test-time flip (each image averaged with
-    /// its mirror image; <see cref="Augmentation.AugmentationOptions.TestTimeFlip"/>); null when that is off.
-    /// <see cref="ValidationAccuracy"/> scores each image as it is.</summary>
-    public double? TestTimeFlipValidationAccuracy { get; init; }
+    /// <summary>Validation accuracy of the returned model as it scores with test-time views (each image's outputs
+    /// averaged over its mirror image and/or its one-pixel shifts; <see cref="Augmentation.TestTimeViews"/>,
+    /// <see cref="Augmentation.AugmentationOptions.TestTimeFlip"/>, <see cref="Augmentation.AugmentationOptions.TestTimeShift"/>);
+    /// null when both are off. <see cref="ValidationAccuracy"/> scores each image as it is.</summary>
+    public double? TestTimeViewsValidationAccuracy { get; init; }
 
     /// <summary>Seconds in the search stage.</summary>
     public double SearchSeconds { get; init; }

@@ -406,7 +406,7 @@ internal sealed class JointSearch : IDisposable
         long correct = 0;
         ForEachValidationChunk(Math.Max(64, _o.BatchSize * 2), (x, y) =>
         {
-            var logits = net.forward(x);
+            var logits = net.forward(_s.Statistics.Normalize(x));
             loss += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).to(ScalarType.Float64).cpu().item<double>();
             correct += logits.argmax(1).eq(y).sum().cpu().item<long>();
         });
@@ -456,10 +456,13 @@ internal sealed class JointSearch : IDisposable
         return _s.Clock.Elapsed.TotalSeconds + FinishingReserve(budget) >= budget.TotalSeconds;
     }
 
-    /// <summary>Time kept back for what follows training: a final evaluation (and one of twice the images with
-    /// test-time flip), the export and the scoring chain.</summary>
+    /// <summary>Time kept back for what follows training: a final evaluation (and one of V times the images with V
+    /// test-time views), the export and the scoring chain.</summary>
     private double FinishingReserve(TimeSpan budget)
-        => Math.Max(2, 0.03 * budget.TotalSeconds) + (_o.Augmentation.TestTimeFlip ? 4 : 2) * _evaluationSeconds;
+    {
+        int views = TestTimeViews.From(_o.Augmentation).Count;
+        return Math.Max(2, 0.03 * budget.TotalSeconds) + (views > 1 ? 2 + views : 2) * _evaluationSeconds;
+    }
 
     private void KeepBest(int epoch, double accuracy, double loss)
     {
@@ -481,11 +484,12 @@ internal sealed class JointSearch : IDisposable
             _s.Log($"Stopped by the time budget: returning epoch {_bestEpoch}'s weights (validation accuracy {_bestAccuracy:P2}).");
         }
         _child!.eval();
-        double? mirrored = null;
-        if (_o.Augmentation.TestTimeFlip)
+        double? averaged = null;
+        var views = TestTimeViews.From(_o.Augmentation);
+        if (views.Count > 1)
         {
-            mirrored = MirrorAveragedValidationAccuracy();
-            _s.Log($"Validation accuracy with test-time flip: {mirrored:P2} (each image as it is: {accuracy:P2}).");
+            averaged = ViewAveragedValidationAccuracy(views);
+            _s.Log($"Validation accuracy with {views.Count} test-time views: {averaged:P2} (each image as it is: {accuracy:P2}).");
         }
         var child = _child;
         _child = null; // ownership passes to the caller
@@ -493,21 +497,22 @@ internal sealed class JointSearch : IDisposable
         var subPolicies = _policy is null ? Array.Empty<string>() : Enumerable.Range(0, _policy.SubPolicyCount).Select(_policy.SubPolicyName).ToArray();
         return new JointSearchOutcome(child, _history.ToArray(), Downsample(_sgd.Trajectory, 500), _plannedEpochs, _epochsCompleted,
             _searchEpochs, stoppedBy, returnedEpoch, accuracy, loss, _searchSeconds, _tuningSeconds, _resumed, subPolicies,
-            _alpha?.RelativeCost(child.Path), mirrored);
+            _alpha?.RelativeCost(child.Path), averaged);
     }
 
     /// <summary>The returned child's validation accuracy when it scores as the exported model does with
-    /// <see cref="AugmentationOptions.TestTimeFlip"/>.</summary>
-    private double MirrorAveragedValidationAccuracy()
+    /// <paramref name="views"/> (<see cref="AugmentationOptions.TestTimeFlip"/>, <see cref="AugmentationOptions.TestTimeShift"/>).</summary>
+    private double ViewAveragedValidationAccuracy(TestTimeViews views)
     {
         long correct = 0;
-        ForEachValidationChunk(Math.Max(64, _o.BatchSize), // half the chunk of EvaluateValidation: each forward sees twice the images
-            (x, y) => correct += MirrorAveraging.Probabilities(_child!, x).argmax(1).eq(y).sum().cpu().item<long>());
+        // A chunk of EvaluateValidation's over V: each forward sees V times the images.
+        ForEachValidationChunk(Math.Max(32, 2 * _o.BatchSize / views.Count),
+            (x, y) => correct += views.Probabilities(_child!, x, _s.Statistics.Normalize).argmax(1).eq(y).sum().cpu().item<long>());
         return (double)correct / Math.Max(1, _s.ValidationRows.Length);
     }
 
-    /// <summary>Hands every chunk of the validation images, normalized, with its labels to <paramref name="score"/>,
-    /// without gradients and in a dispose scope of its own.</summary>
+    /// <summary>Hands every chunk of the validation images (pixels 0..255, not normalized) with its labels to
+    /// <paramref name="score"/>, without gradients and in a dispose scope of its own.</summary>
     private void ForEachValidationChunk(int chunkSize, Action<Tensor, Tensor> score)
     {
         using (no_grad())
@@ -515,7 +520,7 @@ internal sealed class JointSearch : IDisposable
             {
                 using var scope = NewDisposeScope();
                 var (x, y) = _validation.Gather(chunk.Select(r => (long)r).ToArray());
-                score(_s.Statistics.Normalize(x), y);
+                score(x, y);
             }
     }
 

@@ -5,7 +5,7 @@ using DiffAutoML.ML.Search;
 namespace DiffAutoML.ML.Training;
 
 /// <summary>What the joint loop returns: the trained child (evaluation mode) and how the run went.
-/// <see cref="TestTimeFlipValidationAccuracy"/> is null unless the model scores with test-time flip.</summary>
+/// <see cref="TestTimeViewsValidationAccuracy"/> is null unless the model scores with test-time views (flip, shifts).</summary>
 internal sealed record JointSearchOutcome(
     ChildNetwork Child,
     IReadOnlyList<EpochRecord> History,
@@ -22,4 +22,4 @@ internal sealed record JointSearchOutcome(
     bool Resumed,
     IReadOnlyList<string> SubPolicies,
     double? RelativeCost,
-    double? TestTimeFlipValidationAccuracy);
+    double? TestTimeViewsValidationAccuracy);

@@ -16,7 +16,7 @@ public class EstimatorOptionsTests
         nameof(DiffAutoMLOptions.ValidationFraction), nameof(DiffAutoMLOptions.RecalibrationBatches), nameof(DiffAutoMLOptions.Threads),
         nameof(DiffAutoMLOptions.ProgressEverySteps), nameof(DiffAutoMLOptions.FixedArchitecture), nameof(DiffAutoMLOptions.WarmupEpochs),
         nameof(DiffAutoMLOptions.Device), nameof(DiffAutoMLOptions.Components), "Data.Channels", "Augmentation.Momentum",
-        "Augmentation.RandomCropPadding", "Augmentation.CutoutSize", "Augmentation.TestTimeFlip", "Architecture.LearningRate", "HyperParameters.WeightDecay", "EpochsAndBudget",
+        "Augmentation.RandomCropPadding", "Augmentation.CutoutSize", "Augmentation.TestTimeFlip", "Augmentation.TestTimeShift", "Architecture.LearningRate", "HyperParameters.WeightDecay", "EpochsAndBudget",
     };
 
     private static DiffAutoMLOptions With(string option)
@@ -43,6 +43,7 @@ public class EstimatorOptionsTests
             case "Augmentation.RandomCropPadding": o.Augmentation.RandomCropPadding = -4; break;
             case "Augmentation.CutoutSize": o.Augmentation.CutoutSize = -1; break;
             case "Augmentation.TestTimeFlip": o.Augmentation.TestTimeFlip = true; break; // without RandomFlip
+            case "Augmentation.TestTimeShift": o.Augmentation.TestTimeShift = true; break; // without RandomCropPadding
             case "Architecture.LearningRate": o.Architecture.LearningRate = double.NaN; break;
             case "HyperParameters.WeightDecay": o.HyperParameters.WeightDecay = 10; break;
             default: o.Epochs = null; o.TimeBudget = null; break;

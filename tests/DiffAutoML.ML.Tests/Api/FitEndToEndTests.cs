@@ -61,7 +61,7 @@ public class FitEndToEndTests
         Assert.True(report.MFlops > 0 && report.Parameters > 0);
         Assert.Equal("completed", report.StoppedBy);
         Assert.NotEmpty(report.HyperParameters);
-        Assert.Null(report.TestTimeFlipValidationAccuracy);
+        Assert.Null(report.TestTimeViewsValidationAccuracy);
         Assert.Contains(progress, p => p.EndOfEpoch && p.Stage == "search" && !double.IsNaN(p.ArchitectureEntropy));
         Assert.Contains(progress, p => p.TopSubPolicies.Count > 0);
         Assert.Equal(report.Architecture, DiffAutoMLReportRoundTrip(report).Architecture);
@@ -234,18 +234,20 @@ public class FitEndToEndTests
     }
 
     [Fact]
-    public void With_test_time_flip_the_returned_model_scores_an_image_and_its_mirror_image_alike()
+    public void With_test_time_flip_and_shifts_the_returned_model_scores_an_image_and_its_mirror_image_alike()
     {
         var ml = new MLContext(seed: 1);
         var options = Small(epochs: 3);
         options.Components = DiffAutoMLComponents.HyperParameters;
         options.Augmentation.RandomFlip = true;
         options.Augmentation.TestTimeFlip = true;
+        options.Augmentation.RandomCropPadding = 2;
+        options.Augmentation.TestTimeShift = true; // 10 views: the mirror image's views are the same set
         using var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 1500));
-        Assert.Contains("test-time flip True", model.Report.Options["Augmentation"]);
+        Assert.Contains("test-time flip True, test-time shift True", model.Report.Options["Augmentation"]);
         // Measured the way the model scores: well above chance (0.1) and near the plain accuracy of this flip-trained
         // network (3 epochs on 1,500 rows; one epoch of four steps left it at chance).
-        var flipAccuracy = model.Report.TestTimeFlipValidationAccuracy!.Value;
+        var flipAccuracy = model.Report.TestTimeViewsValidationAccuracy!.Value;
         Assert.InRange(flipAccuracy, 0.3, 1.0);
         Assert.InRange(flipAccuracy - model.Report.ValidationAccuracy, -0.15, 0.15);
 

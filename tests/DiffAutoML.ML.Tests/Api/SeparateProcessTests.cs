@@ -115,7 +115,7 @@ public class SeparateProcessTests
             var files = ColourNoise(Path.Combine(work, "colour"), seed: 8, transparent: true);
             var input = new ScoringInput("ImagePath", ImageColumnKind.Path, null, 3, 28, 28, PixelLayout.Chw, false);
             var chainOnnx = OnnxExporter.Export(child, statistics, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn,
-                ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false, images.LabelMapping.ClassNames, anyInputLength: ScoringChainBuilder.ChecksPixelValues(input));
+                ScoringChainBuilder.ProbabilitiesColumn, views: null, images.LabelMapping.ClassNames, anyInputLength: ScoringChainBuilder.ChecksPixelValues(input));
             var data = ml.Data.LoadFromEnumerable(Directory.GetFiles(files).Select(f => new PathAndLabel { ImagePath = f }));
             using var chain = ScoringChainBuilder.Fit(ml, input, chainOnnx, images.LabelMapping, null, data);
             var onnxPath = Path.Combine(work, "model.onnx");

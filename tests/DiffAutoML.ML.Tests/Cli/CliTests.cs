@@ -70,6 +70,8 @@ public class CliTests
             ("--flip yes", "--flip 'yes' is not valid"),
             ("--cutout x", "--cutout 'x' is not valid"),
             ("--test-time-flip true", "set RandomFlip too"),
+            ("--test-time-shift true", "set RandomCropPadding to 1 or more too"),
+            ("--cudnn-benchmark maybe", "--cudnn-benchmark 'maybe' is not valid"),
             ("--crop-padding -1", "The crop padding must be >= 0 pixels"),
             ("--max-relative-cost 0.5", "MaxRelativeCost must be a finite number >= 1"),
             ("--candidates k3,k9", "--candidates 'k3,k9' is not valid"),

@@ -1,3 +1,4 @@
+using DiffAutoML.ML.Augmentation;
 using DiffAutoML.ML.Data;
 using DiffAutoML.ML.Export;
 using DiffAutoML.ML.Native;
@@ -90,7 +91,7 @@ public class OnnxExporterTests
             Assert.Equal(child.Architecture, metadata[OnnxExporter.ArchitectureKey]);
             // The ML.NET chain's slot-name node (a LabelEncoder of the ai.onnx.ml domain) stays out of the standalone model.
             Assert.True(model.AsSpan().IndexOf("ai.onnx.ml"u8) < 0);
-            var chain = OnnxExporter.Export(child, stats, PixelLayout.Hwc, "p", "l", "q", averageMirrored: false, classes);
+            var chain = OnnxExporter.Export(child, stats, PixelLayout.Hwc, "p", "l", "q", views: null, classes);
             Assert.True(chain.AsSpan().IndexOf("ai.onnx.ml"u8) >= 0);
             Assert.ThrowsAny<ArgumentException>(() => OnnxExporter.Export(child, stats, classNames: classes.Take(3).ToArray()));
         }
@@ -113,9 +114,11 @@ public class OnnxExporterTests
     }
 
     [Theory]
-    [InlineData(1, PixelLayout.Chw)]
-    [InlineData(3, PixelLayout.Hwc)]
-    public void Mirror_averaging_outputs_the_mean_of_the_softmax_outputs_on_an_image_and_its_mirror(int channels, PixelLayout layout)
+    [InlineData(1, PixelLayout.Chw, true, false)]
+    [InlineData(3, PixelLayout.Hwc, true, false)]
+    [InlineData(1, PixelLayout.Chw, false, true)]
+    [InlineData(3, PixelLayout.Hwc, true, true)]
+    public void Test_time_views_output_the_mean_of_the_softmax_outputs_over_the_views(int channels, PixelLayout layout, bool flip, bool shift)
     {
         var (child, stats, images) = TrainedChild(new[] { 1, 3, 0, 2 }, channels, seed: 11 + channels);
         using (child)
@@ -123,28 +126,48 @@ public class OnnxExporterTests
         {
             using var scope = NewDisposeScope();
             var chw = images.Images.narrow(0, 0, 9).to(ScalarType.Float32);
-            var mirroredChw = chw.flip(3);
+            var views = new TestTimeViews(flip, shift, FillValue: 20);
             child.eval();
+            // Expected: each view built here on its own (a copy into a filled image, not the library's pad and narrow),
+            // scored alone, and the softmax outputs averaged.
+            var expectedViews = (shift ? new[] { (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1) } : new[] { (0, 0) })
+                .Select(d => Shifted(chw, d.Item1, d.Item2, 20)).ToList();
+            if (flip) expectedViews.AddRange(expectedViews.Select(v => v.flip(3)).ToArray());
+            Assert.Equal(views.Count, expectedViews.Count);
             float[] expected;
             using (no_grad())
-                expected = ((child.forward(stats.Normalize(chw)).softmax(1) + child.forward(stats.Normalize(mirroredChw)).softmax(1)) / 2).data<float>().ToArray();
+                expected = (expectedViews.Select(v => child.forward(stats.Normalize(v)).softmax(1)).Aggregate((a, b) => a + b) / expectedViews.Count).data<float>().ToArray();
             float[] fromLibrary;
-            using (no_grad()) fromLibrary = DiffAutoML.ML.Augmentation.MirrorAveraging.Probabilities(child, stats.Normalize(chw)).data<float>().ToArray();
+            using (no_grad()) fromLibrary = views.Probabilities(child, chw, stats.Normalize).data<float>().ToArray();
             Assert.Equal(expected.Length, fromLibrary.Length);
             for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], fromLibrary[i], 1e-5);
             float[] Pixels(TorchSharp.torch.Tensor t) => (layout == PixelLayout.Chw ? t : t.permute(0, 2, 3, 1).contiguous()).data<float>().ToArray();
-            var model = OnnxExporter.Export(child, stats, layout, averageMirrored: true);
+            var model = OnnxExporter.Export(child, stats, layout, views);
 
             var probabilities = OnnxRun(model, Pixels(chw), 9, OnnxExporter.ProbabilitiesName);
             Assert.Equal(expected.Length, probabilities.Length);
             for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], probabilities[i], 1e-5);
             var logits = OnnxRun(model, Pixels(chw), 9, OnnxExporter.LogitsName);
             for (int i = 0; i < expected.Length; i++) Assert.Equal(Math.Log(expected[i]), logits[i], 1e-3);
-            // An image and its mirror image now get the same scores, and the plain export does not do that.
-            var ofMirrored = OnnxRun(model, Pixels(mirroredChw), 9, OnnxExporter.ProbabilitiesName);
-            for (int i = 0; i < expected.Length; i++) Assert.Equal(probabilities[i], ofMirrored[i], 1e-5);
+            if (flip)
+            {
+                // The views of an image and of its mirror image are the same set, so both get the same scores.
+                var ofMirrored = OnnxRun(model, Pixels(chw.flip(3)), 9, OnnxExporter.ProbabilitiesName);
+                for (int i = 0; i < expected.Length; i++) Assert.Equal(probabilities[i], ofMirrored[i], 1e-5);
+            }
             var plain = OnnxRun(OnnxExporter.Export(child, stats, layout), Pixels(chw), 9, OnnxExporter.ProbabilitiesName);
             Assert.True(plain.Zip(probabilities, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
         }
+    }
+
+    /// <summary>Output pixel (x, y) shows input pixel (x + dx, y + dy); <paramref name="fill"/> where that is outside.</summary>
+    internal static TorchSharp.torch.Tensor Shifted(TorchSharp.torch.Tensor images, int dx, int dy, float fill)
+    {
+        long h = images.shape[2], w = images.shape[3];
+        var result = full_like(images, fill);
+        long rows = h - Math.Abs(dy), columns = w - Math.Abs(dx);
+        result.narrow(2, Math.Max(0, -dy), rows).narrow(3, Math.Max(0, -dx), columns)
+            .copy_(images.narrow(2, Math.Max(0, dy), rows).narrow(3, Math.Max(0, dx), columns));
+        return result;
     }
 }

@@ -34,7 +34,7 @@ public class ScoringChainTests
         using (images)
         {
             var data = ImageFolderDataset.Load(ml, Path.Combine(TestPaths.Subset, "test-png"));
-            var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false,
+            var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, views: null,
                 images.LabelMapping.ClassNames);
             var input = new ScoringInput("ImagePath", ImageColumnKind.Path, imageFolder, 1, 28, 28, PixelLayout.Chw, false);
             var chain = ScoringChainBuilder.Fit(ml, input, chainOnnx, images.LabelMapping, null, data);
@@ -353,7 +353,7 @@ public class ScoringChainTests
         using (child)
         using (images)
         {
-            var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, averageMirrored: false);
+            var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn, views: null);
             var input = new ScoringInput("Picture", ImageColumnKind.MLImage, null, 1, 28, 28, PixelLayout.Chw, false);
             var file = Directory.GetFiles(Path.Combine(TestPaths.Subset, "test-png"), "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First();
             var rows = new[] { new PictureRow { Picture = MLImage.CreateFromFile(file) }, new PictureRow { Picture = null } };
@@ -438,7 +438,7 @@ public class ScoringChainTests
             var input = new ScoringInput("Pixels", ImageColumnKind.PixelVector, null, 1, 28, 28, PixelLayout.Chw, PixelsAreBytes: false);
             Assert.True(ScoringChainBuilder.ChecksPixelValues(input));
             var chainOnnx = OnnxExporter.Export(child, stats, PixelLayout.Chw, ScoringChainBuilder.PixelsColumn, ScoringChainBuilder.LogitsColumn, ScoringChainBuilder.ProbabilitiesColumn,
-                averageMirrored: false, anyInputLength: true);
+                views: null, anyInputLength: true);
             var good = images.Images[0].to(ScalarType.Float32).data<float>().ToArray();
             var data = ml.Data.LoadFromEnumerable(new[] { new FloatPixelRow { Pixels = good } });
             using var chain = ScoringChainBuilder.Fit(ml, input, chainOnnx, images.LabelMapping, null, data);

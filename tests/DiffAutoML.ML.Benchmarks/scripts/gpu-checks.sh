@@ -18,7 +18,8 @@
 #       saved model's test accuracy as is, on mirrored images and with test-time flip (flip-averaging, progress.txt).
 # Results go to $OUT (default ./gpu-results): progress.txt (the set-up's output first), cuda-tests.txt, cudnn-benchmark.txt,
 # steps.jsonl, augmentation-paths.txt, weight-step.txt, joint-step.txt; fmnist-*.txt (arguments first) and .json (in
-# fmnist-runs.tar.gz with more than three variants). A call brings back at most 8 files.
+# fmnist-runs.tar.gz with more than three variants), fmnist-*.onnx (the models, with up to three variants). A call
+# brings back at most 8 files.
 set -uo pipefail
 stage=${1:?usage: gpu-checks.sh steps|search}
 root=$(pwd)
@@ -125,7 +126,10 @@ for v in "${variants[@]}"; do
   echo "arguments:${own:+ $own} $args" > "$out/fmnist-$name.txt" # no separate file: a call brings back at most 8
   ( timeout 420 dotnet /tmp/app/diffautoml.dll train $train_data \
       --device cuda --time-budget "$budget" --seed 1 --quiet --fresh --out "/tmp/fmnist-$name" $own $args >> "$out/fmnist-$name.txt" 2>&1
-    cp "/tmp/fmnist-$name/report.json" "$out/fmnist-$name.json" 2> /dev/null ) &
+    cp "/tmp/fmnist-$name/report.json" "$out/fmnist-$name.json" 2> /dev/null
+    # The standalone model too (4-10 MB at widths 2-3; a call brings back 16 MiB a file), so that view-averaging (more
+    # test-time views than the flip) can score it on a CPU afterwards, at no device time.
+    [ "${#variants[@]}" -le 3 ] && cp "/tmp/fmnist-$name/model.onnx" "$out/fmnist-$name.onnx" 2> /dev/null ) &
   pids+=($!)
 done
 # What the searches had of the GPU while they ran (processes, memory, utilisation).

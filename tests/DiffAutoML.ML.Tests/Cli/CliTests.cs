@@ -147,7 +147,7 @@ public class CliTests
         var (exit, output) = Cli($"train \"{images}\" --test \"{images}\" --epochs 2 --batch 32 --threads 1 --profile efficient --search-fraction 0.5 --stage-strides 2,2,2,1 --out \"{folder}\" --quiet", folder);
         Assert.True(exit == 0, output);
         // One thread and a validation batch of 8: libtorch used to print a line for each such convolution on a CPU
-        // without NNPACK support, thousands per epoch (Native/NnpackSwitch.cs).
+        // without NNPACK support, thousands per epoch (Native/LibtorchContextFlag.cs, Nnpack).
         Assert.DoesNotContain("NNPACK", output);
         foreach (var file in new[] { "model.zip", "model.onnx", "report.json", "report.html", "accuracy.png", "architecture-search.png", "augmentation.png", "confusion-matrix.png", "test-metrics.json" })
             Assert.True(File.Exists(Path.Combine(folder, file)), $"{file} missing; output:\n{output}");

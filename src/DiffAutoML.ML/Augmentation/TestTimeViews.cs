@@ -16,8 +16,9 @@ public sealed record TestTimeViews(bool Flip, bool Shift, double FillValue = 0)
     /// <summary>The image alone.</summary>
     public static readonly TestTimeViews None = new(false, false);
 
-    private static readonly (int Dx, int Dy)[] OneShift = { (0, 0) };
-    private static readonly (int Dx, int Dy)[] FiveShifts = { (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1) };
+    // Read-only wrappers: the lists are shared by every instance and handed out by Shifts.
+    private static readonly IReadOnlyList<(int Dx, int Dy)> OneShift = Array.AsReadOnly(new[] { (0, 0) });
+    private static readonly IReadOnlyList<(int Dx, int Dy)> FiveShifts = Array.AsReadOnly(new[] { (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1) });
 
     /// <summary>The views the options ask the returned model to average.</summary>
     public static TestTimeViews From(AugmentationOptions options)

@@ -67,7 +67,7 @@ echo "exit $?" >> "$out/cuda-tests.txt"
 stamp "cuDNN benchmark mode"
 # A plain step of the GPU's best network (all-k3, stage strides 1,2,2,2) at batch 1024, benchmark mode off and on,
 # at widths 2 and 3: whether CudnnBenchmark (off unless set) should be on for the searches.
-for width in 2 3; do timeout 90 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll cudnn-benchmark cuda 1024 50 $width >> "$out/cudnn-benchmark.txt" 2>&1; done
+for width in 2 3; do timeout 90 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll cudnn-benchmark cuda 1024 30 $width >> "$out/cudnn-benchmark.txt" 2>&1; done
 cat "$out/cudnn-benchmark.txt" # into the call's output too, to be read before the next call starts
 stamp "step comparison"
 py="$root/tests/DiffAutoML.ML.Benchmarks/scripts/step_comparison.py"

@@ -42,34 +42,32 @@ internal sealed class LibtorchContextFlag
     [return: MarshalAs(UnmanagedType.U1)]
     private delegate bool GetFlagFunction(IntPtr context);
 
-    private readonly string _setter;
-    private readonly string _getter;
+    private readonly Lazy<(IntPtr Context, SetFlagFunction Set, GetFlagFunction Get)?> _resolved;
 
-    private LibtorchContextFlag(string setter, string getter) => (_setter, _getter) = (setter, getter);
+    // Resolved once, at first use (after libtorch is loaded): the context and the functions do not move.
+    private LibtorchContextFlag(string setter, string getter) => _resolved = new(() => Resolve(setter, getter));
 
     /// <summary>Sets the flag once libtorch is loaded; false where it cannot be reached.</summary>
     public bool TrySet(bool enabled)
     {
-        if (!TryResolve(out var context, out var set, out _)) return false;
-        set!(context, enabled);
+        if (_resolved.Value is not var (context, set, _)) return false;
+        set(context, enabled);
         return true;
     }
 
     /// <summary>The flag's value; null where it cannot be read.</summary>
-    public bool? Get() => TryResolve(out var context, out _, out var get) ? get!(context) : null;
+    public bool? Get() => _resolved.Value is var (context, _, get) ? get(context) : null;
 
-    private bool TryResolve(out IntPtr context, out SetFlagFunction? set, out GetFlagFunction? get)
+    private static (IntPtr, SetFlagFunction, GetFlagFunction)? Resolve(string setter, string getter)
     {
-        (context, set, get) = (IntPtr.Zero, null, null);
-        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return false;
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return null;
         // By its soname: the libtorch already loaded for TorchSharp (the CPU package's or a PyTorch folder's), never a new one.
-        if (!NativeLibrary.TryLoad(Library, out var handle)) return false;
+        if (!NativeLibrary.TryLoad(Library, out var handle)) return null;
         if (!NativeLibrary.TryGetExport(handle, GlobalContext, out var contextAddress)
-            || !NativeLibrary.TryGetExport(handle, _setter, out var setAddress)
-            || !NativeLibrary.TryGetExport(handle, _getter, out var getAddress)) return false;
-        context = Marshal.GetDelegateForFunctionPointer<ContextFunction>(contextAddress)();
-        set = Marshal.GetDelegateForFunctionPointer<SetFlagFunction>(setAddress);
-        get = Marshal.GetDelegateForFunctionPointer<GetFlagFunction>(getAddress);
-        return context != IntPtr.Zero;
+            || !NativeLibrary.TryGetExport(handle, setter, out var setAddress)
+            || !NativeLibrary.TryGetExport(handle, getter, out var getAddress)) return null;
+        var context = Marshal.GetDelegateForFunctionPointer<ContextFunction>(contextAddress)();
+        if (context == IntPtr.Zero) return null;
+        return (context, Marshal.GetDelegateForFunctionPointer<SetFlagFunction>(setAddress), Marshal.GetDelegateForFunctionPointer<GetFlagFunction>(getAddress));
     }
 }

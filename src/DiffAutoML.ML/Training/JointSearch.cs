@@ -27,6 +27,7 @@ internal sealed class JointSearch : IDisposable
 
     private readonly JointSearchSetup _s;
     private readonly DiffAutoMLOptions _o;
+    private readonly TestTimeViews _views; // how the returned model will score (Finish, FinishingReserve)
     private readonly bool _augment, _searchArchitecture, _tune;
     private readonly int _batchSize;
     private readonly BatchAssembler _train, _validation;
@@ -60,6 +61,7 @@ internal sealed class JointSearch : IDisposable
     {
         _s = setup;
         _o = setup.Options;
+        _views = TestTimeViews.From(_o.Augmentation);
         _augment = _o.Components.HasFlag(DiffAutoMLComponents.Augmentation);
         _searchArchitecture = _o.Components.HasFlag(DiffAutoMLComponents.Architecture);
         _tune = _o.Components.HasFlag(DiffAutoMLComponents.HyperParameters);
@@ -459,10 +461,7 @@ internal sealed class JointSearch : IDisposable
     /// <summary>Time kept back for what follows training: a final evaluation (and one of V times the images with V
     /// test-time views), the export and the scoring chain.</summary>
     private double FinishingReserve(TimeSpan budget)
-    {
-        int views = TestTimeViews.From(_o.Augmentation).Count;
-        return Math.Max(2, 0.03 * budget.TotalSeconds) + (views > 1 ? 2 + views : 2) * _evaluationSeconds;
-    }
+        => Math.Max(2, 0.03 * budget.TotalSeconds) + (_views.Count > 1 ? 2 + _views.Count : 2) * _evaluationSeconds;
 
     private void KeepBest(int epoch, double accuracy, double loss)
     {
@@ -485,11 +484,10 @@ internal sealed class JointSearch : IDisposable
         }
         _child!.eval();
         double? averaged = null;
-        var views = TestTimeViews.From(_o.Augmentation);
-        if (views.Count > 1)
+        if (_views.Count > 1)
         {
-            averaged = ViewAveragedValidationAccuracy(views);
-            _s.Log($"Validation accuracy with {views.Count} test-time views: {averaged:P2} (each image as it is: {accuracy:P2}).");
+            averaged = ViewAveragedValidationAccuracy(_views);
+            _s.Log($"Validation accuracy with {_views.Count} test-time views: {averaged:P2} (each image as it is: {accuracy:P2}).");
         }
         var child = _child;
         _child = null; // ownership passes to the caller

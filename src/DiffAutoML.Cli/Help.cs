@@ -41,6 +41,8 @@ internal static class Help
           --weight-decay <x>       weight decay to start from (default 4e-5, as DSNAS); learned from there
                                    when HyperParameters is searched
           --width <x>              multiply every channel count of the search space by x (default 1)
+          --repeats <list>         choice layers per stage, e.g. 3,4,6,3: a deeper network (default 2,2,4,2;
+                                   4,4,8,4 with --preset paper)
           --stage-strides <list>   stride of the first layer of each stage, e.g. 1,2,2,2: a stride of 1
                                    keeps the resolution (28x28 images end at 4x4 instead of 2x2, for
                                    about 3.4x the work; default 2 for every stage)

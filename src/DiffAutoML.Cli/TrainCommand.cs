@@ -45,6 +45,15 @@ internal static class TrainCommand
             options.SearchSpace = options.SearchSpace.Widened(width);
             return width;
         });
+        _ = line.ParseObject("repeats", s => // before the strides: they are checked against its number of stages
+        {
+            var repeats = s.Split(',').Select(int.Parse).ToArray();
+            int stages = options.SearchSpace.Resolve().StageChannels!.Count;
+            if (repeats.Length != stages || repeats.Any(r => r is < 1 or > 32))
+                throw new FormatException($"needs {stages} layer counts (one per stage), each from 1 to 32");
+            options.SearchSpace = options.SearchSpace with { StageRepeats = repeats };
+            return repeats;
+        });
         _ = line.ParseObject("stage-strides", s => // inside the parse, so that a wrong list is a usage error before the data is read
         {
             var strides = s.Split(',').Select(int.Parse).ToArray();

@@ -7,9 +7,12 @@
 #     - the joint search step, TorchSharp against its PyTorch twin (scripts/step_comparison.py), Compact at 32x32 and
 #       Paper at 224x224, one process per measurement, each framework twice per row (ABBA order), peak GPU memory
 #       sampled with nvidia-smi; GPU_COMPARE_ROWS ("preset batch steps|...") sets the rows, GPU_SKIP_COMPARE=1 skips them;
-#     - the policy's augmentation by its two paths, grouped (a host read per call) and by selection (none), at four image
-#       sizes (AugmentationPathBenchmark, augmentation-paths.txt), and the optimizer's step with the parameters in one
-#       buffer against each apart (WeightStepBenchmark, weight-step.txt);
+#     - what each part of the best search row costs through Fit (RowCostBenchmark, row-costs.txt): the weight-decay
+#       hypergradient every step, every 10 steps and not at all, the augmentation, cuDNN's benchmark mode;
+#     - with GPU_KERNELS=1 (measured in the fourth and fifth sessions, so off by default): the policy's augmentation by its
+#       two paths, grouped (a host read per call) and by selection (none), at four image sizes (AugmentationPathBenchmark,
+#       augmentation-paths.txt), and the optimizer's step with the parameters in one buffer against each apart
+#       (WeightStepBenchmark, weight-step.txt);
 #     - the joint step against the plain step through the library's loop on CUDA (JointStepBenchmark; GPU_SKIP_JOINT=1
 #       skips it);
 #   gpu-checks.sh search  (carry .gpu-data: the data; the machine still warm from the first call, so /tmp has the apps)
@@ -17,7 +20,7 @@
 #       the GPU, so each is a lower bound of what it would reach alone; one variant has the GPU to itself); then every
 #       saved model's test accuracy as is, on mirrored images and with test-time flip (flip-averaging, progress.txt).
 # Results go to $OUT (default ./gpu-results): progress.txt (the set-up's output first), cuda-tests.txt, cudnn-benchmark.txt,
-# steps.jsonl, augmentation-paths.txt, weight-step.txt, joint-step.txt; fmnist-*.txt (arguments first) and .json (in
+# row-costs.txt, steps.jsonl, joint-step.txt (augmentation-paths.txt, weight-step.txt with GPU_KERNELS=1); fmnist-*.txt (arguments first) and .json (in
 # fmnist-runs.tar.gz with more than three variants), fmnist-*.onnx (the models, with up to three variants). A call
 # brings back at most 8 files.
 set -uo pipefail
@@ -69,16 +72,24 @@ stamp "cuDNN benchmark mode"
 # at widths 2 and 3: whether CudnnBenchmark (off unless set) should be on for the searches.
 for width in 2 3; do timeout 90 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll cudnn-benchmark cuda 1024 30 $width >> "$out/cudnn-benchmark.txt" 2>&1; done
 cat "$out/cudnn-benchmark.txt" # into the call's output too, to be read before the next call starts
+stamp "row costs"
+# The best row's step through Fit with one part changed at a time (random images: no data in this call), 20,480 images
+# and 3 epochs each: how many more epochs a row would get without the hypergradient at every step, without the
+# augmentation, or with cuDNN's benchmark mode.
+timeout 150 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll row-costs cuda 2 1024 20480 3 > "$out/row-costs.txt" 2>&1
+cat "$out/row-costs.txt"
 stamp "step comparison"
 py="$root/tests/DiffAutoML.ML.Benchmarks/scripts/step_comparison.py"
 rm -f /tmp/augment-ok
 measure dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll step-compare compact 256 100 cuda augment
 grep -q '"augment": true' "$out/steps.jsonl" 2> /dev/null && touch /tmp/augment-ok
+if [ -n "${GPU_KERNELS:-}" ]; then
 stamp "augmentation paths and weight step"
 # The policy's augmentation grouped (one host read per call) against by selection (none; what CUDA now uses).
 timeout 120 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll augmentation-paths cuda 1024 50 > "$out/augmentation-paths.txt" 2>&1
 # The optimizer's step with the parameters in one buffer (now the default) against each apart, widths 1 and 2.
 for width in 1 2; do timeout 60 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll weight-step cuda 200 $width >> "$out/weight-step.txt" 2>&1; done
+fi
 if [ -z "${GPU_SKIP_COMPARE:-}" ]; then
   # Each row runs in the order TorchSharp, PyTorch, PyTorch, TorchSharp, so that neither framework always runs first
   # (on a GPU that has just woken up) and each is measured twice.

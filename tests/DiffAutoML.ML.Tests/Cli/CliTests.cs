@@ -58,6 +58,9 @@ public class CliTests
             ("--search-fraction 1.5", "--search-fraction '1.5' is not valid"),
             ("--tune-during-search maybe", "--tune-during-search 'maybe' is not valid"),
             ("--shared-kernels 1", "--shared-kernels '1' is not valid"),
+            ("--repeats 2,2,4", "--repeats '2,2,4' is not valid: needs 4 layer counts (one per stage), each from 1 to 32"),
+            ("--repeats 2,0,4,2", "--repeats '2,0,4,2' is not valid"),
+            ("--repeats 2,2,4,2 --stage-strides 1,2,2", "--stage-strides '1,2,2' is not valid: needs 4 strides"),
             ("--stage-strides 1,2,2", "--stage-strides '1,2,2' is not valid: needs 4 strides (one per stage), each 1 or 2"),
             ("--stage-strides 1,2,2,3", "--stage-strides '1,2,2,3' is not valid"),
             ("--stage-strides 1,x,2,2", "--stage-strides '1,x,2,2' is not valid"),
@@ -144,7 +147,7 @@ public class CliTests
         var folder = TempFolders.Create("diffautoml-cli").FullName;
         var images = Path.Combine(TestPaths.Subset, "test-png");
         // The efficient profile, with one of its values overridden on the command line.
-        var (exit, output) = Cli($"train \"{images}\" --test \"{images}\" --epochs 2 --batch 32 --threads 1 --profile efficient --search-fraction 0.5 --stage-strides 2,2,2,1 --out \"{folder}\" --quiet", folder);
+        var (exit, output) = Cli($"train \"{images}\" --test \"{images}\" --epochs 2 --batch 32 --threads 1 --profile efficient --search-fraction 0.5 --repeats 1,1,2,1 --stage-strides 2,2,2,1 --out \"{folder}\" --quiet", folder);
         Assert.True(exit == 0, output);
         // One thread and a validation batch of 8: libtorch used to print a line for each such convolution on a CPU
         // without NNPACK support, thousands per epoch (Native/LibtorchContextFlag.cs, Nnpack).
@@ -156,7 +159,9 @@ public class CliTests
         Assert.Equal("1", report.Options["Threads"]);
         Assert.Equal("0.5", report.Options["SearchFraction"]);
         Assert.Contains("MaxRelativeCost 1.1, sample within budget True, candidates k3 k5 k7", report.Options["Architecture"]);
+        Assert.Contains("repeats [1,1,2,1]", report.Options["SearchSpace"]);
         Assert.Contains("shared kernels True, stage strides [2,2,2,1]", report.Options["SearchSpace"]);
+        Assert.Equal(5, report.Architecture.Split(' ').Length); // one block per layer of --repeats 1,1,2,1
         Assert.Contains("during search False", report.Options["HyperParameters"]);
         // model.onnx, for programs outside .NET, names its classes in the report's order and its input.
         using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Path.Combine(folder, "model.onnx")))

@@ -31,6 +31,8 @@ internal static class TrainCommand
         options.Threads = line.Parse("threads", int.Parse);
         if (line.Parse("tune-allocator", bool.Parse) is bool tuneAllocator) options.TuneNativeAllocator = tuneAllocator;
         options.CudnnBenchmark = line.Parse("cudnn-benchmark", bool.Parse);
+        options.Precision = line.Parse("precision", s => Enum.TryParse<TrainingPrecision>(s, ignoreCase: true, out var p) && Enum.IsDefined(p) ? p
+            : throw new FormatException("expected Float32 or BFloat16")) ?? TrainingPrecision.Float32;
         options.CheckpointFolder = Path.Combine(outFolder, "checkpoints");
         options.ProgressEverySteps = 10;
         options.FixedArchitecture = line.Text("architecture");

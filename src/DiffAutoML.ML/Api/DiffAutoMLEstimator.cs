@@ -261,6 +261,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             ["ValidationFraction"] = o.ValidationData is null ? o.ValidationFraction.ToString("G4") : "separate data",
             ["Seed"] = o.Seed.ToString(),
             ["Device"] = o.Device.ToString(),
+            ["Precision"] = o.Precision.ToString(),
             // The count the CPU work ran with (TorchSharp's own default unless Threads was set).
             ["Threads"] = TorchSharp.torch.get_num_threads().ToString(),
             // The mode cuDNN ran with (libtorch's own unless CudnnBenchmark was set); the CPU has no cuDNN.

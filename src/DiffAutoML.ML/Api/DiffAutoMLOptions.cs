@@ -76,6 +76,13 @@ public sealed record class DiffAutoMLOptions
     /// <summary>Where training runs.</summary>
     public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
 
+    /// <summary>
+    /// The arithmetic of the training steps: float32 (default), or bfloat16 mixed precision, where the forward and
+    /// backward passes of training run in bfloat16 and the weights, gradients, optimizer, loss, validation and the
+    /// returned model stay float32 (<see cref="TrainingPrecision.BFloat16"/>; docs/gpu.md, "Settings for a GPU").
+    /// </summary>
+    public TrainingPrecision Precision { get; set; } = TrainingPrecision.Float32;
+
     /// <summary>CPU threads for TorchSharp while Fit runs (the count is process-wide: Fits running at the same time share it,
     /// the latest to start sets it, and the count from before the first comes back when the last ends); null = leave it.</summary>
     public int? Threads { get; set; }
@@ -179,6 +186,7 @@ public sealed record class DiffAutoMLOptions
         Check(ValidationData is not null || ValidationFraction is > 0 and < 0.9, nameof(ValidationFraction), ValidationFraction, "must be in (0, 0.9) when no ValidationData is given");
         Check(RecalibrationBatches >= 1, nameof(RecalibrationBatches), RecalibrationBatches, "must be at least 1");
         Check(Enum.IsDefined(Device), nameof(Device), Device, "is not a known device");
+        Check(Enum.IsDefined(Precision), nameof(Precision), Precision, "is not a known precision");
         Check(Threads is null or >= 1, nameof(Threads), Threads, "must be at least 1");
         Check(ProgressEverySteps >= 1, nameof(ProgressEverySteps), ProgressEverySteps, "must be at least 1");
         if (FixedArchitecture is not null)

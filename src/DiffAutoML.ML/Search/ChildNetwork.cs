@@ -14,6 +14,8 @@ public sealed class ChildNetwork : nn.Module<Tensor, Tensor>
     private readonly Sequential tail;
     private readonly ClassifierDropout dropout;
     private readonly Linear classifier;
+    // The stem's and tail's children by name, for the mixed-precision forward (built once, not per step).
+    private readonly Dictionary<string, nn.Module> _stemModules, _tailModules;
 
     /// <summary>Builds the child of <paramref name="space"/> with <paramref name="path"/> (one choice per layer), on the CPU.</summary>
     public ChildNetwork(SearchSpace space, IReadOnlyList<int> path) : base(nameof(ChildNetwork))
@@ -29,8 +31,17 @@ public sealed class ChildNetwork : nn.Module<Tensor, Tensor>
         tail = ConvSequence.Build(new[] { space.Tail }, eps);
         dropout = new ClassifierDropout(space.Options.Dropout);
         classifier = nn.Linear(space.Tail.OutChannels, space.Classes);
+        _stemModules = stem.named_children().ToDictionary(m => m.name, m => m.module);
+        _tailModules = tail.named_children().ToDictionary(m => m.name, m => m.module);
         RegisterComponents();
     }
+
+    /// <summary>
+    /// The type the convolutions and the classifier compute in when the network is in training mode (mixed precision,
+    /// <see cref="MixedPrecision"/>; the logits stay float32); null (default): the weights' own type. Evaluation-mode
+    /// forwards always compute in the weights' type, as the returned model does.
+    /// </summary>
+    public ScalarType? TrainingComputeType { get; set; }
 
     /// <summary>The CPU generator of the dropout masks in training (<see cref="ClassifierDropout.Generator"/>); null: libtorch's global one.</summary>
     public Generator? DropoutGenerator
@@ -57,9 +68,10 @@ public sealed class ChildNetwork : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
-        var x = stem.forward(input);
-        foreach (var block in blocks) x = block.forward(x);
-        x = tail.forward(x).mean(new long[] { 2, 3 });
-        return classifier.forward(dropout.forward(x));
+        var compute = training ? TrainingComputeType : null;
+        var x = ConvSequence.Forward(stem, _stemModules, new[] { Space.Stem }, input, null, compute);
+        foreach (var block in blocks) x = block.Forward(x, compute);
+        x = ConvSequence.Forward(tail, _tailModules, new[] { Space.Tail }, x, null, compute).mean(new long[] { 2, 3 });
+        return MixedPrecision.Classify(classifier, dropout.forward(x), compute);
     }
 }

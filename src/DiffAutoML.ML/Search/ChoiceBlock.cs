@@ -28,9 +28,12 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
     public BlockPlan Plan { get; }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input)
+    public override Tensor forward(Tensor input) => Forward(input, null);
+
+    /// <summary>The block's output with the convolutions computed in <paramref name="compute"/> (null: the weights' type).</summary>
+    public Tensor Forward(Tensor input, ScalarType? compute)
     {
-        var (shared, candidate) = ForwardParts(input);
+        var (shared, candidate) = ForwardParts(input, null, compute);
         return shared is null ? candidate : cat(new[] { shared, candidate }, 1);
     }
 
@@ -46,10 +49,14 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
     /// <paramref name="kernel"/> (null: as built): the smaller ShuffleNet candidates of a layer whose candidates share one
     /// set of weights (<see cref="SearchSpaceOptions.SharedKernels"/>).
     /// </summary>
-    public (Tensor? Shared, Tensor Candidate) ForwardParts(Tensor input, int? kernel)
+    public (Tensor? Shared, Tensor Candidate) ForwardParts(Tensor input, int? kernel) => ForwardParts(input, kernel, null);
+
+    /// <summary><see cref="ForwardParts(Tensor, int?)"/> with the convolutions computed in <paramref name="compute"/>
+    /// (<see cref="MixedPrecision"/>; null: in the weights' type).</summary>
+    public (Tensor? Shared, Tensor Candidate) ForwardParts(Tensor input, int? kernel, ScalarType? compute)
     {
         Tensor Run(Sequential sequence, Dictionary<string, nn.Module> modules, IReadOnlyList<ConvSpec> specs, Tensor x)
-            => kernel is int k ? ConvSequence.ForwardWithKernel(modules, specs, x, k) : sequence.forward(x);
+            => ConvSequence.Forward(sequence, modules, specs, x, kernel, compute);
         Tensor Main(Tensor x) => Run(main, _mainModules, Plan.Main, x);
         if (projection is not null) return (null, cat(new[] { Run(projection, _projectionModules!, Plan.Projection, input), Main(input) }, 1));
         if (Plan.Widens) return (null, Main(input));

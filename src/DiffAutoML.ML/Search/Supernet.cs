@@ -32,6 +32,10 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     private readonly Sequential tail;
     private readonly ClassifierDropout dropout;
     private readonly Linear classifier;
+    // The stem's, tail's and shared projections' children by name, for the mixed-precision forward (built once).
+    private readonly Dictionary<string, nn.Module> _stemModules, _tailModules;
+    private readonly Dictionary<string, nn.Module>[] _projectionModules;
+    private readonly IReadOnlyList<ConvSpec>[] _projectionSpecs;
 
     /// <summary>Builds all candidates on the CPU.</summary>
     public Supernet(SearchSpace space) : base(nameof(Supernet))
@@ -50,8 +54,16 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         tail = ConvSequence.Build(new[] { space.Tail }, eps);
         dropout = new ClassifierDropout(space.Options.Dropout);
         classifier = nn.Linear(space.Tail.OutChannels, space.Classes);
+        _stemModules = stem.named_children().ToDictionary(m => m.name, m => m.module);
+        _tailModules = tail.named_children().ToDictionary(m => m.name, m => m.module);
+        _projectionModules = projections.Select(p => p.named_children().ToDictionary(m => m.name, m => m.module)).ToArray();
+        _projectionSpecs = shared.Select(l => l.Plan(BlockChoice.Shuffle3).Projection).ToArray();
         RegisterComponents();
     }
+
+    /// <summary>The type the convolutions and the classifier compute in when the network is in training mode
+    /// (<see cref="ChildNetwork.TrainingComputeType"/>); null (default): the weights' own type.</summary>
+    public ScalarType? TrainingComputeType { get; set; }
 
     /// <summary>The CPU generator of the dropout masks in training (<see cref="ClassifierDropout.Generator"/>); null: libtorch's global one.</summary>
     public Generator? DropoutGenerator
@@ -64,11 +76,11 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     public SearchSpace Space { get; }
 
     /// <summary>The output parts (<see cref="ChoiceBlock.ForwardParts(Tensor)"/>) of candidate <paramref name="choice"/> of
-    /// layer <paramref name="layer"/> alone (for measuring its cost).</summary>
+    /// layer <paramref name="layer"/> alone (for measuring its cost), in the arithmetic of <see cref="forward"/>.</summary>
     public (Tensor? Shared, Tensor Candidate) CandidateParts(int layer, int choice, Tensor input)
     {
         var (index, kernel) = Module(choice);
-        return layers[layer][index].ForwardParts(input, kernel);
+        return layers[layer][index].ForwardParts(input, kernel, training ? TrainingComputeType : null);
     }
 
     // Where candidate `choice` lives in its layer's list, and the kernel it cuts its block's depthwise kernels to (null: none).
@@ -94,13 +106,14 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         var path = Path ?? throw new InvalidOperationException("Set Supernet.Path before forward.");
-        var x = stem.forward(input);
+        var compute = training ? TrainingComputeType : null;
+        var x = ConvSequence.Forward(stem, _stemModules, new[] { Space.Stem }, input, null, compute);
         ReleaseRecorded();
         for (int l = 0; l < layers.Count; l++)
         {
             var (index, kernel) = Module(path[l]);
-            var (shared, candidate) = layers[l][index].ForwardParts(x, kernel);
-            if (_projectionIndex[l] is var j and >= 0) shared = projections[j].forward(x);
+            var (shared, candidate) = layers[l][index].ForwardParts(x, kernel, compute);
+            if (_projectionIndex[l] is var j and >= 0) shared = ConvSequence.Forward(projections[j], _projectionModules[j], _projectionSpecs[j], x, null, compute);
             if (RecordGateGradients && candidate.requires_grad)
             {
                 candidate.retain_grad();
@@ -109,8 +122,8 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
             if (Gates is not null) candidate = candidate * Gates[l, path[l]];
             x = shared is null ? candidate : cat(new[] { shared, candidate }, 1);
         }
-        x = tail.forward(x).mean(new long[] { 2, 3 });
-        return classifier.forward(dropout.forward(x));
+        x = ConvSequence.Forward(tail, _tailModules, new[] { Space.Tail }, x, null, compute).mean(new long[] { 2, 3 });
+        return MixedPrecision.Classify(classifier, dropout.forward(x), compute);
     }
 
     /// <summary>
@@ -124,7 +137,9 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         var result = stack(_recorded.Select(y =>
         {
             using var grad = y.grad ?? throw new InvalidOperationException("Block outputs have no gradient: run backward first.");
-            return y.detach().flatten().dot(grad.flatten()); // one fused pass, no temporary
+            // One fused pass, no temporary; a mixed-precision output and its gradient are summed in float32.
+            return y.dtype == ScalarType.Float32 ? y.detach().flatten().dot(grad.flatten())
+                : y.detach().flatten().to(ScalarType.Float32).dot(grad.flatten().to(ScalarType.Float32));
         }).ToArray()).MoveToOuterDisposeScope();
         ReleaseRecorded();
         return result;

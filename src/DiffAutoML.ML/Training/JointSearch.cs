@@ -29,6 +29,7 @@ internal sealed class JointSearch : IDisposable
     private readonly DiffAutoMLOptions _o;
     private readonly TestTimeViews _views; // how the returned model will score (Finish, FinishingReserve)
     private readonly bool _augment, _searchArchitecture, _tune;
+    private readonly ScalarType? _computeType; // the training forwards' arithmetic (TrainingPrecision); null: float32
     private readonly int _batchSize;
     private readonly BatchAssembler _train, _validation;
     private readonly MiniBatchSampler _sampler, _validationSampler;
@@ -65,6 +66,7 @@ internal sealed class JointSearch : IDisposable
         _augment = _o.Components.HasFlag(DiffAutoMLComponents.Augmentation);
         _searchArchitecture = _o.Components.HasFlag(DiffAutoMLComponents.Architecture);
         _tune = _o.Components.HasFlag(DiffAutoMLComponents.HyperParameters);
+        _computeType = _o.Precision == TrainingPrecision.BFloat16 ? ScalarType.BFloat16 : null;
         _baseline = new BaselineAugmentation(_o.Augmentation, setup.TrainCache.Height, setup.TrainCache.Width);
         _train = new BatchAssembler(setup.TrainCache, setup.Device);
         _validation = ReferenceEquals(setup.TrainCache, setup.ValidationCache) ? _train : new BatchAssembler(setup.ValidationCache, setup.Device);
@@ -162,7 +164,7 @@ internal sealed class JointSearch : IDisposable
         // Modules are built on the CPU, then moved.
         if (_searchArchitecture)
         {
-            _supernet = new Supernet(_s.Space) { RecordGateGradients = true };
+            _supernet = new Supernet(_s.Space) { RecordGateGradients = true, TrainingComputeType = _computeType };
             _supernet.to(_s.Device);
             _alpha = new ArchitectureParameters(_s.Space, _o.Architecture, _s.Device, _o.Seed);
             _stage = SearchStage;
@@ -173,7 +175,7 @@ internal sealed class JointSearch : IDisposable
             if (path.Length != _s.Space.Layers.Count)
                 throw new ArgumentOutOfRangeException(nameof(_o.FixedArchitecture), _o.FixedArchitecture,
                     $"FixedArchitecture names {path.Length} blocks; the search space has {_s.Space.Layers.Count} layers.");
-            _child = new ChildNetwork(_s.Space, path);
+            _child = new ChildNetwork(_s.Space, path) { TrainingComputeType = _computeType };
             _child.to(_s.Device);
             _stage = TuningStage;
             _s.Log($"Fixed architecture: {DescribeChild(path, "")}.");
@@ -429,6 +431,7 @@ internal sealed class JointSearch : IDisposable
         var supernet = _supernet!;
         _child = GlobalTorchRandom.Exclusive(() => supernet.ExtractChild(path)); // its initial weights are overwritten
         _child.DropoutGenerator = _dropoutGenerator;
+        _child.TrainingComputeType = _computeType;
         supernet.Dispose();
         _supernet = null;
         RecalibrateChild();
@@ -492,6 +495,7 @@ internal sealed class JointSearch : IDisposable
         var child = _child;
         _child = null; // ownership passes to the caller
         child!.DropoutGenerator = null; // the generator is disposed with this search; the child may train on elsewhere
+        child.TrainingComputeType = null; // and in float32 unless told otherwise
         var subPolicies = _policy is null ? Array.Empty<string>() : Enumerable.Range(0, _policy.SubPolicyCount).Select(_policy.SubPolicyName).ToArray();
         return new JointSearchOutcome(child, _history.ToArray(), Downsample(_sgd.Trajectory, 500), _plannedEpochs, _epochsCompleted,
             _searchEpochs, stoppedBy, returnedEpoch, accuracy, loss, _searchSeconds, _tuningSeconds, _resumed, subPolicies,
@@ -640,6 +644,7 @@ internal sealed class JointSearch : IDisposable
             _supernet = null;
             _alpha!.LoadState(_alpha.SaveState(), header.ChildPath!.Select(c => (int?)c).ToArray());
             _child = GlobalTorchRandom.Exclusive(() => new ChildNetwork(_s.Space, header.ChildPath!)); // weights loaded below
+            _child.TrainingComputeType = _computeType;
             _child.to(_s.Device);
         }
         if (header.BlockCosts is not null) _alpha?.UseMeasuredCosts(new BlockCostTable(header.BlockCosts));

@@ -362,6 +362,26 @@ public class FitEndToEndTests
     }
 
     [Fact]
+    public void A_bfloat16_search_trains_both_stages_and_returns_a_float32_model()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = Small(epochs: 4);
+        options.Precision = TrainingPrecision.BFloat16;
+        using var model = ml.Auto().DiffAutoML(options).Fit(Train(ml));
+        var report = model.Report;
+        Assert.Equal("BFloat16", report.Options["Precision"]);
+        Assert.True(report.SearchEpochs is >= 1 and < 4, $"{report.SearchEpochs} search epochs: both networks should train"); // supernet, then child
+        // Training accuracy climbs in both stages (the arithmetic trains, not only runs).
+        Assert.True(report.History[^1].TrainAccuracy > report.History[0].TrainAccuracy + 0.05,
+            string.Join(", ", report.History.Select(e => $"{e.Stage} {e.TrainAccuracy:P1}")));
+        // The returned model is float32 and scores the test set through the ML.NET chain.
+        var metrics = model.Evaluate(Test(ml));
+        TestContext.Current.SendDiagnosticMessage($"bfloat16: test accuracy {metrics.MicroAccuracy:P2}; {report.Architecture}");
+        Assert.True(metrics.MicroAccuracy >= 0.70, $"test accuracy {metrics.MicroAccuracy:P2}");
+        Assert.Equal(report.ValidationAccuracy, report.History[report.ReturnedEpoch - 1].ValidationAccuracy);
+    }
+
+    [Fact]
     public void Without_tuning_during_the_search_the_weight_decay_is_learned_from_the_tuning_stage_on()
     {
         var ml = new MLContext(seed: 1);

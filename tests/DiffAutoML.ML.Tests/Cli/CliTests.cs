@@ -74,6 +74,8 @@ public class CliTests
             ("--cutout x", "--cutout 'x' is not valid"),
             ("--test-time-flip true", "set RandomFlip too"),
             ("--test-time-shift true", "set RandomCropPadding to 1 or more too"),
+            ("--precision half", "--precision 'half' is not valid: expected Float32 or BFloat16"),
+            ("--precision 7", "--precision '7' is not valid: expected Float32 or BFloat16"),
             ("--cudnn-benchmark maybe", "--cudnn-benchmark 'maybe' is not valid"),
             ("--crop-padding -1", "The crop padding must be >= 0 pixels"),
             ("--max-relative-cost 0.5", "MaxRelativeCost must be a finite number >= 1"),

@@ -120,6 +120,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         using var allocator = NativeAllocator.DuringFit(options.TuneNativeAllocator);
         var device = DeviceSelector.Select(options.Device, _mlContext, Log);
         using var cudnnBenchmark = CudnnBenchmarkMode.Set(device.type == TorchSharp.DeviceType.CUDA ? options.CudnnBenchmark : null, Log);
+        var computeType = MixedPrecision.ComputeType(options.Precision, device, Log);
         Log($"Loading images from column '{options.Data.ImageColumnName}' ({scoringKind}) and labels from '{options.Data.LabelColumnName}'.");
         var automaticMaxSide = options.Data.AutomaticMaxSide ?? options.SearchSpace.AutomaticInputSide;
         using var trainCache = ImageDataLoader.Load(input, options.Data with { AutomaticMaxSide = automaticMaxSide }, null, options.CancellationToken,
@@ -155,7 +156,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
                 $"{trainCache.Channels}x{trainCache.Height}x{trainCache.Width}; {space.Layers.Count} choice layers; device {device}; components {options.Components}.");
             if (device.type == TorchSharp.DeviceType.CPU)
                 StepMemoryCheck.ThrowIfTooLarge(space, Math.Min(options.BatchSize, trainRows.Length), GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
-            var setup = new JointSearchSetup(options, space, device, trainCache, trainRows, separateValidation ?? trainCache, validationRows, statistics,
+            var setup = new JointSearchSetup(options, space, device, computeType, trainCache, trainRows, separateValidation ?? trainCache, validationRows, statistics,
                 // Only checkpoints use the fingerprint, and it hashes the pixels.
                 options.CheckpointFolder is null ? "" : Fingerprint(options, space, trainRows.Length, validationRows.Length, trainCache, separateValidation), clock, Log);
             JointSearchOutcome outcome;
@@ -207,7 +208,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
                 Resumed = outcome.Resumed,
                 History = outcome.History,
                 HyperParameters = outcome.HyperParameters,
-                Options = OptionSummary(options, space, device.type == TorchSharp.DeviceType.CUDA),
+                Options = OptionSummary(options, space, device.type == TorchSharp.DeviceType.CUDA, computeType),
             };
             Log($"Done in {clock.Elapsed:hh\\:mm\\:ss}: {report.Architecture} ({report.MFlops:F2} MFLOPs, {report.Parameters} parameters), " +
                 $"validation accuracy {report.ValidationAccuracy:P2}{(report.TestTimeViewsValidationAccuracy is double averaged ? $", {averaged:P2} with test-time views" : "")} ({report.StoppedBy}).");
@@ -244,7 +245,7 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 
-    private static IReadOnlyDictionary<string, string> OptionSummary(DiffAutoMLOptions o, SearchSpace space, bool onCuda)
+    private static IReadOnlyDictionary<string, string> OptionSummary(DiffAutoMLOptions o, SearchSpace space, bool onCuda, TorchSharp.torch.ScalarType? computeType)
     {
         var so = space.Options;
         return new SortedDictionary<string, string>
@@ -261,7 +262,8 @@ public sealed class DiffAutoMLEstimator : IEstimator<DiffAutoMLTransformer>
             ["ValidationFraction"] = o.ValidationData is null ? o.ValidationFraction.ToString("G4") : "separate data",
             ["Seed"] = o.Seed.ToString(),
             ["Device"] = o.Device.ToString(),
-            ["Precision"] = o.Precision.ToString(),
+            // What training ran in (BFloat16 applies on CUDA only: MixedPrecision.ComputeType).
+            ["Precision"] = computeType is null && o.Precision != TrainingPrecision.Float32 ? $"Float32 ({o.Precision} applies on CUDA only)" : o.Precision.ToString(),
             // The count the CPU work ran with (TorchSharp's own default unless Threads was set).
             ["Threads"] = TorchSharp.torch.get_num_threads().ToString(),
             // The mode cuDNN ran with (libtorch's own unless CudnnBenchmark was set); the CPU has no cuDNN.

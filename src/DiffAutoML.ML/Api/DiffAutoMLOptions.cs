@@ -79,7 +79,8 @@ public sealed record class DiffAutoMLOptions
     /// <summary>
     /// The arithmetic of the training steps: float32 (default), or bfloat16 mixed precision, where the forward and
     /// backward passes of training run in bfloat16 and the weights, gradients, optimizer, loss, validation and the
-    /// returned model stay float32 (<see cref="TrainingPrecision.BFloat16"/>; docs/gpu.md, "Settings for a GPU").
+    /// returned model stay float32 (<see cref="TrainingPrecision.BFloat16"/>; CUDA only, float32 on the CPU with a log
+    /// line; docs/gpu.md, "Settings for a GPU").
     /// </summary>
     public TrainingPrecision Precision { get; set; } = TrainingPrecision.Float32;
 

@@ -39,9 +39,10 @@ public sealed class ChildNetwork : nn.Module<Tensor, Tensor>
     /// <summary>
     /// The type the convolutions and the classifier compute in when the network is in training mode (mixed precision,
     /// <see cref="MixedPrecision"/>; the logits stay float32); null (default): the weights' own type. Evaluation-mode
-    /// forwards always compute in the weights' type, as the returned model does.
+    /// forwards always compute in the weights' type, as the returned model does. Meant for CUDA
+    /// (<see cref="MixedPrecision.ComputeType"/> says why not the CPU).
     /// </summary>
-    public ScalarType? TrainingComputeType { get; set; }
+    internal ScalarType? TrainingComputeType { get; set; }
 
     /// <summary>The CPU generator of the dropout masks in training (<see cref="ClassifierDropout.Generator"/>); null: libtorch's global one.</summary>
     public Generator? DropoutGenerator

@@ -44,10 +44,8 @@ internal static class ConvSequence
             {
                 long size = cut ? kernel!.Value : s.Kernel;
                 var weight = cut ? Centre(conv.weight!, size) : conv.weight!;
-                ScalarType? type = compute is ScalarType c ? MixedPrecision.ConvolutionType(s, x.device_type, c) : null;
-                x = nn.functional.conv2d(MixedPrecision.Cast(x, type), MixedPrecision.Cast(weight, type), strides: new long[] { s.Stride },
+                x = nn.functional.conv2d(MixedPrecision.Cast(x, compute), MixedPrecision.Cast(weight, compute), strides: new long[] { s.Stride },
                     padding: new long[] { size / 2 }, groups: s.Depthwise ? s.InChannels : 1);
-                x = MixedPrecision.Cast(x, compute); // back from float32 where the convolution could not run in the compute type
             }
             // Batch norm takes a bfloat16 input with its float32 weights and statistics as they are (mixed types).
             x = ((nn.Module<Tensor, Tensor>)modules[$"bn{i}"]).forward(x);

@@ -19,14 +19,19 @@ internal static class MixedPrecision
         => compute is ScalarType type && tensor.dtype != type ? tensor.to(type) : tensor;
 
     /// <summary>
-    /// The type a convolution of <paramref name="spec"/> computes in on <paramref name="device"/> when the network computes
-    /// in <paramref name="compute"/>: float32 for a strided depthwise convolution on the CPU, whose bfloat16 kernel in
-    /// libtorch 2.10 (TorchSharp 0.107) returns wrong input gradients (cosine 0.2 to 0.9 with float32's for kernels 3, 5
-    /// and 7 at stride 2, where stride 1 and full convolutions give 1.000; measured 2026-12-04), else
-    /// <paramref name="compute"/>.
+    /// The type the training forwards compute in for <paramref name="precision"/> on <paramref name="device"/>: bfloat16
+    /// on CUDA, else null (float32). On the CPU, libtorch 2.10's bfloat16 convolutions (TorchSharp 0.107) return wrong
+    /// results for some of this library's shapes (measured 2026-12-04: a 3x3 convolution to 8 channels off by 40-72% of
+    /// its output, 16 channels right; strided depthwise convolutions' input gradients at cosine 0.2-0.9 with float32's),
+    /// so there training stays float32 and <paramref name="log"/> says so.
     /// </summary>
-    public static ScalarType ConvolutionType(ConvSpec spec, DeviceType device, ScalarType compute)
-        => compute == ScalarType.BFloat16 && spec.Depthwise && spec.Stride > 1 && device == DeviceType.CPU ? ScalarType.Float32 : compute;
+    public static ScalarType? ComputeType(Api.TrainingPrecision precision, Device device, Action<string> log)
+    {
+        if (precision != Api.TrainingPrecision.BFloat16) return null;
+        if (device.type == DeviceType.CUDA) return ScalarType.BFloat16;
+        log("Precision BFloat16 is not applied on the CPU: libtorch's bfloat16 convolutions there are wrong for some shapes (docs/benchmarks.md, \"Mixed precision\"); training runs in float32.");
+        return null;
+    }
 
     /// <summary>The classifier's logits, computed in <paramref name="compute"/> and returned in float32 for the loss.</summary>
     public static Tensor Classify(Linear classifier, Tensor features, ScalarType? compute)

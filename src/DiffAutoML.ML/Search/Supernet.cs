@@ -63,7 +63,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
 
     /// <summary>The type the convolutions and the classifier compute in when the network is in training mode
     /// (<see cref="ChildNetwork.TrainingComputeType"/>); null (default): the weights' own type.</summary>
-    public ScalarType? TrainingComputeType { get; set; }
+    internal ScalarType? TrainingComputeType { get; set; }
 
     /// <summary>The CPU generator of the dropout masks in training (<see cref="ClassifierDropout.Generator"/>); null: libtorch's global one.</summary>
     public Generator? DropoutGenerator

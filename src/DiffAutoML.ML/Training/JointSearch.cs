@@ -29,7 +29,7 @@ internal sealed class JointSearch : IDisposable
     private readonly DiffAutoMLOptions _o;
     private readonly TestTimeViews _views; // how the returned model will score (Finish, FinishingReserve)
     private readonly bool _augment, _searchArchitecture, _tune;
-    private readonly ScalarType? _computeType; // the training forwards' arithmetic (TrainingPrecision); null: float32
+    private readonly ScalarType? _computeType; // the training forwards' arithmetic (JointSearchSetup.ComputeType)
     private readonly int _batchSize;
     private readonly BatchAssembler _train, _validation;
     private readonly MiniBatchSampler _sampler, _validationSampler;
@@ -66,7 +66,7 @@ internal sealed class JointSearch : IDisposable
         _augment = _o.Components.HasFlag(DiffAutoMLComponents.Augmentation);
         _searchArchitecture = _o.Components.HasFlag(DiffAutoMLComponents.Architecture);
         _tune = _o.Components.HasFlag(DiffAutoMLComponents.HyperParameters);
-        _computeType = _o.Precision == TrainingPrecision.BFloat16 ? ScalarType.BFloat16 : null;
+        _computeType = setup.ComputeType;
         _baseline = new BaselineAugmentation(_o.Augmentation, setup.TrainCache.Height, setup.TrainCache.Width);
         _train = new BatchAssembler(setup.TrainCache, setup.Device);
         _validation = ReferenceEquals(setup.TrainCache, setup.ValidationCache) ? _train : new BatchAssembler(setup.ValidationCache, setup.Device);

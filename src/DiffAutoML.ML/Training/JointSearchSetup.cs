@@ -11,6 +11,7 @@ internal sealed record JointSearchSetup(
     DiffAutoMLOptions Options,
     SearchSpace Space,
     Device Device,
+    ScalarType? ComputeType, // the training forwards' arithmetic (MixedPrecision.ComputeType); null: float32
     ImageTensorCache TrainCache,
     int[] TrainRows,
     ImageTensorCache ValidationCache,

@@ -362,23 +362,21 @@ public class FitEndToEndTests
     }
 
     [Fact]
-    public void A_bfloat16_search_trains_both_stages_and_returns_a_float32_model()
+    public void Bfloat16_is_not_applied_on_the_cpu_and_the_report_says_so()
     {
+        // libtorch's CPU bfloat16 convolutions are wrong for some shapes (MixedPrecision.ComputeType); CudaTests runs a
+        // bfloat16 Fit on the GPU.
         var ml = new MLContext(seed: 1);
-        var options = Small(epochs: 4);
+        var messages = new List<string>();
+        ml.Log += (_, e) => { lock (messages) messages.Add(e.RawMessage); };
+        var options = Small(epochs: 1);
+        options.Components = DiffAutoMLComponents.HyperParameters;
+        options.Device = ComputeDevice.Cpu;
         options.Precision = TrainingPrecision.BFloat16;
-        using var model = ml.Auto().DiffAutoML(options).Fit(Train(ml));
-        var report = model.Report;
-        Assert.Equal("BFloat16", report.Options["Precision"]);
-        Assert.True(report.SearchEpochs is >= 1 and < 4, $"{report.SearchEpochs} search epochs: both networks should train"); // supernet, then child
-        // Training accuracy climbs in both stages (the arithmetic trains, not only runs).
-        Assert.True(report.History[^1].TrainAccuracy > report.History[0].TrainAccuracy + 0.05,
-            string.Join(", ", report.History.Select(e => $"{e.Stage} {e.TrainAccuracy:P1}")));
-        // The returned model is float32 and scores the test set through the ML.NET chain.
-        var metrics = model.Evaluate(Test(ml));
-        TestContext.Current.SendDiagnosticMessage($"bfloat16: test accuracy {metrics.MicroAccuracy:P2}; {report.Architecture}");
-        Assert.True(metrics.MicroAccuracy >= 0.70, $"test accuracy {metrics.MicroAccuracy:P2}");
-        Assert.Equal(report.ValidationAccuracy, report.History[report.ReturnedEpoch - 1].ValidationAccuracy);
+        using var model = ml.Auto().DiffAutoML(options).Fit(ml.Data.TakeRows(Train(ml), 600));
+        Assert.Equal("Float32 (BFloat16 applies on CUDA only)", model.Report.Options["Precision"]);
+        Assert.Contains(messages, m => m.StartsWith("Precision BFloat16 is not applied on the CPU", StringComparison.Ordinal));
+        Assert.Equal(TrainingPrecision.BFloat16, options.Precision); // the caller's options are not changed
     }
 
     [Fact]

@@ -23,18 +23,20 @@ public class MixedPrecisionTests
     private static double Cosine(Tensor a, Tensor b)
         => (a.flatten().dot(b.flatten()) / (a.norm() * b.norm())).item<float>();
 
-    // One block at a time: a whole randomly initialized batch-norm network is chaotic (a 0.2% change of its input
-    // turned its weight gradients by cos 0.94, and bfloat16's rounding at every operation decorrelates them entirely),
-    // so the arithmetic is compared where errors do not compound; the Fit test checks that training works.
+    // Fit uses bfloat16 on CUDA only (MixedPrecision.ComputeType): libtorch's CPU kernels are wrong for some shapes.
+    // These tests check the mechanism on the CPU where its kernels are right (blocks that keep their stride and 16 or
+    // more channels), one block at a time, so that an error shows where it arises (a whole network is sensitive: a 0.2%
+    // change of its input turned its float32 weight gradients to cosine 0.93-0.95). CudaTests checks the convolutions on
+    // the device and a bfloat16 Fit.
     [Theory]
     [InlineData(BlockChoice.Shuffle3)]
     [InlineData(BlockChoice.Shuffle7)]
     [InlineData(BlockChoice.Xception)]
-    public void Each_block_computes_in_bfloat16_close_to_float32_with_float32_gradients(BlockChoice choice)
+    public void A_block_computes_in_bfloat16_close_to_float32_with_float32_gradients(BlockChoice choice)
     {
         manual_seed(5);
         var space = Space();
-        foreach (var layer in new[] { space.Layers[0], space.Layers[1], space.Layers[2] }) // widening from the stem, keeping, widening
+        foreach (var layer in new[] { space.Layers[1], space.Layers[3] }) // stride 1, 16 and 32 channels
         {
             using var block = new ChoiceBlock(layer.Plan(choice), 1e-5);
             block.train();
@@ -102,12 +104,12 @@ public class MixedPrecisionTests
         Assert.Equal(ScalarType.Float32, gates.dtype);
         Assert.True(gates.abs().min().item<float>() > 0 && gates.isfinite().all().item<bool>(), "a layer got no architecture signal");
         // A candidate alone (its cost is measured so) computes as the supernet trains it, cut kernel included, and
-        // close to its float32 output.
-        var input = randn(8, 16, 14, 14);
-        var (_, candidate16) = supernet.CandidateParts(2, 1, input);
+        // close to its float32 output (layer 3: stride 1, 32 channels).
+        var input = randn(8, 32, 7, 7).to(ScalarType.BFloat16);
+        var (_, candidate16) = supernet.CandidateParts(3, 1, input);
         Assert.Equal(ScalarType.BFloat16, candidate16.dtype);
         supernet.TrainingComputeType = null;
-        var (_, candidate32) = supernet.CandidateParts(2, 1, input);
+        var (_, candidate32) = supernet.CandidateParts(3, 1, input.to(ScalarType.Float32));
         Assert.InRange(RelativeDifference(candidate32, candidate16), 1e-4, 0.03);
     }
 }

@@ -97,7 +97,7 @@ switch (command)
               augmentation-paths [cpu|cuda] [batch] [calls]  the policy's augmentation grouped (one host read) against by selection (none)
               weight-step [cpu|cuda] [steps] [width]  the optimizer's step with the parameters in one buffer against each apart
               cudnn-benchmark [cpu|cuda] [batch] [steps] [width]  a training step of the all-k3 child (stage strides 1,2,2,2) with cuDNN's benchmark mode off and on
-              row-costs [cpu|cuda] [width] [batch] [images] [epochs]  images/s of the GPU's best row (fixed all-k3, crop, flip, Cutout, weight decay tuned) through Fit, with the hypergradient every 10 steps, without it, plain, and (CUDA) cuDNN's benchmark mode
+              row-costs [cpu|cuda] [width] [batch] [images] [epochs]  images/s of the GPU's best row (fixed all-k3, crop, flip, Cutout, weight decay tuned) through Fit, with the hypergradient every 10 steps, without it, plain, and (CUDA) in bfloat16 and with cuDNN's benchmark mode
               search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
               input-sizes [HxW,...] [batch] [channels] [main,pool]  training step time of the all-k3 child per input size, glibc's malloc defaults, Fit's mallopt, and that with libtorch's huge pages, on the main thread and/or a pool thread
               block-costs [batch]             measured block costs (BlockCostTable) against the training steps of the all-k3/k5/k7/xc children

@@ -8,19 +8,20 @@
 #       Paper at 224x224, one process per measurement, each framework twice per row (ABBA order), peak GPU memory
 #       sampled with nvidia-smi; GPU_COMPARE_ROWS ("preset batch steps|...") sets the rows, GPU_SKIP_COMPARE=1 skips them;
 #     - what each part of the best search row costs through Fit (RowCostBenchmark, row-costs.txt): the weight-decay
-#       hypergradient every step, every 10 steps and not at all, the augmentation, cuDNN's benchmark mode;
+#       hypergradient every step, every 10 steps and not at all, the augmentation, bfloat16 mixed precision, cuDNN's
+#       benchmark mode;
 #     - with GPU_KERNELS=1 (measured in the fourth and fifth sessions, so off by default): the policy's augmentation by its
 #       two paths, grouped (a host read per call) and by selection (none), at four image sizes (AugmentationPathBenchmark,
 #       augmentation-paths.txt), and the optimizer's step with the parameters in one buffer against each apart
 #       (WeightStepBenchmark, weight-step.txt);
-#     - the joint step against the plain step through the library's loop on CUDA (JointStepBenchmark; GPU_SKIP_JOINT=1
-#       skips it);
+#     - with GPU_JOINT=1 (measured in every session so far, so off by default to leave the device time to the
+#       searches): the joint step against the plain step through the library's loop on CUDA (JointStepBenchmark);
 #   gpu-checks.sh search  (carry .gpu-data: the data; the machine still warm from the first call, so /tmp has the apps)
 #     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
 #       the GPU, so each is a lower bound of what it would reach alone; one variant has the GPU to itself); then every
 #       saved model's test accuracy as is, on mirrored images and with test-time flip (flip-averaging, progress.txt).
 # Results go to $OUT (default ./gpu-results): progress.txt (the set-up's output first), cuda-tests.txt, cudnn-benchmark.txt,
-# row-costs.txt, steps.jsonl, joint-step.txt (augmentation-paths.txt, weight-step.txt with GPU_KERNELS=1); fmnist-*.txt (arguments first) and .json (in
+# row-costs.txt, steps.jsonl (augmentation-paths.txt, weight-step.txt with GPU_KERNELS=1; joint-step.txt with GPU_JOINT=1); fmnist-*.txt (arguments first) and .json (in
 # fmnist-runs.tar.gz with more than three variants), fmnist-*.onnx (the models, with up to three variants). A call
 # brings back at most 8 files.
 set -uo pipefail
@@ -69,13 +70,13 @@ DIFFAUTOML_REPO_ROOT="$root" timeout 300 dotnet /tmp/app/DiffAutoML.ML.Tests.dll
 echo "exit $?" >> "$out/cuda-tests.txt"
 stamp "cuDNN benchmark mode"
 # A plain step of the GPU's best network (all-k3, stage strides 1,2,2,2) at batch 1024, benchmark mode off and on,
-# at widths 2 and 3: whether CudnnBenchmark (off unless set) should be on for the searches.
-for width in 2 3; do timeout 90 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll cudnn-benchmark cuda 1024 30 $width >> "$out/cudnn-benchmark.txt" 2>&1; done
+# at width 2 (row-costs measures the mode through Fit too): whether CudnnBenchmark (off unless set) should be on.
+for width in 2; do timeout 90 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll cudnn-benchmark cuda 1024 30 $width >> "$out/cudnn-benchmark.txt" 2>&1; done
 cat "$out/cudnn-benchmark.txt" # into the call's output too, to be read before the next call starts
 stamp "row costs"
 # The best row's step through Fit with one part changed at a time (random images: no data in this call), 20,480 images
 # and 3 epochs each: how many more epochs a row would get without the hypergradient at every step, without the
-# augmentation, or with cuDNN's benchmark mode.
+# augmentation, in bfloat16 (--precision BFloat16) or with cuDNN's benchmark mode.
 timeout 150 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll row-costs cuda 2 1024 20480 3 > "$out/row-costs.txt" 2>&1
 cat "$out/row-costs.txt"
 stamp "step comparison"
@@ -103,7 +104,7 @@ if [ -z "${GPU_SKIP_COMPARE:-}" ]; then
   done
 fi
 
-if [ -z "${GPU_SKIP_JOINT:-}" ]; then
+if [ -n "${GPU_JOINT:-}" ]; then
 stamp "joint step vs plain step on CUDA"
 timeout 120 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll joint-step "$root/samples/data/fashion-mnist-subset" 1 cuda > "$out/joint-step.txt" 2>&1
 fi

@@ -74,8 +74,9 @@ internal static class Help
                                    shape and keep the fastest (PyTorch's cudnn.benchmark; default: leave
                                    libtorch's setting, off)
           --precision <Float32|BFloat16>  arithmetic of the training steps: BFloat16 runs their forward
-                                   and backward passes in bfloat16 (mixed precision: weights, optimizer,
-                                   validation and the model stay float32; default Float32)
+                                   and backward passes in bfloat16 on CUDA (mixed precision: weights,
+                                   optimizer, validation and the model stay float32; not applied on the
+                                   CPU; default Float32)
           --max-mflops <x>         keep the model under x million multiply-adds per image
           --max-relative-cost <x>  keep the model's measured training cost within x times the cheapest
                                    model's (e.g. 1.2; every candidate block is timed on this machine)

@@ -68,6 +68,7 @@ if [ "$stage" = steps ]; then
 stamp "CUDA tests"
 DIFFAUTOML_REPO_ROOT="$root" timeout 300 dotnet /tmp/app/DiffAutoML.ML.Tests.dll -class DiffAutoML.ML.Tests.Gpu.CudaTests -showLiveOutput -noColor > "$out/cuda-tests.txt" 2>&1
 echo "exit $?" >> "$out/cuda-tests.txt"
+tail -4 "$out/cuda-tests.txt" # the summary into the call's output: --precision BFloat16 needs its tests passed
 stamp "cuDNN benchmark mode"
 # A plain step of the GPU's best network (all-k3, stage strides 1,2,2,2) at batch 1024, benchmark mode off and on,
 # at width 2 (row-costs measures the mode through Fit too): whether CudnnBenchmark (off unless set) should be on.

@@ -2,7 +2,6 @@ using System.Globalization;
 using DiffAutoML.ML.Api;
 using DiffAutoML.ML.Search;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 
 namespace DiffAutoML.ML.Benchmarks;
 
@@ -17,12 +16,6 @@ namespace DiffAutoML.ML.Benchmarks;
 /// </summary>
 internal static class RowCostBenchmark
 {
-    private sealed class Row
-    {
-        public byte[] Image { get; set; } = Array.Empty<byte>();
-        public string Label { get; set; } = "";
-    }
-
     public static void Run(string device, double width, int batch, int images, int epochs)
     {
         if (epochs < 2) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "needs at least 2 epochs: the first is left out");
@@ -79,15 +72,9 @@ internal static class RowCostBenchmark
     private static IDataView RandomImages(MLContext ml, int count)
     {
         var random = new Random(1);
-        var rows = new Row[count];
-        for (int i = 0; i < count; i++)
-        {
-            var pixels = new byte[28 * 28];
-            random.NextBytes(pixels);
-            rows[i] = new Row { Image = pixels, Label = random.Next(10).ToString(CultureInfo.InvariantCulture) };
-        }
-        var schema = SchemaDefinition.Create(typeof(Row));
-        schema[nameof(Row.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Byte, 1, 28, 28);
-        return ml.Data.LoadFromEnumerable(rows, schema);
+        var pixels = new byte[count * 28 * 28];
+        random.NextBytes(pixels);
+        var labels = Enumerable.Range(0, count).Select(_ => (byte)random.Next(10)).ToArray();
+        return Data.IdxDataset.ToDataView(ml, new Data.IdxDataset.Content(pixels, labels, count, 28, 28), null, "random images");
     }
 }

@@ -28,14 +28,20 @@ public static class IdxDataset
     public static IDataView Load(MLContext mlContext, string imagesPath, string labelsPath, IReadOnlyList<string>? classNames = null)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
-        var content = Read(imagesPath, labelsPath);
+        return ToDataView(mlContext, Read(imagesPath, labelsPath), classNames, $"IDX labels file '{labelsPath}'");
+    }
+
+    /// <summary>Images and labels already in memory as an IDataView (Image, Label); <paramref name="source"/> names them in
+    /// errors.</summary>
+    internal static IDataView ToDataView(MLContext mlContext, Content content, IReadOnlyList<string>? classNames, string source)
+    {
         int size = content.Height * content.Width;
         var rows = new Row[content.Count];
         for (int i = 0; i < content.Count; i++)
         {
             int label = content.Labels[i];
             if (classNames is not null && label >= classNames.Count)
-                throw new InvalidDataException($"IDX labels file '{labelsPath}', item {i}: label {label} has no class name ({classNames.Count} names given).");
+                throw new InvalidDataException($"{source}, item {i}: label {label} has no class name ({classNames.Count} names given).");
             rows[i] = new Row
             {
                 Image = content.Pixels.AsSpan(i * size, size).ToArray(),

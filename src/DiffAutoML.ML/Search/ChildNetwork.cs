@@ -14,8 +14,7 @@ public sealed class ChildNetwork : nn.Module<Tensor, Tensor>
     private readonly Sequential tail;
     private readonly ClassifierDropout dropout;
     private readonly Linear classifier;
-    // The stem's and tail's children by name, for the mixed-precision forward (built once, not per step).
-    private readonly Dictionary<string, nn.Module> _stemModules, _tailModules;
+    private readonly ConvSequenceRunner _stem, _tail; // for the mixed-precision forward
 
     /// <summary>Builds the child of <paramref name="space"/> with <paramref name="path"/> (one choice per layer), on the CPU.</summary>
     public ChildNetwork(SearchSpace space, IReadOnlyList<int> path) : base(nameof(ChildNetwork))
@@ -31,8 +30,8 @@ public sealed class ChildNetwork : nn.Module<Tensor, Tensor>
         tail = ConvSequence.Build(new[] { space.Tail }, eps);
         dropout = new ClassifierDropout(space.Options.Dropout);
         classifier = nn.Linear(space.Tail.OutChannels, space.Classes);
-        _stemModules = stem.named_children().ToDictionary(m => m.name, m => m.module);
-        _tailModules = tail.named_children().ToDictionary(m => m.name, m => m.module);
+        _stem = new ConvSequenceRunner(stem, new[] { space.Stem });
+        _tail = new ConvSequenceRunner(tail, new[] { space.Tail });
         RegisterComponents();
     }
 
@@ -70,9 +69,9 @@ public sealed class ChildNetwork : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         var compute = training ? TrainingComputeType : null;
-        var x = ConvSequence.Forward(stem, _stemModules, new[] { Space.Stem }, input, null, compute);
+        var x = _stem.Forward(input, null, compute);
         foreach (var block in blocks) x = block.Forward(x, compute);
-        x = ConvSequence.Forward(tail, _tailModules, new[] { Space.Tail }, x, null, compute).mean(new long[] { 2, 3 });
+        x = _tail.Forward(x, null, compute).mean(new long[] { 2, 3 });
         return MixedPrecision.Classify(classifier, dropout.forward(x), compute);
     }
 }

@@ -8,9 +8,8 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential main;
     private readonly Sequential? projection;
-    // The sequences' children by name, for the cut-kernel forward (built once, not per step).
-    private readonly Dictionary<string, nn.Module> _mainModules;
-    private readonly Dictionary<string, nn.Module>? _projectionModules;
+    private readonly ConvSequenceRunner _main;
+    private readonly ConvSequenceRunner? _projection;
 
     /// <summary>Builds the block on the CPU. Without <paramref name="withProjection"/> a widening block returns its
     /// main branch only (a supernet whose candidates share the layer's projection adds it).</summary>
@@ -19,8 +18,8 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
         Plan = plan;
         main = ConvSequence.Build(plan.Main, epsilon);
         projection = !plan.Widens || !withProjection ? null : ConvSequence.Build(plan.Projection, epsilon);
-        _mainModules = main.named_children().ToDictionary(m => m.name, m => m.module);
-        _projectionModules = projection?.named_children().ToDictionary(m => m.name, m => m.module);
+        _main = new ConvSequenceRunner(main, plan.Main);
+        _projection = projection is null ? null : new ConvSequenceRunner(projection, plan.Projection);
         RegisterComponents();
     }
 
@@ -55,10 +54,8 @@ public sealed class ChoiceBlock : nn.Module<Tensor, Tensor>
     /// (<see cref="MixedPrecision"/>; null: in the weights' type).</summary>
     public (Tensor? Shared, Tensor Candidate) ForwardParts(Tensor input, int? kernel, ScalarType? compute)
     {
-        Tensor Run(Sequential sequence, Dictionary<string, nn.Module> modules, IReadOnlyList<ConvSpec> specs, Tensor x)
-            => ConvSequence.Forward(sequence, modules, specs, x, kernel, compute);
-        Tensor Main(Tensor x) => Run(main, _mainModules, Plan.Main, x);
-        if (projection is not null) return (null, cat(new[] { Run(projection, _projectionModules!, Plan.Projection, input), Main(input) }, 1));
+        Tensor Main(Tensor x) => _main.Forward(x, kernel, compute);
+        if (_projection is not null) return (null, cat(new[] { _projection.Forward(input, kernel, compute), Main(input) }, 1));
         if (Plan.Widens) return (null, Main(input));
         // Channel split (the shuffle): even channels pass through, odd channels go through the main branch.
         long b = input.shape[0], c = input.shape[1], h = input.shape[2], w = input.shape[3];

@@ -32,10 +32,8 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     private readonly Sequential tail;
     private readonly ClassifierDropout dropout;
     private readonly Linear classifier;
-    // The stem's, tail's and shared projections' children by name, for the mixed-precision forward (built once).
-    private readonly Dictionary<string, nn.Module> _stemModules, _tailModules;
-    private readonly Dictionary<string, nn.Module>[] _projectionModules;
-    private readonly IReadOnlyList<ConvSpec>[] _projectionSpecs;
+    private readonly ConvSequenceRunner _stem, _tail; // for the mixed-precision forward
+    private readonly ConvSequenceRunner[] _projections;
 
     /// <summary>Builds all candidates on the CPU.</summary>
     public Supernet(SearchSpace space) : base(nameof(Supernet))
@@ -54,10 +52,9 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
         tail = ConvSequence.Build(new[] { space.Tail }, eps);
         dropout = new ClassifierDropout(space.Options.Dropout);
         classifier = nn.Linear(space.Tail.OutChannels, space.Classes);
-        _stemModules = stem.named_children().ToDictionary(m => m.name, m => m.module);
-        _tailModules = tail.named_children().ToDictionary(m => m.name, m => m.module);
-        _projectionModules = projections.Select(p => p.named_children().ToDictionary(m => m.name, m => m.module)).ToArray();
-        _projectionSpecs = shared.Select(l => l.Plan(BlockChoice.Shuffle3).Projection).ToArray();
+        _stem = new ConvSequenceRunner(stem, new[] { space.Stem });
+        _tail = new ConvSequenceRunner(tail, new[] { space.Tail });
+        _projections = shared.Select((l, j) => new ConvSequenceRunner(projections[j], l.Plan(BlockChoice.Shuffle3).Projection)).ToArray();
         RegisterComponents();
     }
 
@@ -107,13 +104,13 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
     {
         var path = Path ?? throw new InvalidOperationException("Set Supernet.Path before forward.");
         var compute = training ? TrainingComputeType : null;
-        var x = ConvSequence.Forward(stem, _stemModules, new[] { Space.Stem }, input, null, compute);
+        var x = _stem.Forward(input, null, compute);
         ReleaseRecorded();
         for (int l = 0; l < layers.Count; l++)
         {
             var (index, kernel) = Module(path[l]);
             var (shared, candidate) = layers[l][index].ForwardParts(x, kernel, compute);
-            if (_projectionIndex[l] is var j and >= 0) shared = ConvSequence.Forward(projections[j], _projectionModules[j], _projectionSpecs[j], x, null, compute);
+            if (_projectionIndex[l] is var j and >= 0) shared = _projections[j].Forward(x, null, compute);
             if (RecordGateGradients && candidate.requires_grad)
             {
                 candidate.retain_grad();
@@ -122,7 +119,7 @@ public sealed class Supernet : nn.Module<Tensor, Tensor>
             if (Gates is not null) candidate = candidate * Gates[l, path[l]];
             x = shared is null ? candidate : cat(new[] { shared, candidate }, 1);
         }
-        x = ConvSequence.Forward(tail, _tailModules, new[] { Space.Tail }, x, null, compute).mean(new long[] { 2, 3 });
+        x = _tail.Forward(x, null, compute).mean(new long[] { 2, 3 });
         return MixedPrecision.Classify(classifier, dropout.forward(x), compute);
     }
 

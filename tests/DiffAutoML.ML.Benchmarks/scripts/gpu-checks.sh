@@ -20,6 +20,8 @@
 #     - the full Fashion-MNIST search on CUDA with a 5-minute budget, in GPU_CONFIGS variants side by side (they share
 #       the GPU, so each is a lower bound of what it would reach alone; one variant has the GPU to itself); then every
 #       saved model's test accuracy as is, on mirrored images and with test-time flip (flip-averaging, progress.txt).
+# A dry run on a machine without a GPU (stand-ins for nvidia-smi and PyTorch's path on PATH; docs/gpu.md) checks the flow:
+# the CUDA steps fail fast there, and GPU_DEVICE=cpu with a short GPU_SEARCH_BUDGET runs the searches on the CPU.
 # Results go to $OUT (default ./gpu-results): progress.txt (the set-up's output first), cuda-tests.txt, cudnn-benchmark.txt,
 # row-costs.txt, steps.jsonl (augmentation-paths.txt, weight-step.txt with GPU_KERNELS=1; joint-step.txt with GPU_JOINT=1); fmnist-*.txt (arguments first) and .json (in
 # fmnist-runs.tar.gz with more than three variants), fmnist-*.onnx (the models, with up to three variants). A call
@@ -138,7 +140,7 @@ for v in "${variants[@]}"; do
   own=$components; case " $args " in *" --components "*) own="" ;; esac
   echo "arguments:${own:+ $own} $args" > "$out/fmnist-$name.txt" # no separate file: a call brings back at most 8
   ( timeout 420 dotnet /tmp/app/diffautoml.dll train $train_data \
-      --device cuda --time-budget "$budget" --seed 1 --quiet --fresh --out "/tmp/fmnist-$name" $own $args >> "$out/fmnist-$name.txt" 2>&1
+      --device "${GPU_DEVICE:-cuda}" --time-budget "$budget" --seed 1 --quiet --fresh --out "/tmp/fmnist-$name" $own $args >> "$out/fmnist-$name.txt" 2>&1
     cp "/tmp/fmnist-$name/report.json" "$out/fmnist-$name.json" 2> /dev/null
     # The standalone model too (4-10 MB at widths 2-3; a call brings back 16 MiB a file), so that view-averaging (more
     # test-time views than the flip) can score it on a CPU afterwards, at no device time.

@@ -9,7 +9,8 @@
 #       sampled with nvidia-smi; GPU_COMPARE_ROWS ("preset batch steps|...") sets the rows, GPU_SKIP_COMPARE=1 skips them;
 #     - what each part of the best search row costs through Fit (RowCostBenchmark, row-costs.txt): the weight-decay
 #       hypergradient every step, every 10 steps and not at all, the augmentation, bfloat16 mixed precision, cuDNN's
-#       benchmark mode;
+#       benchmark mode; where the CUDA tests passed and bfloat16 ran at least 1.15x the row's images per second, the
+#       search call adds --precision BFloat16 to its variants (GPU_PRECISION=Float32|BFloat16 decides instead);
 #     - with GPU_KERNELS=1 (measured in the fourth and fifth sessions, so off by default): the policy's augmentation by its
 #       two paths, grouped (a host read per call) and by selection (none), at four image sizes (AugmentationPathBenchmark,
 #       augmentation-paths.txt), and the optimizer's step with the parameters in one buffer against each apart
@@ -82,6 +83,17 @@ stamp "row costs"
 # augmentation, in bfloat16 (--precision BFloat16) or with cuDNN's benchmark mode.
 timeout 150 dotnet /tmp/app/DiffAutoML.ML.Benchmarks.dll row-costs cuda 2 1024 20480 3 > "$out/row-costs.txt" 2>&1
 cat "$out/row-costs.txt"
+# The search call trains in bfloat16 when it paid here: the CUDA tests passed (among them bfloat16 against float32 and a
+# bfloat16 Fit) and the bfloat16 row took at most 0.87x the row's step time (1.15x the images per second). The choice
+# waits in /tmp for the search call on the same warm machine, so nobody has to read this call's output in the 30 s
+# before the machine is handed back.
+rm -f /tmp/gpu-precision
+ratio=$(grep 'row in bfloat16' "$out/row-costs.txt" | grep 'BFloat16;' | grep -oE "[0-9.]+x the row's step time" | cut -dx -f1)
+if grep -q 'Failed: 0,' "$out/cuda-tests.txt" && grep -qx 'exit 0' "$out/cuda-tests.txt" && [ -n "$ratio" ] &&
+   awk -v r="$ratio" 'BEGIN { exit !(r <= 0.87) }'; then
+  echo BFloat16 > /tmp/gpu-precision
+fi
+stamp "precision for the searches: $(cat /tmp/gpu-precision 2> /dev/null || echo Float32) (bfloat16 row: $([ -n "$ratio" ] && echo "${ratio}x the row's step time" || echo "not measured"); CUDA tests $(grep -oE 'Failed: [0-9]+' "$out/cuda-tests.txt" | head -1 || echo 'not run'))"
 stamp "step comparison"
 py="$root/tests/DiffAutoML.ML.Benchmarks/scripts/step_comparison.py"
 rm -f /tmp/augment-ok
@@ -126,7 +138,7 @@ if [ "${GPU_DATA:-idx}" = png ]; then
   train_data="/tmp/png/train-png --test /tmp/png/test-png"
 fi
 
-stamp "full Fashion-MNIST searches ($budget each)"
+stamp "full Fashion-MNIST searches ($budget each; precision ${GPU_PRECISION:-$(cat /tmp/gpu-precision 2> /dev/null || echo 'Float32: not chosen by the steps call')})"
 # Augmentation on CUDA is checked by the first call; without it the searches still run, without augmentation.
 components="--components All"
 [ -f /tmp/augment-ok ] || { components="--components Architecture,HyperParameters"; stamp "augmentation failed on CUDA in the first call: searching without it"; }
@@ -138,6 +150,10 @@ for v in "${variants[@]}"; do
   name=${v%%:*}; args=${v#*:}
   # A variant may name its own components (an ablation beside the full search); the CLI refuses a repeated option.
   own=$components; case " $args " in *" --components "*) own="" ;; esac
+  # The steps call's precision choice (above), unless GPU_PRECISION or the variant names one.
+  precision=${GPU_PRECISION:-$(cat /tmp/gpu-precision 2> /dev/null)}
+  case " $args " in *" --precision "*) precision="" ;; esac
+  [ -n "$precision" ] && own="$own --precision $precision"
   echo "arguments:${own:+ $own} $args" > "$out/fmnist-$name.txt" # no separate file: a call brings back at most 8
   ( timeout 420 dotnet /tmp/app/diffautoml.dll train $train_data \
       --device "${GPU_DEVICE:-cuda}" --time-budget "$budget" --seed 1 --quiet --fresh --out "/tmp/fmnist-$name" $own $args >> "$out/fmnist-$name.txt" 2>&1

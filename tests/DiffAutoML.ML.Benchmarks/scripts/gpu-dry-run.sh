@@ -6,7 +6,7 @@
 # libtorch from the NuGet cache, so that the carried apps load as they will there). It checks the flow, not the GPU:
 # the carried runtime and apps unpack and start, the CUDA tests' runner starts (they skip), each CUDA benchmark fails
 # fast with its CUDA error and the script goes on, and the search call unpacks the data, trains one short search on the
-# CPU (GPU_DEVICE=cpu), and brings back its log, report and model, scored by flip-averaging. Results go to $OUT
+# CPU (GPU_DEVICE=cpu, with --precision BFloat16 passed on as a chosen precision would be), and brings back its log, report and model, scored by flip-averaging. Results go to $OUT
 # (default /tmp/gpu-dry-run), one folder per call; exit status 1 when an expected file is missing or a call would
 # bring back more than the device tool returns (8 files of 16 MiB).
 set -uo pipefail
@@ -40,7 +40,7 @@ export PATH="$bin:$PATH"
 echo "== steps call (the CUDA tests skip, the CUDA benchmarks fail fast)"
 OUT="$out/steps" GPU_SKIP_COMPARE=1 bash tests/DiffAutoML.ML.Benchmarks/scripts/gpu-checks.sh steps > "$out/steps-call.txt" 2>&1
 echo "== search call (one short search on the CPU)"
-OUT="$out/search" GPU_DEVICE=cpu GPU_SEARCH_BUDGET=${GPU_SEARCH_BUDGET:-90s} \
+OUT="$out/search" GPU_DEVICE=cpu GPU_PRECISION=${GPU_PRECISION:-BFloat16} GPU_SEARCH_BUDGET=${GPU_SEARCH_BUDGET:-90s} \
   GPU_CONFIGS="${GPU_CONFIGS:-d:--components HyperParameters --batch 256 --crop-padding 2 --flip true --cutout 8}" \
   bash tests/DiffAutoML.ML.Benchmarks/scripts/gpu-checks.sh search > "$out/search-call.txt" 2>&1
 
@@ -54,6 +54,9 @@ for f in "$out"/search/fmnist-*.txt; do
   grep -q 'test accuracy' "$f" || { echo "$name: no test accuracy"; missing=1; }
   for ext in json onnx; do [ -s "$out/search/$name.$ext" ] || { echo "missing: search/$name.$ext"; missing=1; }; done
 done
+# The precision choice reaches the CLI (on the CPU it trains in float32 and says so).
+grep -q 'precision for the searches: Float32' "$out/steps/progress.txt" || { echo "the steps call did not choose a precision"; missing=1; }
+grep -q -- "--precision ${GPU_PRECISION:-BFloat16}" "$out"/search/fmnist-*.txt || { echo "the searches did not get the precision"; missing=1; }
 grep -q '| model | as is' "$out/search/progress.txt" || { echo "flip-averaging did not report"; missing=1; }
 for call in steps search; do
   n=$(find "$out/$call" -type f | wc -l)

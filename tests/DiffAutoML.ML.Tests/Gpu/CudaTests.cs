@@ -311,6 +311,51 @@ public class CudaTests
     }
 
     [Fact]
+    public void The_full_search_row_of_the_gpu_trains_in_bfloat16_on_cuda()
+    {
+        RequireCuda();
+        var ml = new MLContext(seed: 1) { GpuDeviceId = 0 };
+        using var model = ml.Auto().DiffAutoML(GpuSearchRow(FitEndToEndTests.Small(epochs: 3))).Fit(FitEndToEndTests.Train(ml));
+        AssertGpuSearchRow(model, "BFloat16", ml);
+    }
+
+    [Fact]
+    public void The_full_search_row_of_the_gpu_runs_on_the_cpu_in_float32()
+    {
+        // Its CUDA twin's settings, checked where CI runs: on the CPU bfloat16 and cuDNN's mode are left out, and said so.
+        Assert.SkipWhen(TorchRuntime.IsCudaAvailable(), "this machine has a GPU: the test above runs the row on it");
+        var ml = new MLContext(seed: 1);
+        var options = GpuSearchRow(FitEndToEndTests.Small(epochs: 3));
+        options.Device = ComputeDevice.Cpu;
+        using var model = ml.Auto().DiffAutoML(options).Fit(FitEndToEndTests.Train(ml));
+        AssertGpuSearchRow(model, "Float32 (BFloat16 applies on CUDA only)", ml);
+    }
+
+    /// <summary>
+    /// The settings of gpu-checks.sh's full-search row (docs/gpu.md, "Status") that a plain bfloat16 Fit does not reach:
+    /// the shared kernels (cut to the k3 and k5 candidates as they run), three candidates, the stage strides, crop, flip
+    /// and Cutout, and cuDNN's benchmark mode, on the small space of the other Fit tests.
+    /// </summary>
+    internal static DiffAutoMLOptions GpuSearchRow(DiffAutoMLOptions options)
+    {
+        options.Device = ComputeDevice.Cuda;
+        options.Precision = TrainingPrecision.BFloat16;
+        options.CudnnBenchmark = true;
+        options.SearchSpace = options.SearchSpace with { SharedKernels = true, StageStrides = new[] { 1, 2, 2, 2 } };
+        options.Architecture = options.Architecture with { Candidates = new[] { BlockChoice.Shuffle3, BlockChoice.Shuffle5, BlockChoice.Shuffle7 } };
+        options.Augmentation = options.Augmentation with { RandomCropPadding = 2, RandomFlip = true, CutoutSize = 8 };
+        return options;
+    }
+
+    internal static void AssertGpuSearchRow(DiffAutoMLTransformer model, string precision, MLContext ml)
+    {
+        Assert.Equal(precision, model.Report.Options["Precision"]);
+        Assert.True(model.Report.SearchEpochs >= 1, "the supernet did not train");
+        Assert.All(model.Report.Architecture.Split(' '), block => Assert.Contains(block, new[] { "k3", "k5", "k7" }));
+        Assert.True(model.Evaluate(FitEndToEndTests.Test(ml)).MicroAccuracy > 0.5);
+    }
+
+    [Fact]
     public void The_efficient_profile_times_the_blocks_on_cuda_and_keeps_the_child_within_its_budget()
     {
         RequireCuda();

@@ -36,6 +36,9 @@ switch (command)
     case "cudnn-benchmark":
         CudnnBenchmarkModeBenchmark.Run(Arg(1, "cpu"), int.Parse(Arg(2, "1024")), int.Parse(Arg(3, "50")), double.Parse(Arg(4, "2"), System.Globalization.CultureInfo.InvariantCulture));
         break;
+    case "channels-last":
+        ChannelsLastBenchmark.Run(int.Parse(Arg(1, "128")), int.Parse(Arg(2, "15")));
+        break;
     case "row-costs":
         RowCostBenchmark.Run(Arg(1, "cpu"), double.Parse(Arg(2, "2"), System.Globalization.CultureInfo.InvariantCulture), int.Parse(Arg(3, "1024")), int.Parse(Arg(4, "20480")), int.Parse(Arg(5, "3")));
         break;
@@ -97,6 +100,7 @@ switch (command)
               augmentation-paths [cpu|cuda] [batch] [calls]  the policy's augmentation grouped (one host read) against by selection (none)
               weight-step [cpu|cuda] [steps] [width]  the optimizer's step with the parameters in one buffer against each apart
               cudnn-benchmark [cpu|cuda] [batch] [steps] [width]  a training step of the all-k3 child (stage strides 1,2,2,2) with cuDNN's benchmark mode off and on
+              channels-last [batch] [reps]    the all-k3 child's step and depthwise convolutions in the usual layout and channels-last (NHWC), and libtorch's 1x1 convolutions in both against float64
               row-costs [cpu|cuda] [width] [batch] [images] [epochs]  images/s of the GPU's best row (fixed all-k3, crop, flip, Cutout, weight decay tuned) through Fit, with the hypergradient every 10 steps, without it, plain, and (CUDA) in bfloat16 and with cuDNN's benchmark mode
               search [compact|paper] [batch]  single-path step vs every-candidate step vs the child alone (time, peak memory)
               input-sizes [HxW,...] [batch] [channels] [main,pool]  training step time of the all-k3 child per input size, glibc's malloc defaults, Fit's mallopt, and that with libtorch's huge pages, on the main thread and/or a pool thread
